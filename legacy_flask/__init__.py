@@ -1,0 +1,44 @@
+"""The legacy app: a Flask factory and one blueprint per resource, blocking the legacy way."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask
+
+from legacy_flask.blueprints import BLUEPRINTS
+from legacy_flask.db import init_db
+from legacy_flask.errors import register_error_handlers
+from legacy_flask.extensions import Legacy
+from shared.config import Settings
+from shared.db.engine import create_sync_engine, sync_sessionmaker
+from shared.logs import configure_logging
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.signing_keys[0],
+        # Flask (>=3.1) verifies cookies signed with these too: SECRET_KEY rotation.
+        SECRET_KEY_FALLBACKS=settings.signing_keys[1:],
+        SESSION_COOKIE_NAME=settings.session_cookie_name,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.session_lifetime_s),
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes + 64 * 1024,
+        JSON_SORT_KEYS=False,
+        TESTING=settings.env == "test",
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    configure_logging(settings.log_path)
+
+    engine = create_sync_engine(settings)
+    Legacy(settings=settings, engine=engine, sessions=sync_sessionmaker(engine)).init_app(app)
+    init_db(app)
+    register_error_handlers(app)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    app.view_functions["static"]._figway_auth = "public"  # type: ignore[attr-defined]
+    return app

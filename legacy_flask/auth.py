@@ -1,0 +1,97 @@
+"""Who is calling (session cookie or bearer token) and the per-route auth levels."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+from urllib.parse import quote
+
+from flask import g, redirect, render_template, request, session
+
+from legacy_flask.db import db
+from legacy_flask.extensions import legacy
+from shared.auth.roles import AuthLevel, has_role
+from shared.db.models import User
+from shared.errors import AuthRequired, Forbidden
+from shared.services import auth as auth_service
+
+F = TypeVar("F", bound=Callable[..., Any])
+SESSION_TOKEN_KEY = "sid"
+
+
+def current_user() -> User | None:
+    if "user" not in g:
+        g.user = _resolve_user()
+    user: User | None = g.user
+    return user
+
+
+def _resolve_user() -> User | None:
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return auth_service.user_for_bearer(db(), legacy().settings, header[7:].strip())
+    token = session.get(SESSION_TOKEN_KEY)
+    if not isinstance(token, str):
+        return None
+    user = auth_service.user_for_session_token(db(), token)
+    db().commit()  # keeps the throttled last_seen_at
+    return user
+
+
+def _mark(view: F, level: AuthLevel) -> None:
+    # Read by `figway routes --json` and the manifest checks.
+    view._figway_auth = level  # type: ignore[attr-defined]
+
+
+def require(level: AuthLevel) -> Callable[[F], F]:
+    """API routes: 401 without a user, 403 below the level, both in the legacy shape."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if level != "public":
+                user = current_user()
+                if user is None:
+                    raise AuthRequired()
+                if not has_role(user.role, level):
+                    raise Forbidden()
+            return view(*args, **kwargs)
+
+        _mark(wrapper, level)
+        return cast(F, wrapper)
+
+    return decorate
+
+
+def page(level: AuthLevel) -> Callable[[F], F]:
+    """HTML pages: 302 to /login?next=<path> without a user, a 403 page below the level."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if level != "public":
+                user = current_user()
+                if user is None:
+                    return redirect(f"/login?next={quote(next_path(), safe='/')}")
+                if not has_role(user.role, level):
+                    return render_template("error.html", status=403,
+                                           message="You do not have permission to see this page."), 403
+            return view(*args, **kwargs)
+
+        _mark(wrapper, level)
+        return cast(F, wrapper)
+
+    return decorate
+
+
+def next_path() -> str:
+    query = request.query_string.decode("latin-1")
+    return request.path + (f"?{query}" if query else "")
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths: '/x' yes, '//evil.example' and 'http://…' no."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target

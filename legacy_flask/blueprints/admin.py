@@ -1,0 +1,7 @@
+"""admin routes of the legacy contract."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__)

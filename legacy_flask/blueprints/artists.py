@@ -1,0 +1,7 @@
+"""artists routes of the legacy contract."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("artists", __name__)

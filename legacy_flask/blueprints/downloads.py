@@ -1,0 +1,7 @@
+"""downloads routes of the legacy contract."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("downloads", __name__)

@@ -1,0 +1,7 @@
+"""health routes of the legacy contract."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("health", __name__)

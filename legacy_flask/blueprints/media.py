@@ -1,0 +1,7 @@
+"""media routes of the legacy contract."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("media", __name__)

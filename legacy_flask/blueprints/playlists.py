@@ -1,0 +1,7 @@
+"""playlists routes of the legacy contract."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("playlists", __name__)

@@ -1,0 +1,7 @@
+"""settings routes of the legacy contract."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("settings", __name__)

@@ -1,0 +1,7 @@
+"""videos routes of the legacy contract."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("videos", __name__)

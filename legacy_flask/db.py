@@ -1,0 +1,26 @@
+"""One sync session per request, the Flask tutorial's get_db(), rolled back unless committed."""
+
+from __future__ import annotations
+
+from flask import Flask, g
+from sqlalchemy.orm import Session
+
+from legacy_flask.extensions import legacy
+
+
+def db() -> Session:
+    if "db" not in g:
+        g.db = legacy().sessions()
+    session: Session = g.db
+    return session
+
+
+def _close_db(_exc: BaseException | None) -> None:
+    session: Session | None = g.pop("db", None)
+    if session is not None:
+        session.rollback()
+        session.close()
+
+
+def init_db(app: Flask) -> None:
+    app.teardown_appcontext(_close_db)

@@ -1,0 +1,45 @@
+"""The one place the legacy app turns errors into the legacy JSON shape."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from shared.errors import AppError, error_for_status
+
+log = logging.getLogger("figway.legacy")
+
+
+def _respond(err: AppError) -> tuple[Response, int]:
+    response = jsonify(err.body())
+    response.headers.update(err.headers)
+    return response, err.status
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(AppError)
+    def _app_error(err: AppError) -> tuple[Response, int]:
+        return _respond(err)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> tuple[Response, int] | HTTPException:
+        if exc.code is None or exc.code < 400:
+            return exc  # routing redirects (trailing slash) stay Flask's own
+        err = error_for_status(exc.code, _message(exc))
+        response, status = _respond(err)
+        if exc.code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+            response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+        return response, exc.code
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> tuple[Response, int]:
+        log.exception("unhandled error")
+        return _respond(AppError())
+
+
+def _message(exc: HTTPException) -> str:
+    return {404: "Not found", 405: "Method not allowed", 413: "Request too large"}.get(
+        exc.code or 0, exc.name
+    )

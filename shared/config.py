@@ -1,0 +1,119 @@
+"""The one typed settings object. It enters once and flows into every factory."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(*names: str) -> AliasChoices:
+    """Accept the plain name (the contract's) and the FIGWAY_-prefixed one."""
+    choices: list[str] = []
+    for name in names:
+        choices += [name, f"FIGWAY_{name}"] if not name.startswith("FIGWAY_") else [name]
+    return AliasChoices(*choices)
+
+
+class SettingsError(RuntimeError):
+    """The configuration cannot work (e.g. production without SECRET_KEY)."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", populate_by_name=True, frozen=False
+    )
+
+    env: Literal["development", "production", "test"] = Field(
+        "development", validation_alias=_env("FIGWAY_ENV")
+    )
+    var_dir: Path = Field(Path("var"), validation_alias=_env("FIGWAY_VAR_DIR"))
+    database_url: str = Field("", validation_alias=_env("DATABASE_URL"))
+    redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL"))
+    secret_key: SecretStr | None = Field(None, validation_alias=_env("SECRET_KEY"))
+    # Older keys still accepted when reading cookies and tokens (key rotation).
+    secret_key_fallbacks: list[SecretStr] = Field(
+        default_factory=list, validation_alias=_env("SECRET_KEY_FALLBACKS")
+    )
+    media_root: Path | None = Field(None, validation_alias=_env("MEDIA_ROOT"))
+    metadata_base_url: str = Field(
+        "http://127.0.0.1:8090", validation_alias=_env("METADATA_BASE_URL")
+    )
+    metadata_api_key: SecretStr | None = Field(None, validation_alias=_env("METADATA_API_KEY"))
+    metadata_timeout_s: float = Field(10.0, validation_alias=_env("FIGWAY_METADATA_TIMEOUT"))
+    admin_password: SecretStr | None = Field(
+        None, validation_alias=_env("FIGWAY_ADMIN_PASSWORD")
+    )
+    manifest: Path = Field(Path("migration_status.yaml"), validation_alias=_env("FIGWAY_MANIFEST"))
+    log_file: Path | None = Field(None, validation_alias=_env("FIGWAY_LOG_FILE"))
+    ffmpeg_path: str | None = Field(None, validation_alias=_env("FFMPEG_PATH"))
+
+    session_cookie_name: str = "session"
+    session_cookie_secure: bool = Field(False, validation_alias=_env("FIGWAY_COOKIE_SECURE"))
+    session_lifetime_s: int = 14 * 24 * 3600
+    jwt_expires_s: int = 3600
+    lockout_threshold: int = 5
+    lockout_s: int = 15 * 60
+    # scrypt work factor for new password hashes; tests lower it, hashes carry their own.
+    password_scrypt_n: int = Field(2**15, validation_alias=_env("FIGWAY_SCRYPT_N"))
+    db_pool_size: int = Field(10, validation_alias=_env("FIGWAY_DB_POOL_SIZE"))
+    max_upload_bytes: int = 5 * 1024 * 1024
+    max_transcodes: int = 4
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.var_dir / 'figway.db').as_posix()}"
+        if self.media_root is None:
+            self.media_root = self.var_dir / "media"
+        if self.log_file is None:
+            self.log_file = self.var_dir / "figway.log"
+        if self.secret_key is None:
+            if self.env == "production":
+                raise SettingsError("SECRET_KEY is required when FIGWAY_ENV=production")
+            self.secret_key = SecretStr(_development_secret(self.var_dir))
+        return self
+
+    @property
+    def media_dir(self) -> Path:
+        assert self.media_root is not None  # filled by the validator
+        return self.media_root
+
+    @property
+    def log_path(self) -> Path:
+        assert self.log_file is not None  # filled by the validator
+        return self.log_file
+
+    @property
+    def signing_keys(self) -> list[str]:
+        """The current key first, then the fallbacks accepted for reading."""
+        assert self.secret_key is not None  # filled by the validator
+        return [self.secret_key.get_secret_value()] + [
+            k.get_secret_value() for k in self.secret_key_fallbacks
+        ]
+
+
+def _development_secret(var_dir: Path) -> str:
+    """Generate the development key once and keep it, so sessions survive a restart."""
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting together agree on the first key written.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Read the environment once; callers pass the result down."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""The one database layer: models, engines and sessions for both sides, migrations."""

@@ -1,0 +1,111 @@
+"""Sync (Flask) and async (FastAPI) engines derived from the one DATABASE_URL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.config import Settings
+
+_SYNC_DRIVERS = {"sqlite": "sqlite", "mysql": "mysql+pymysql", "mariadb": "mysql+pymysql"}
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "mysql": "mysql+asyncmy", "mariadb": "mysql+asyncmy"}
+
+
+def _with_driver(url: str | URL, drivers: dict[str, str]) -> URL:
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend not in drivers:
+        raise ValueError(f"unsupported database {backend!r}: use sqlite or mysql/mariadb")
+    parsed = parsed.set(drivername=drivers[backend])
+    if backend in ("mysql", "mariadb"):
+        parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+    return parsed
+
+
+def sync_url(url: str | URL) -> URL:
+    return _with_driver(url, _SYNC_DRIVERS)
+
+
+def async_url(url: str | URL) -> URL:
+    return _with_driver(url, _ASYNC_DRIVERS)
+
+
+def is_sqlite(url: str | URL) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _engine_options(url: URL, settings: Settings) -> dict[str, Any]:
+    if url.get_backend_name() == "sqlite":
+        # One file shared by threads; the busy timeout rides out short write locks.
+        return {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    return {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_pool_size,
+        "pool_pre_ping": True,
+        "pool_recycle": 3600,
+    }
+
+
+def _prepare_sqlite_path(url: URL) -> None:
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        from pathlib import Path
+
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        # SQLite ignores foreign keys (and so ON DELETE CASCADE) unless asked, per connection.
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+
+def create_sync_engine(settings: Settings) -> Engine:
+    url = sync_url(settings.database_url)
+    _prepare_sqlite_path(url)
+    engine = create_engine(url, **_engine_options(url, settings))
+    if url.get_backend_name() == "sqlite":
+        _sqlite_pragmas(engine)
+    return engine
+
+
+def create_async_engine(settings: Settings) -> AsyncEngine:
+    url = async_url(settings.database_url)
+    _prepare_sqlite_path(url)
+    engine = _create_async_engine(url, **_engine_options(url, settings))
+    if url.get_backend_name() == "sqlite":
+        _sqlite_pragmas(engine.sync_engine)
+    return engine
+
+
+def sync_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def async_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

@@ -1,0 +1,100 @@
+"""Users: listing, creation, roles, deletion (never the last admin), preferences."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from shared.auth.passwords import hash_password
+from shared.auth.roles import Role
+from shared.config import Settings
+from shared.db.models import User
+from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.serializers import user_json
+from shared.validation import Body
+
+USERNAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
+
+
+class LoginBody(Body):
+    username: str = Field(min_length=1, max_length=80)
+    password: str = Field(min_length=1, max_length=1024)
+    next: str | None = None
+
+
+class UserCreate(Body):
+    username: str = Field(min_length=3, max_length=80, pattern=USERNAME_PATTERN)
+    password: str = Field(min_length=8, max_length=1024)
+    email: str | None = Field(None, max_length=255, pattern=r"^[^@\s]+@[^@\s]+$")
+    role: Role = "user"
+
+
+class RoleUpdate(Body):
+    role: Role
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("User not found")
+    return user
+
+
+def list_users(session: Session) -> dict[str, Any]:
+    users = session.scalars(select(User).order_by(User.id)).all()
+    return {"users": [user_json(u) for u in users]}
+
+
+def create_user(session: Session, settings: Settings, data: UserCreate) -> dict[str, Any]:
+    if session.scalar(select(User.id).where(User.username == data.username)) is not None:
+        raise Conflict(f"Username {data.username!r} is already taken")
+    if data.email and session.scalar(select(User.id).where(User.email == data.email)):
+        raise Conflict(f"Email {data.email!r} is already in use")
+    user = User(
+        username=data.username,
+        email=data.email,
+        role=data.role,
+        password_hash=hash_password(data.password, n=settings.password_scrypt_n),
+        preferences={},
+    )
+    session.add(user)
+    session.flush()
+    return user_json(user)
+
+
+def _admin_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(User).where(User.role == "admin")) or 0
+
+
+def set_role(session: Session, user_id: int, data: RoleUpdate) -> dict[str, Any]:
+    user = get_user(session, user_id)
+    if user.role == "admin" and data.role != "admin" and _admin_count(session) <= 1:
+        raise Conflict("Cannot demote the last admin")
+    user.role = data.role
+    session.flush()
+    return user_json(user)
+
+
+def delete_user(session: Session, user_id: int) -> dict[str, Any]:
+    user = get_user(session, user_id)
+    if user.role == "admin" and _admin_count(session) <= 1:
+        raise Conflict("Cannot delete the last admin")
+    session.delete(user)
+    session.flush()
+    return {"success": True}
+
+
+def merge_preferences(session: Session, user: User, data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ValidationFailed("Preferences must be a JSON object")
+    # A new dict: the JSON column only notices reassignment, not in-place mutation.
+    user.preferences = {**(user.preferences or {}), **data}
+    session.flush()
+    return {"preferences": user.preferences}
+
+
+def me_json(user: User) -> dict[str, Any]:
+    return {**user_json(user), "preferences": user.preferences or {}}

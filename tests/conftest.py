@@ -1,0 +1,190 @@
+"""Fixtures: a fresh app and database per test, on SQLite always and MariaDB when configured.
+
+MariaDB runs when FIGWAY_TEST_DATABASE_URL names a server (any database on it): the
+suite creates its own database there, empties it between tests, and drops it at the
+end. With FIGWAY_REQUIRE_SERVICES=1 (CI) a missing server fails the run instead of
+skipping its half of the suite.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from legacy_flask import create_app
+from shared.auth.passwords import hash_password
+from shared.auth.tokens import issue_token
+from shared.config import Settings
+from shared.db.engine import sync_url
+from shared.db.models import ROLES, Base, User
+
+REQUIRE_SERVICES = os.environ.get("FIGWAY_REQUIRE_SERVICES") == "1"
+MARIADB_SERVER_URL = os.environ.get("FIGWAY_TEST_DATABASE_URL")
+PASSWORD = "correct-horse-battery"
+TEST_SCRYPT_N = 2**4  # hashes carry their cost; tests need speed, not strength
+
+
+def service_missing(what: str) -> None:
+    """Skip locally, fail in CI: a required service must never be silently absent."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{what} is required (FIGWAY_REQUIRE_SERVICES=1) but unavailable")
+    pytest.skip(f"{what} not configured")
+
+
+@pytest.fixture(scope="session")
+def mariadb_database() -> Iterator[str]:
+    """A database of our own on the MariaDB server, with the schema; dropped at the end."""
+    if not MARIADB_SERVER_URL:
+        service_missing("MariaDB (FIGWAY_TEST_DATABASE_URL)")
+    server = sync_url(MARIADB_SERVER_URL)  # type: ignore[arg-type]
+    name = f"figway_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server.set(database=None))
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 "
+                              "COLLATE utf8mb4_bin"))
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "missing"
+        admin.dispose()
+        service_missing(f"MariaDB at {server.host}:{server.port} ({exc.__class__.__name__})")
+    url = server.set(database=name)
+    schema = create_engine(url)
+    Base.metadata.create_all(schema)
+    schema.dispose()
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        admin.dispose()
+
+
+def _empty_tables(engine: Engine) -> None:
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'test.db'}"
+        engine = create_engine(url)
+        Base.metadata.create_all(engine)
+        engine.dispose()
+        yield url
+        return
+    url = request.getfixturevalue("mariadb_database")
+    engine = create_engine(url)
+    _empty_tables(engine)
+    engine.dispose()
+    yield url
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        env="test",
+        var_dir=tmp_path / "var",
+        database_url=database_url,
+        secret_key="test-secret-key-0123456789",
+        media_root=tmp_path / "media",
+        log_file=tmp_path / "var" / "figway.log",
+        metadata_base_url="http://127.0.0.1:9",  # nothing listens: tests that need it set it
+        redis_url=None,
+        password_scrypt_n=TEST_SCRYPT_N,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Flask]:
+    application = create_app(settings)
+    yield application
+    application.extensions["figway"].engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def db_session(app: Flask) -> Iterator[Session]:
+    """A session on the app's own database, for arranging rows and checking what is left."""
+    session: Session = app.extensions["figway"].sessions()
+    yield session
+    session.close()
+
+
+UserFactory = Callable[..., User]
+
+
+@pytest.fixture
+def make_user(db_session: Session) -> UserFactory:
+    counter = iter(range(1, 10_000))
+
+    def factory(role: str = "user", username: str | None = None,
+                password: str = PASSWORD, **fields: Any) -> User:
+        assert role in ROLES
+        user = User(
+            username=username or f"{role}{next(counter)}",
+            role=role,
+            password_hash=hash_password(password, n=TEST_SCRYPT_N),
+            preferences={},
+            **fields,
+        )
+        db_session.add(user)
+        db_session.commit()
+        return user
+
+    return factory
+
+
+@pytest.fixture
+def login(client: FlaskClient, make_user: UserFactory) -> Callable[[str], User]:
+    """Log the test client in through the real POST /auth/login as a new user of `role`."""
+
+    def do_login(role: str = "user") -> User:
+        user = make_user(role)
+        response = client.post("/auth/login", json={"username": user.username,
+                                                    "password": PASSWORD})
+        assert response.status_code == 200, response.get_json()
+        return user
+
+    return do_login
+
+
+@pytest.fixture
+def bearer(settings: Settings, make_user: UserFactory) -> Callable[[str], dict[str, str]]:
+    """Authorization headers with a fresh JWT for a new user of `role`."""
+
+    def headers(role: str = "user") -> dict[str, str]:
+        user = make_user(role)
+        token = issue_token(settings, user.id, user.role)["access_token"]
+        return {"Authorization": f"Bearer {token}"}
+
+    return headers
+
+
+def assert_error(response: Any, status: int, code: str) -> None:
+    """The legacy error shape: exactly an error message and an UPPER_SNAKE code."""
+    assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
+    body = response.get_json()
+    assert isinstance(body, dict), response.get_data(as_text=True)
+    assert body.get("code") == code, body
+    assert isinstance(body.get("error"), str) and body["error"], body
+    assert "detail" not in body and "Traceback" not in response.get_data(as_text=True)
+
+
+def server_url_without_db(url: str) -> str:
+    return make_url(url).set(database=None).render_as_string(hide_password=False)
