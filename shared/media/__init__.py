@@ -1,0 +1,1 @@
+"""Media tools behind one seam each: the ffmpeg binary, images."""
