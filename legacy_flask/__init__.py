@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from flask import Flask
 
+from legacy_flask.auth import declare_auth
 from legacy_flask.blueprints import BLUEPRINTS
 from legacy_flask.db import init_db
 from legacy_flask.errors import register_error_handlers
@@ -40,5 +41,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_error_handlers(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
-    app.view_functions["static"]._figway_auth = "public"  # type: ignore[attr-defined]
+    declare_auth(app.view_functions["static"], "public")
     return app

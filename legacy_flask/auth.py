@@ -17,7 +17,7 @@ from shared.errors import AuthRequired, Forbidden
 from shared.services import auth as auth_service
 
 F = TypeVar("F", bound=Callable[..., Any])
-SESSION_TOKEN_KEY = "sid"
+SESSION_TOKEN_KEY = "sid"  # noqa: S105 - a cookie key name, not a secret
 
 
 def current_user() -> User | None:
@@ -39,8 +39,8 @@ def _resolve_user() -> User | None:
     return user
 
 
-def _mark(view: F, level: AuthLevel) -> None:
-    # Read by `figway routes --json` and the manifest checks.
+def declare_auth(view: Callable[..., Any], level: AuthLevel) -> None:
+    """Record a view's auth level, read by `figway routes --json` and the manifest checks."""
     view._figway_auth = level  # type: ignore[attr-defined]
 
 
@@ -58,7 +58,7 @@ def require(level: AuthLevel) -> Callable[[F], F]:
                     raise Forbidden()
             return view(*args, **kwargs)
 
-        _mark(wrapper, level)
+        declare_auth(wrapper, level)
         return cast(F, wrapper)
 
     return decorate
@@ -75,11 +75,14 @@ def page(level: AuthLevel) -> Callable[[F], F]:
                 if user is None:
                     return redirect(f"/login?next={quote(next_path(), safe='/')}")
                 if not has_role(user.role, level):
-                    return render_template("error.html", status=403,
-                                           message="You do not have permission to see this page."), 403
+                    return render_template(
+                        "error.html",
+                        status=403,
+                        message="You do not have permission to see this page.",
+                    ), 403
             return view(*args, **kwargs)
 
-        _mark(wrapper, level)
+        declare_auth(wrapper, level)
         return cast(F, wrapper)
 
     return decorate

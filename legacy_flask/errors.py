@@ -28,7 +28,7 @@ def register_error_handlers(app: Flask) -> None:
         if exc.code is None or exc.code < 400:
             return exc  # routing redirects (trailing slash) stay Flask's own
         err = error_for_status(exc.code, _message(exc))
-        response, status = _respond(err)
+        response, _ = _respond(err)
         if exc.code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
         return response, exc.code

@@ -70,16 +70,21 @@ class Timeout(AppError):
 _BY_STATUS: dict[int, type[AppError]] = {
     cls.status: cls
     for cls in (
-        BadRequest, AuthRequired, Forbidden, NotFound, MethodNotAllowed, Conflict,
-        TooLarge, RangeNotSatisfiable, Locked, Unavailable, Timeout,
+        BadRequest,
+        AuthRequired,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        Conflict,
+        TooLarge,
+        RangeNotSatisfiable,
+        Locked,
+        Unavailable,
+        Timeout,
     )
 }
 
 
 def error_for_status(status: int, message: str | None = None) -> AppError:
     """The legacy error for a bare HTTP status (framework 404s, 405s, 413s)."""
-    cls = _BY_STATUS.get(status)
-    if cls is None:
-        err = AppError(message)
-        return err
-    return cls(message)
+    return _BY_STATUS.get(status, AppError)(message)

@@ -24,8 +24,9 @@ def configure_logging(log_file: Path, level: int = logging.INFO) -> None:
             logger.removeHandler(handler)
             handler.close()
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    handler = _FigwayFileHandler(log_file, maxBytes=5 * 1024 * 1024, backupCount=3,
-                                 encoding="utf-8")
+    handler = _FigwayFileHandler(
+        log_file, maxBytes=5 * 1024 * 1024, backupCount=3, encoding="utf-8"
+    )
     handler.setFormatter(logging.Formatter(_FORMAT))
     logger.addHandler(handler)
 

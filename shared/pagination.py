@@ -39,8 +39,13 @@ class LimitOffset:
         )
 
     def envelope(self, key: str, items: list[Any], total: int) -> dict[str, Any]:
-        return {key: items, "count": len(items), "total": total,
-                "offset": self.offset, "limit": self.limit}
+        return {
+            key: items,
+            "count": len(items),
+            "total": total,
+            "offset": self.offset,
+            "limit": self.limit,
+        }
 
 
 @dataclass(frozen=True)
@@ -61,5 +66,11 @@ class PageNumber:
 
     def envelope(self, key: str, items: list[Any], total: int) -> dict[str, Any]:
         pages = (total + self.per_page - 1) // self.per_page
-        return {key: items, "count": len(items), "total": total,
-                "page": self.page, "per_page": self.per_page, "pages": pages}
+        return {
+            key: items,
+            "count": len(items),
+            "total": total,
+            "page": self.page,
+            "per_page": self.per_page,
+            "pages": pages,
+        }

@@ -98,5 +98,7 @@ def is_secret_key(key: str) -> bool:
 
 
 def setting_json(setting: Setting, *, mask: bool) -> dict[str, Any]:
-    value = MASK if mask and is_secret_key(setting.key) and setting.value is not None else setting.value
+    value = (
+        MASK if mask and is_secret_key(setting.key) and setting.value is not None else setting.value
+    )
     return {"key": setting.key, "value": value, "description": setting.description}

@@ -26,7 +26,8 @@ from shared.auth.passwords import hash_password
 from shared.auth.tokens import issue_token
 from shared.config import Settings
 from shared.db.engine import sync_url
-from shared.db.models import ROLES, Base, User
+from shared.db.base import Base
+from shared.db.models import ROLES, User
 
 REQUIRE_SERVICES = os.environ.get("FIGWAY_REQUIRE_SERVICES") == "1"
 MARIADB_SERVER_URL = os.environ.get("FIGWAY_TEST_DATABASE_URL")
@@ -51,9 +52,10 @@ def mariadb_database() -> Iterator[str]:
     admin = create_engine(server.set(database=None))
     try:
         with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 "
-                              "COLLATE utf8mb4_bin"))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means "missing"
+            conn.execute(
+                text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+            )
+    except Exception as exc:  # any connection failure means "missing"
         admin.dispose()
         service_missing(f"MariaDB at {server.host}:{server.port} ({exc.__class__.__name__})")
     url = server.set(database=name)
@@ -93,7 +95,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         env="test",
         var_dir=tmp_path / "var",
         database_url=database_url,
@@ -133,8 +135,9 @@ UserFactory = Callable[..., User]
 def make_user(db_session: Session) -> UserFactory:
     counter = iter(range(1, 10_000))
 
-    def factory(role: str = "user", username: str | None = None,
-                password: str = PASSWORD, **fields: Any) -> User:
+    def factory(
+        role: str = "user", username: str | None = None, password: str = PASSWORD, **fields: Any
+    ) -> User:
         assert role in ROLES
         user = User(
             username=username or f"{role}{next(counter)}",
@@ -156,8 +159,9 @@ def login(client: FlaskClient, make_user: UserFactory) -> Callable[[str], User]:
 
     def do_login(role: str = "user") -> User:
         user = make_user(role)
-        response = client.post("/auth/login", json={"username": user.username,
-                                                    "password": PASSWORD})
+        response = client.post(
+            "/auth/login", json={"username": user.username, "password": PASSWORD}
+        )
         assert response.status_code == 200, response.get_json()
         return user
 

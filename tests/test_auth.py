@@ -25,59 +25,86 @@ def test_json_login_sets_session_and_row(client, make_user, db_session):
 
 def test_form_login_redirects_to_next(client, make_user):
     user = make_user("readonly")
-    response = client.post("/auth/login", data={"username": user.username,
-                                                "password": PASSWORD, "next": "/videos"})
+    response = client.post(
+        "/auth/login", data={"username": user.username, "password": PASSWORD, "next": "/videos"}
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == "/videos"
 
 
 def test_form_login_refuses_offsite_next(client, make_user):
     user = make_user("readonly")
-    response = client.post("/auth/login", data={"username": user.username, "password": PASSWORD,
-                                                "next": "//evil.example/"})
+    response = client.post(
+        "/auth/login",
+        data={"username": user.username, "password": PASSWORD, "next": "//evil.example/"},
+    )
     assert response.headers["Location"] == "/"
 
 
 def test_bad_password_is_401(client, make_user):
     user = make_user()
-    assert_error(client.post("/auth/login", json={"username": user.username, "password": "x"}),
-                 401, "AUTH_REQUIRED")
-    assert_error(client.post("/auth/login", json={"username": "nobody", "password": "x"}),
-                 401, "AUTH_REQUIRED")
+    assert_error(
+        client.post("/auth/login", json={"username": user.username, "password": "x"}),
+        401,
+        "AUTH_REQUIRED",
+    )
+    assert_error(
+        client.post("/auth/login", json={"username": "nobody", "password": "x"}),
+        401,
+        "AUTH_REQUIRED",
+    )
 
 
 def test_malformed_and_mistyped_login(client):
-    assert_error(client.post("/auth/login", data="{nope", content_type="application/json"),
-                 400, "BAD_REQUEST")
-    assert_error(client.post("/auth/login", json={"username": 5, "password": "x"}),
-                 400, "VALIDATION_ERROR")
+    assert_error(
+        client.post("/auth/login", data="{nope", content_type="application/json"),
+        400,
+        "BAD_REQUEST",
+    )
+    assert_error(
+        client.post("/auth/login", json={"username": 5, "password": "x"}), 400, "VALIDATION_ERROR"
+    )
     assert_error(client.post("/auth/login", json=["a"]), 400, "VALIDATION_ERROR")
 
 
 def test_lockout_after_five_failures(client, make_user, db_session):
     user = make_user()
     for _ in range(5):
-        assert client.post("/auth/login", json={"username": user.username,
-                                                "password": "wrong"}).status_code == 401
+        assert (
+            client.post(
+                "/auth/login", json={"username": user.username, "password": "wrong"}
+            ).status_code
+            == 401
+        )
     # Locked now: even the right password is refused, with 423.
-    assert_error(client.post("/auth/login", json={"username": user.username,
-                                                  "password": PASSWORD}), 423, "LOCKED")
+    assert_error(
+        client.post("/auth/login", json={"username": user.username, "password": PASSWORD}),
+        423,
+        "LOCKED",
+    )
     db_session.expire_all()
     locked = db_session.get(User, user.id)
     assert locked.locked_until is not None
     # Once the 15 minutes have passed, the right password works again.
     locked.locked_until = utcnow() - timedelta(seconds=1)
     db_session.commit()
-    assert client.post("/auth/login", json={"username": user.username,
-                                            "password": PASSWORD}).status_code == 200
+    assert (
+        client.post(
+            "/auth/login", json={"username": user.username, "password": PASSWORD}
+        ).status_code
+        == 200
+    )
 
 
 def test_token_failures_count_toward_lockout(client, make_user):
     user = make_user()
     for _ in range(5):
         client.post("/api/auth/token", json={"username": user.username, "password": "wrong"})
-    assert_error(client.post("/auth/login", json={"username": user.username,
-                                                  "password": PASSWORD}), 423, "LOCKED")
+    assert_error(
+        client.post("/auth/login", json={"username": user.username, "password": PASSWORD}),
+        423,
+        "LOCKED",
+    )
 
 
 def test_logout_revokes_the_row(client, login, db_session):
@@ -121,8 +148,9 @@ def test_me_with_cookie_and_with_bearer(client, login, bearer):
 
 def test_token_issue_and_use(client, make_user):
     user = make_user("admin")
-    response = client.post("/api/auth/token", json={"username": user.username,
-                                                     "password": PASSWORD})
+    response = client.post(
+        "/api/auth/token", json={"username": user.username, "password": PASSWORD}
+    )
     assert response.status_code == 200
     body = response.get_json()
     assert body["token_type"] == "bearer" and body["expires_in"] == 3600
@@ -131,16 +159,23 @@ def test_token_issue_and_use(client, make_user):
 
 
 def test_garbage_bearer_is_401(client):
-    assert_error(client.get("/api/auth/me", headers={"Authorization": "Bearer nope"}),
-                 401, "AUTH_REQUIRED")
+    assert_error(
+        client.get("/api/auth/me", headers={"Authorization": "Bearer nope"}), 401, "AUTH_REQUIRED"
+    )
 
 
 def test_token_bad_input(client):
-    assert_error(client.post("/api/auth/token", data="x", content_type="application/json"),
-                 400, "BAD_REQUEST")
+    assert_error(
+        client.post("/api/auth/token", data="x", content_type="application/json"),
+        400,
+        "BAD_REQUEST",
+    )
     assert_error(client.post("/api/auth/token", json={"username": "a"}), 400, "VALIDATION_ERROR")
-    assert_error(client.post("/api/auth/token", json={"username": "a", "password": "b"}),
-                 401, "AUTH_REQUIRED")
+    assert_error(
+        client.post("/api/auth/token", json={"username": "a", "password": "b"}),
+        401,
+        "AUTH_REQUIRED",
+    )
 
 
 def test_rotated_secret_key_still_reads_old_cookies(settings, client, login):
@@ -148,8 +183,12 @@ def test_rotated_secret_key_still_reads_old_cookies(settings, client, login):
 
     login("user")
     cookie = client.get_cookie("session")
-    rotated = settings.model_copy(update={"secret_key": type(settings.secret_key)("new-key"),
-                                          "secret_key_fallbacks": [settings.secret_key]})
+    rotated = settings.model_copy(
+        update={
+            "secret_key": type(settings.secret_key)("new-key"),
+            "secret_key_fallbacks": [settings.secret_key],
+        }
+    )
     app2 = create_app(rotated)
     try:
         other = app2.test_client()

@@ -20,6 +20,16 @@ from legacy_flask.blueprints import (
 )
 
 BLUEPRINTS: tuple[Blueprint, ...] = (
-    health.bp, auth.bp, users.bp, settings.bp, admin.bp, metadata.bp, artists.bp,
-    videos.bp, downloads.bp, media.bp, playlists.bp, pages.bp,
+    health.bp,
+    auth.bp,
+    users.bp,
+    settings.bp,
+    admin.bp,
+    metadata.bp,
+    artists.bp,
+    videos.bp,
+    downloads.bp,
+    media.bp,
+    playlists.bp,
+    pages.bp,
 )

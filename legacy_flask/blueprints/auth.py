@@ -13,9 +13,9 @@ from legacy_flask.extensions import legacy
 from legacy_flask.http import json_data
 from shared.auth.tokens import issue_token
 from shared.errors import AppError
+from shared.serializers import user_json
 from shared.services import auth as auth_service
 from shared.services.users import LoginBody, me_json
-from shared.serializers import user_json
 from shared.validation import parse_body
 
 bp = Blueprint("auth", __name__)
@@ -36,15 +36,19 @@ def login() -> Any:
         creds = parse_body(LoginBody, data)
     except AppError as err:
         return _login_failed(err, form, data.get("next") if isinstance(data, dict) else None)
-    user, error = auth_service.attempt_login(db(), legacy().settings, creds.username,
-                                             creds.password)
+    user, error = auth_service.attempt_login(
+        db(), legacy().settings, creds.username, creds.password
+    )
     if error is not None or user is None:
         db().commit()  # the failure counts toward the lockout
         assert error is not None
         return _login_failed(error, form, creds.next)
     token = auth_service.open_session(
-        db(), legacy().settings, user,
-        ip_address=request.remote_addr, user_agent=request.headers.get("User-Agent"),
+        db(),
+        legacy().settings,
+        user,
+        ip_address=request.remote_addr,
+        user_agent=request.headers.get("User-Agent"),
     )
     db().commit()
     session.clear()
@@ -78,8 +82,9 @@ def logout() -> BaseResponse:
 @require("public")
 def check() -> Response:
     user = current_user()
-    return jsonify({"authenticated": user is not None,
-                    "user": user_json(user) if user is not None else None})
+    return jsonify(
+        {"authenticated": user is not None, "user": user_json(user) if user is not None else None}
+    )
 
 
 @bp.get("/api/auth/me")
@@ -94,8 +99,9 @@ def me() -> Response:
 @require("public")
 def token() -> Response:
     creds = parse_body(LoginBody, json_data())
-    user, error = auth_service.attempt_login(db(), legacy().settings, creds.username,
-                                             creds.password)
+    user, error = auth_service.attempt_login(
+        db(), legacy().settings, creds.username, creds.password
+    )
     db().commit()
     if error is not None or user is None:
         assert error is not None

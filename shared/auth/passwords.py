@@ -28,5 +28,10 @@ def verify_password(password: str, stored: str) -> bool:
 
 def _scrypt(password: str, salt: str, n: int, r: int, p: int) -> str:
     return hashlib.scrypt(
-        password.encode(), salt=salt.encode(), n=n, r=r, p=p, maxmem=max(64 * 1024 * 1024, 132 * n * r * p)
+        password.encode(),
+        salt=salt.encode(),
+        n=n,
+        r=r,
+        p=p,
+        maxmem=max(64 * 1024 * 1024, 132 * n * r * p),
     ).hex()

@@ -39,7 +39,9 @@ def read_token(settings: Settings, token: str) -> int:
     """The user id a valid token names; AuthRequired for anything else."""
     for key in settings.signing_keys:
         try:
-            claims = jwt.decode(token, _jwt_key(key), algorithms=[ALGORITHM], options={"require": ["exp"]})
+            claims = jwt.decode(
+                token, _jwt_key(key), algorithms=[ALGORITHM], options={"require": ["exp"]}
+            )
         except jwt.InvalidSignatureError:
             continue
         except jwt.ExpiredSignatureError as exc:

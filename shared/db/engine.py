@@ -15,7 +15,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.config import Settings
 
 _SYNC_DRIVERS = {"sqlite": "sqlite", "mysql": "mysql+pymysql", "mariadb": "mysql+pymysql"}
-_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "mysql": "mysql+asyncmy", "mariadb": "mysql+asyncmy"}
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "mysql": "mysql+asyncmy",
+    "mariadb": "mysql+asyncmy",
+}
 
 
 def _with_driver(url: str | URL, drivers: dict[str, str]) -> URL:

@@ -1,0 +1,1 @@
+"""Clients for the services figway talks to over the network."""
