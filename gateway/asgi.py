@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from a2wsgi import WSGIMiddleware
-
+from fastapi_app import create_fastapi_app
+from gateway.app import Gateway, create_gateway
 from legacy_flask import create_app
 from shared.config import Settings
 
 
-def create_asgi_app(settings: Settings | None = None) -> WSGIMiddleware:
-    """The legacy Flask app behind a2wsgi; the gateway issue puts the router in front."""
+def create_figway(settings: Settings | None = None) -> Gateway:
+    """Our two apps behind the gateway, as the manifest says."""
     settings = settings or Settings()
-    # Flask's WSGI signature is looser than a2wsgi's typed one; the protocol is the same.
-    return WSGIMiddleware(create_app(settings), workers=settings.db_pool_size)  # type: ignore[arg-type]
+    return create_gateway(settings, legacy=create_app(settings),
+                          modern=create_fastapi_app(settings), manifest=settings.manifest)
 
 
-def factory() -> WSGIMiddleware:
+def factory() -> Gateway:
     """For `uvicorn --factory gateway.asgi:factory` (every worker builds its own)."""
-    return create_asgi_app()
+    return create_figway()

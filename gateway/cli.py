@@ -62,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
         help="where video sources point (default: the provider itself)",
     )
     fake.set_defaults(handler=_fake_provider)
+
+    from gateway.ops_cli import add_commands
+
+    add_commands(sub)
     return parser
 
 
@@ -73,7 +77,8 @@ def _server_args(p: argparse.ArgumentParser) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    Settings()  # fail early, in this process, on bad configuration
+    if not _preflight(Settings()):
+        return 2
     uvicorn.run(
         "gateway.asgi:factory",
         factory=True,
@@ -83,6 +88,20 @@ def _serve(args: argparse.Namespace) -> int:
         log_level="info",
     )
     return 0
+
+
+def _preflight(settings: Settings) -> bool:
+    """Build the gateway once here, so a bad manifest stops us before uvicorn starts."""
+    from gateway.asgi import create_figway
+    from gateway.manifest import ManifestError
+
+    try:
+        gateway = create_figway(settings)
+    except ManifestError as exc:
+        print(f"figway: refusing to start, the manifest is invalid:\n{exc}", file=sys.stderr)
+        return False
+    del gateway
+    return True
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -135,7 +154,7 @@ def _routes(args: argparse.Namespace) -> int:
 
     app = create_app(Settings())
     routes = flask_routes(app)
-    app.extensions["figway"].engine.dispose()
+    app.extensions["figway"].close()
     if args.json:
         print(
             json.dumps(

@@ -23,6 +23,14 @@ class Legacy:
     def init_app(self, app: Flask) -> None:
         app.extensions["figway"] = self
 
+    def close(self) -> None:
+        """Release what the app holds: clients with a close(), then the engine's pool."""
+        for part in self.parts.values():
+            close = getattr(part, "close", None)
+            if callable(close):
+                close()
+        self.engine.dispose()
+
 
 def legacy() -> Legacy:
     ext = current_app.extensions["figway"]

@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     # scrypt work factor for new password hashes; tests lower it, hashes carry their own.
     password_scrypt_n: int = Field(2**15, validation_alias=_env("FIGWAY_SCRYPT_N"))
     db_pool_size: int = Field(10, validation_alias=_env("FIGWAY_DB_POOL_SIZE"))
+    # The legacy side behind the gateway: a2wsgi threads (each holds at most one sync DB
+    # connection, so the sync pool is sized to match), how many may wait, how long one may run.
+    legacy_threads: int = Field(10, validation_alias=_env("FIGWAY_LEGACY_THREADS"))
+    legacy_queue: int = Field(100, validation_alias=_env("FIGWAY_LEGACY_QUEUE"))
+    legacy_timeout_s: float = Field(30.0, validation_alias=_env("FIGWAY_LEGACY_TIMEOUT"))
+    # How often each gateway process looks at the manifest for changes.
+    manifest_poll_s: float = Field(0.2, validation_alias=_env("FIGWAY_MANIFEST_POLL"))
     max_upload_bytes: int = 5 * 1024 * 1024
     max_transcodes: int = 4
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -22,9 +23,21 @@ def parse_json(raw: bytes) -> Any:
     if not raw.strip():
         raise BadRequest("Request body must be JSON")
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadRequest("Malformed JSON body") from exc
+
+
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON: MariaDB's JSON columns refuse them (a 500 at commit).
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 overflows to inf
+        raise ValueError(f"{text} is out of range")
+    return value
 
 
 def parse_body(model: type[M], data: Any) -> M:

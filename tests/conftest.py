@@ -112,7 +112,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 def app(settings: Settings) -> Iterator[Flask]:
     application = create_app(settings)
     yield application
-    application.extensions["figway"].engine.dispose()
+    application.extensions["figway"].close()
 
 
 @pytest.fixture

@@ -54,8 +54,13 @@ def _viewer() -> dict[str, Any]:
     user: User | None = g.get("user")
     if user is None:
         return {"viewer": None}
-    return {"viewer": {"username": user.username, "role": user.role,
-                       "is_admin": has_role(user.role, "admin")}}
+    return {
+        "viewer": {
+            "username": user.username,
+            "role": user.role,
+            "is_admin": has_role(user.role, "admin"),
+        }
+    }
 
 
 @bp.app_template_filter("when")
@@ -140,19 +145,19 @@ def login() -> ResponseReturnValue:
 @page("readonly")
 def dashboard() -> ResponseReturnValue:
     user = _viewer_user()
-    recent = db().execute(
+    recent = (
         select(Video, Artist.name)
         .join(Artist, Artist.id == Video.artist_id)
         .order_by(Video.created_at.desc(), Video.id.desc())
         .limit(RECENT_VIDEOS)
-    ).all()
+    )
     return render_template(
         "dashboard.html",
         artist_count=_count(model=Artist),
         video_counts=_counts_by(Video.status, VIDEO_STATUSES),
         download_counts=_counts_by(Download.status, DOWNLOAD_STATUSES),
         playlist_count=_count(_visible_playlists(user), model=Playlist),
-        recent=recent,
+        recent=db().execute(recent).all(),
     )
 
 
@@ -162,18 +167,16 @@ def artists() -> ResponseReturnValue:
     total = _count(model=Artist)
     pages = max(1, -(-total // ARTISTS_PER_PAGE))
     page_no = _int_arg("page", 1, 1, pages)
-    video_count = (
-        select(func.count(Video.id)).where(Video.artist_id == Artist.id).scalar_subquery()
-    )
-    rows = db().execute(
-        select(Artist, video_count)
+    video_count = select(func.count(Video.id)).where(Video.artist_id == Artist.id)
+    listed = (
+        select(Artist, video_count.scalar_subquery())
         .order_by(Artist.name, Artist.id)
         .limit(ARTISTS_PER_PAGE)
         .offset((page_no - 1) * ARTISTS_PER_PAGE)
-    ).all()
+    )
     return render_template(
         "artists.html",
-        rows=rows,
+        rows=db().execute(listed).all(),
         total=total,
         page=page_no,
         pages=pages,
@@ -188,9 +191,8 @@ def artist(artist_id: int) -> ResponseReturnValue:
     found = db().get(Artist, artist_id) if artist_id <= MAX_ID else None
     if found is None:
         return _not_found("Artist")
-    videos = db().scalars(
-        select(Video).where(Video.artist_id == artist_id).order_by(Video.title, Video.id)
-    ).all()
+    listed = select(Video).where(Video.artist_id == artist_id).order_by(Video.title, Video.id)
+    videos = db().scalars(listed).all()
     counts = dict.fromkeys(VIDEO_STATUSES, 0)
     for video in videos:
         counts[video.status] = counts.get(video.status, 0) + 1
@@ -207,15 +209,17 @@ def videos() -> ResponseReturnValue:
     total = _count(*where, model=Video)
     limit = _int_arg("limit", VIDEOS_LIMIT_DEFAULT, 1, VIDEOS_LIMIT_MAX)
     offset = _int_arg("offset", 0, 0, total)
-    rows = db().execute(
+    listed = (
         select(Video, Artist.name)
         .join(Artist, Artist.id == Video.artist_id)
         .where(*where)
         .order_by(Artist.name, Video.title, Video.id)
         .limit(limit)
         .offset(offset)
-    ).all()
+    )
+    rows = db().execute(listed).all()
     keep = {"status": status, "limit": limit if limit != VIDEOS_LIMIT_DEFAULT else None}
+    prev_offset = max(0, offset - limit) or None  # the first page carries no offset
     return render_template(
         "videos.html",
         rows=rows,
@@ -225,34 +229,33 @@ def videos() -> ResponseReturnValue:
         total=total,
         first=offset + 1 if rows else 0,
         last=offset + len(rows),
-        prev_href=_href("/videos", {**keep, "offset": max(0, offset - limit) or None})
-        if offset > 0 else None,
-        next_href=_href("/videos", {**keep, "offset": offset + limit})
-        if offset + limit < total else None,
+        prev_href=_href("/videos", {**keep, "offset": prev_offset}) if offset else None,
+        next_href=(
+            _href("/videos", {**keep, "offset": offset + limit}) if offset + limit < total else None
+        ),
     )
 
 
 @bp.get("/videos/<int:video_id>")
 @page("readonly")
 def video(video_id: int) -> ResponseReturnValue:
-    row = db().execute(
-        select(Video, Artist.name)
-        .join(Artist, Artist.id == Video.artist_id)
-        .where(Video.id == video_id)
-    ).first() if video_id <= MAX_ID else None
+    if video_id > MAX_ID:
+        return _not_found("Video")
+    found = select(Video, Artist.name).join(Artist, Artist.id == Video.artist_id)
+    row = db().execute(found.where(Video.id == video_id)).first()
     if row is None:
         return _not_found("Video")
-    downloads = db().scalars(
+    recent = (
         select(Download)
         .where(Download.video_id == video_id)
         .order_by(Download.created_at.desc(), Download.id.desc())
         .limit(RECENT_DOWNLOADS)
-    ).all()
+    )
     return render_template(
         "video.html",
         video=row[0],
         artist_name=row[1],
-        downloads=downloads,
+        downloads=db().scalars(recent).all(),
         can_download=has_role(_viewer_user().role, "user"),
     )
 
@@ -266,29 +269,33 @@ def playlists() -> ResponseReturnValue:
         .where(PlaylistEntry.playlist_id == Playlist.id)
         .scalar_subquery()
     )
-    rows = db().execute(
+    listed = (
         select(Playlist, User.username, entry_count)
         .join(User, User.id == Playlist.owner_id)
         .where(_visible_playlists(user))
         .order_by(Playlist.name, Playlist.id)
-    ).all()
-    return render_template("playlists.html", rows=rows, entries=_entries_by_playlist(user),
-                           viewer_id=user.id)
+    )
+    return render_template(
+        "playlists.html",
+        rows=db().execute(listed).all(),
+        entries=_entries_by_playlist(user),
+        viewer_id=user.id,
+    )
 
 
 def _entries_by_playlist(user: User) -> dict[int, list[Any]]:
     """Every visible playlist's entries in order, in one query rather than one per list."""
-    rows = db().execute(
-        select(PlaylistEntry.playlist_id, PlaylistEntry.position, Video.id, Video.title,
-               Artist.name)
+    entries = (
+        select(PlaylistEntry.playlist_id, PlaylistEntry.position, Video.id, Video.title)
+        .add_columns(Artist.name)
         .join(Playlist, Playlist.id == PlaylistEntry.playlist_id)
         .join(Video, Video.id == PlaylistEntry.video_id)
         .join(Artist, Artist.id == Video.artist_id)
         .where(_visible_playlists(user))
         .order_by(PlaylistEntry.playlist_id, PlaylistEntry.position, PlaylistEntry.id)
-    ).all()
+    )
     grouped: dict[int, list[Any]] = {}
-    for row in rows:
+    for row in db().execute(entries):
         grouped.setdefault(row[0], []).append(row)
     return grouped
 

@@ -25,6 +25,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from shared.clock import utcnow
 from shared.db.base import MYSQL_TABLE_ARGS, Base, UTCDateTime
 
+__all__ = [
+    "DOWNLOAD_ACTIVE", "DOWNLOAD_STATUSES", "ROLES", "VIDEO_STATUSES", "Artist", "Base",
+    "Download", "ManifestChange", "Playlist", "PlaylistEntry", "Setting", "User",
+    "UserSession", "Video",
+]
+
 ROLES = ("readonly", "user", "manager", "admin")
 VIDEO_STATUSES = ("wanted", "downloading", "downloaded", "ignored", "failed")
 DOWNLOAD_STATUSES = ("queued", "running", "completed", "failed", "cancelled")
@@ -184,3 +190,21 @@ class Setting(Base):
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False
     )
+
+
+class ManifestChange(Base):
+    """One route's ownership change: the audit history of flips, rollouts and rollbacks."""
+
+    __tablename__ = "manifest_changes"
+    __table_args__ = (MYSQL_TABLE_ARGS,)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    actor: Mapped[str] = mapped_column(String(80), nullable=False)
+    source: Mapped[str] = mapped_column(String(16), nullable=False)  # cli or api
+    action: Mapped[str] = mapped_column(String(16), nullable=False)  # flip, rollout, rollback
+    route: Mapped[str] = mapped_column(String(255), nullable=False)
+    phase: Mapped[int | None] = mapped_column(Integer)
+    from_owner: Mapped[str] = mapped_column(String(16), nullable=False)
+    to_owner: Mapped[str] = mapped_column(String(16), nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text)

@@ -4,3 +4,23 @@ Flask calls these directly; FastAPI runs the very same functions through
 ``AsyncSession.run_sync`` on the async driver, so the two sides execute the same SQL.
 Services flush but never commit: the caller owns the transaction.
 """
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shared.errors import Conflict
+
+
+def flush_or_conflict(session: Session, message: str) -> None:
+    """Flush; a unique constraint hit by a concurrent writer becomes a 409, not a 500.
+
+    The pre-checks catch ordinary duplicates; this covers the race between check and
+    insert. The whole unit of work is rolled back, so nothing half-written survives.
+    """
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(message) from exc

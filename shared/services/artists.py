@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, field_validator
 from sqlalchemy import ColumnElement, CursorResult, Label, Select, delete, func, select, true
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from shared.db.base import Base
@@ -22,6 +21,7 @@ from shared.db.models import VIDEO_STATUSES, Artist, Video
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.pagination import PageNumber
 from shared.serializers import artist_json
+from shared.services import flush_or_conflict
 from shared.validation import Body
 
 # Ids beyond a signed 64-bit integer overflow SQLite's driver: such an id cannot exist.
@@ -66,9 +66,14 @@ def find(session: Session, model: type[M], row_id: int, what: str) -> M:
     return row
 
 
-def contains_ci(column: ColumnElement[str] | InstrumentedAttribute[str], text: str
-                ) -> ColumnElement[bool]:
-    """Case-insensitive substring match; % and _ in `text` are literals on both databases."""
+def contains_ci(
+    column: ColumnElement[str] | InstrumentedAttribute[str], text: str
+) -> ColumnElement[bool]:
+    """Case-insensitive substring match; % and _ in `text` are literals on both databases.
+
+    "/" is the escape character because a backslash is itself an escape in MariaDB string
+    literals. Case folding is ASCII on SQLite (its lower()) and Unicode on MariaDB.
+    """
     escaped = text.replace("/", "//").replace("%", "/%").replace("_", "/_")
     return func.lower(column).like(func.lower(f"%{escaped}%"), escape="/")
 
@@ -101,24 +106,19 @@ def sort_arg(args: Mapping[str, str], allowed: Sequence[str], default: str) -> t
     return key, descending
 
 
+def exists(session: Session, stmt: Select[int]) -> bool:
+    return session.scalar(stmt.limit(1)) is not None
+
+
 def rowcount(result: Any) -> int:
     # Session.execute is typed as Result; DML statements return a CursorResult.
     return cast(CursorResult[Any], result).rowcount
 
 
-def flush_or_conflict(session: Session, message: str) -> None:
-    """Flush; a unique index that a concurrent writer beat us to is still a 409."""
-    try:
-        session.flush()
-    except IntegrityError:
-        raise Conflict(message) from None
-
-
 # --- artists -------------------------------------------------------------------------
 
 ArtistName = Annotated[str, Field(min_length=1, max_length=255)]
-Genres = Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]],
-                   Field(max_length=50)]
+Genres = Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], Field(max_length=50)]
 ARTIST_SORTS = ("name", "created_at", "updated_at", "id", "video_count")
 
 
@@ -230,16 +230,16 @@ def get_artist(session: Session, artist_id: int) -> dict[str, Any]:
     return {**artist_json(artist, count), "video_counts": counts}
 
 
-def _check_unique(session: Session, name: str | None, imvdb_id: int | None,
-                  exclude_id: int | None = None) -> None:
+def _check_unique(
+    session: Session, name: str | None, imvdb_id: int | None, exclude_id: int | None = None
+) -> None:
     others = Artist.id != exclude_id if exclude_id is not None else true()
-    if name is not None and session.scalar(
-        select(Artist.id).where(func.lower(Artist.name) == func.lower(name), others)
-    ) is not None:
+    same_name = func.lower(Artist.name) == func.lower(name)
+    if name is not None and exists(session, select(Artist.id).where(same_name, others)):
         raise Conflict(f"An artist named {name!r} already exists")
-    if imvdb_id is not None and session.scalar(
-        select(Artist.id).where(Artist.imvdb_id == imvdb_id, others)
-    ) is not None:
+    if imvdb_id is not None and exists(
+        session, select(Artist.id).where(Artist.imvdb_id == imvdb_id, others)
+    ):
         raise Conflict(f"An artist with imvdb_id {imvdb_id} already exists")
 
 
@@ -264,12 +264,16 @@ def update_artist(session: Session, artist_id: int, data: ArtistUpdate) -> dict[
 def delete_artist(session: Session, artist_id: int) -> dict[str, Any]:
     """Videos, their playlist entries and downloads go with it, by foreign-key cascade."""
     find(session, Artist, artist_id, "Artist")
-    session.execute(delete(Artist).where(Artist.id == artist_id),
-                    execution_options={"synchronize_session": False})
+    session.execute(
+        delete(Artist).where(Artist.id == artist_id),
+        execution_options={"synchronize_session": False},
+    )
     return {"success": True}
 
 
 def bulk_delete_artists(session: Session, data: IdsBody) -> dict[str, Any]:
-    result = session.execute(delete(Artist).where(Artist.id.in_(set(data.ids))),
-                             execution_options={"synchronize_session": False})
+    result = session.execute(
+        delete(Artist).where(Artist.id.in_(set(data.ids))),
+        execution_options={"synchronize_session": False},
+    )
     return {"success": True, "deleted": rowcount(result)}

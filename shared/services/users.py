@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.auth.passwords import hash_password
@@ -14,9 +15,12 @@ from shared.config import Settings
 from shared.db.models import User
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.serializers import user_json
+from shared.services import flush_or_conflict
 from shared.validation import Body
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
+# Preferences are free-form but bounded: any readonly user can write them.
+MAX_PREFERENCES_BYTES = 64 * 1024
 
 
 class LoginBody(Body):
@@ -51,7 +55,7 @@ def list_users(session: Session) -> dict[str, Any]:
 def create_user(session: Session, settings: Settings, data: UserCreate) -> dict[str, Any]:
     if session.scalar(select(User.id).where(User.username == data.username)) is not None:
         raise Conflict(f"Username {data.username!r} is already taken")
-    if data.email and session.scalar(select(User.id).where(User.email == data.email)):
+    if data.email and session.scalar(select(User.id).where(User.email == data.email)) is not None:
         raise Conflict(f"Email {data.email!r} is already in use")
     user = User(
         username=data.username,
@@ -61,12 +65,15 @@ def create_user(session: Session, settings: Settings, data: UserCreate) -> dict[
         preferences={},
     )
     session.add(user)
-    session.flush()
+    flush_or_conflict(session, "Username or email is already taken")
     return user_json(user)
 
 
 def _admin_count(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(User).where(User.role == "admin")) or 0
+    # FOR UPDATE (MariaDB; SQLite serializes writers anyway): two admins demoting each
+    # other at once must not both see "one admin left besides me".
+    admins = session.scalars(select(User.id).where(User.role == "admin").with_for_update())
+    return len(admins.all())
 
 
 def set_role(session: Session, user_id: int, data: RoleUpdate) -> dict[str, Any]:
@@ -88,12 +95,17 @@ def delete_user(session: Session, user_id: int) -> dict[str, Any]:
 
 
 def merge_preferences(session: Session, user: User, data: Any) -> dict[str, Any]:
+    """Shallow merge: top-level keys given replace the stored ones, others stay."""
     if not isinstance(data, dict):
         raise ValidationFailed("Preferences must be a JSON object")
+    current = user.preferences if isinstance(user.preferences, dict) else {}
+    merged = {**current, **data}
+    if len(json.dumps(merged)) > MAX_PREFERENCES_BYTES:
+        raise ValidationFailed(f"Preferences exceed {MAX_PREFERENCES_BYTES} bytes of JSON")
     # A new dict: the JSON column only notices reassignment, not in-place mutation.
-    user.preferences = {**(user.preferences or {}), **data}
+    user.preferences = merged
     session.flush()
-    return {"preferences": user.preferences}
+    return {"preferences": merged}
 
 
 def me_json(user: User) -> dict[str, Any]:

@@ -7,10 +7,10 @@ from sqlalchemy import Connection, create_engine, pool
 
 from shared.config import Settings
 from shared.db.engine import sync_url
-from shared.db.base import Base
+from shared.db import models
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = models.Base.metadata
 
 
 def _url() -> str:

@@ -1,0 +1,87 @@
+"""Dependencies: the async session per request, who is calling, the auth levels."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fastapi_app.state import Modern
+from shared.auth.roles import AuthLevel, has_role
+from shared.config import Settings
+from shared.db.models import User
+from shared.errors import AuthRequired, Forbidden
+from shared.services import auth as auth_service
+
+SESSION_TOKEN_KEY = "sid"  # noqa: S105 - the key inside the Flask session, not a secret
+
+
+def modern(request: Request) -> Modern:
+    state: Modern = request.app.state.figway
+    return state
+
+
+ModernDep = Annotated[Modern, Depends(modern)]
+
+
+def settings(state: ModernDep) -> Settings:
+    return state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(settings)]
+
+
+async def db_session(state: ModernDep) -> AsyncIterator[AsyncSession]:
+    """One AsyncSession per request, never shared between tasks; rolled back unless committed."""
+    async with state.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(db_session)]
+
+
+async def optional_user(request: Request, state: ModernDep, session: SessionDep) -> User | None:
+    header = request.headers.get("authorization", "")
+    if header[:7].lower() == "bearer ":
+        token = header[7:].strip()
+        return await session.run_sync(auth_service.user_for_bearer, state.settings, token)
+    data = state.cookies.loads(request.cookies.get(state.cookies.name))
+    sid = data.get(SESSION_TOKEN_KEY)
+    if not isinstance(sid, str):
+        return None
+    user = await session.run_sync(auth_service.user_for_session_token, sid)
+    await session.commit()  # keeps the throttled last_seen_at, as the Flask side does
+    return user
+
+
+OptionalUser = Annotated[User | None, Depends(optional_user)]
+
+
+def require(level: AuthLevel) -> Callable[..., Coroutine[Any, Any, User | None]]:
+    """A dependency enforcing `level`: 401 without a user, 403 below it (legacy shape)."""
+
+    async def dependency(user: OptionalUser) -> User | None:
+        if level == "public":
+            return user
+        if user is None:
+            raise AuthRequired()
+        if not has_role(user.role, level):
+            raise Forbidden()
+        return user
+
+    dependency._figway_auth = level  # type: ignore[attr-defined]
+    return dependency
+
+
+def auth_level(endpoint_dependencies: list[Any]) -> str | None:
+    """The level a route declared through `require`, for the manifest checks."""
+    for dep in endpoint_dependencies:
+        level = getattr(dep.call, "_figway_auth", None)
+        if level is not None:
+            return str(level)
+        nested = auth_level(dep.dependencies)
+        if nested is not None:
+            return nested
+    return None

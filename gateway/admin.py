@@ -1,0 +1,151 @@
+"""The admin HTTP API under /_figway/: status, flips, rollouts, rollbacks, history, metrics.
+
+Admin role only, checked with the same session cookie and bearer tokens as the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from fastapi_app.deps import SessionDep, require
+from fastapi_app.errors import register_error_handlers
+from fastapi_app.state import Modern
+from gateway import changes as ops
+from gateway import manifest as mf
+from shared.auth.session_cookie import SessionCookieCodec
+from shared.db.engine import async_session_factory, create_async_engine
+from shared.db.models import User
+from shared.errors import Conflict, ValidationFailed
+
+if TYPE_CHECKING:
+    from gateway.app import Gateway
+
+Admin = Annotated[User, Depends(require("admin"))]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    reason: str | None = Field(None, max_length=2000)
+
+
+class FlipBody(_Body):
+    route: str = Field(min_length=3, max_length=255)
+    to: Literal["flask", "fastapi"]
+
+
+class PhaseBody(_Body):
+    phase: int
+
+
+class RollbackBody(_Body):
+    phase: int | None = None
+    route: str | None = None
+    all: bool = False
+
+
+def create_admin_app(gateway: Gateway) -> FastAPI:
+    settings = gateway.settings
+    engine = create_async_engine(settings.model_copy(update={"db_pool_size": 2}))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app = FastAPI(title="figway admin", openapi_url=None, docs_url=None, redoc_url=None,
+                  lifespan=lifespan)
+    app.state.figway = Modern(settings=settings, engine=engine,
+                              sessions=async_session_factory(engine),
+                              cookies=SessionCookieCodec(settings))
+    register_error_handlers(app)
+    path = gateway.watcher.path
+
+    async def change(planner: ops.Planner, action: str, reason: str | None, user: User,
+                     session: SessionDep) -> dict[str, Any]:
+        try:
+            # File locking and writing block: off the event loop.
+            done = await asyncio.to_thread(ops.apply, path, planner, twins=gateway.modern_keys)
+        except ops.ChangeRefused as exc:
+            raise Conflict(str(exc)) from exc
+        except mf.ManifestError as exc:
+            raise Conflict(f"the manifest is invalid: {exc}") from exc
+        if done:
+            await session.run_sync(ops.record, done, actor=user.username, source="api",
+                                   action=action, reason=reason)
+            await session.commit()
+            await gateway.watcher.refresh(force=True)
+        return {"changed": [c.__dict__ for c in done], "generation": gateway.table.generation}
+
+    @app.get("/_figway/status")
+    async def status(_user: Admin) -> dict[str, Any]:
+        manifest = await asyncio.to_thread(_load_or_none, path)
+        return {
+            "manifest": str(path),
+            "valid": not gateway.watcher.problems,
+            "problems": gateway.watcher.problems,
+            "generation": gateway.table.generation,
+            "phases": ops.status(manifest) if manifest else [],
+            "serving": gateway.table.owners(),
+            "legacy_in_flight": gateway.guard.in_flight,
+        }
+
+    @app.post("/_figway/flip")
+    async def flip(body: FlipBody, user: Admin, session: SessionDep) -> dict[str, Any]:
+        return await change(_planner(ops.plan_flip, body.route, body.to), "flip",
+                            body.reason, user, session)
+
+    @app.post("/_figway/rollout")
+    async def rollout(body: PhaseBody, user: Admin, session: SessionDep) -> dict[str, Any]:
+        return await change(ops.plan_phase(body.phase, "fastapi"), "rollout", body.reason,
+                            user, session)
+
+    @app.post("/_figway/rollback")
+    async def rollback(body: RollbackBody, user: Admin, session: SessionDep) -> dict[str, Any]:
+        chosen = [body.phase is not None, body.route is not None, body.all]
+        if sum(chosen) != 1:
+            raise ValidationFailed("give exactly one of phase, route or all")
+        if body.route is not None:
+            planner = _planner(ops.plan_flip, body.route, "flask")
+        elif body.phase is not None:
+            planner = ops.plan_phase(body.phase, "flask")
+        else:
+            planner = ops.plan_all("flask")
+        return await change(planner, "rollback", body.reason, user, session)
+
+    @app.get("/_figway/history")
+    async def history(
+        _user: Admin, session: SessionDep,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 50, route: str | None = None,
+    ) -> dict[str, Any]:
+        return {"history": await session.run_sync(ops.history, limit, route)}
+
+    @app.get("/_figway/metrics")
+    async def metrics(_user: Admin) -> Response:
+        gateway.metrics.manifest_ok.set(0 if gateway.watcher.problems else 1)
+        gateway.metrics.legacy_in_flight.set(gateway.guard.in_flight)
+        return Response(gateway.metrics.render(),
+                        media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    return app
+
+
+def _planner(factory: Any, *args: Any) -> ops.Planner:
+    try:
+        planner: ops.Planner = factory(*args)
+    except ops.ChangeRefused as exc:
+        raise Conflict(str(exc)) from exc
+    return planner
+
+
+def _load_or_none(path: Any) -> mf.Manifest | None:
+    try:
+        return mf.load(path)
+    except mf.ManifestError:
+        return None

@@ -1,0 +1,232 @@
+"""create_gateway(): one ASGI app in front of a legacy WSGI app and a modern ASGI app.
+
+Per request: decide the owner from the route table (once, at the start, so a flip never
+moves a request in flight), call that side, stamp `X-Served-By`, record metrics.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any, cast
+
+from a2wsgi import WSGIMiddleware
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway import manifest as mf
+from gateway.legacy import LegacyGuard
+from gateway.metrics import GatewayMetrics
+from gateway.table import FASTAPI, FLASK, RouteTable
+from gateway.watcher import ManifestWatcher
+from shared.config import Settings
+
+ADMIN_PREFIX = "/_figway/"
+UNMATCHED = "<unmatched>"
+
+
+class Gateway:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        legacy: ASGIApp,
+        modern: ASGIApp,
+        watcher: ManifestWatcher,
+        metrics: GatewayMetrics,
+        modern_only: Sequence[Any],
+        guard: LegacyGuard,
+    ) -> None:
+        self.settings = settings
+        self.legacy = legacy
+        self.modern = modern
+        self.watcher = watcher
+        self.metrics = metrics
+        self.guard = guard
+        self.admin: ASGIApp | None = None  # set by create_gateway (it needs the gateway)
+        self.modern_keys: list[str] | None = None  # the twins a route may be flipped to
+        self._modern_only = tuple(modern_only)
+        self._sides = {FLASK: self.legacy, FASTAPI: self.modern}
+        self._stamp = {FLASK: (b"x-served-by", b"flask"), FASTAPI: (b"x-served-by", b"fastapi")}
+
+    @property
+    def table(self) -> RouteTable:
+        return self.watcher.table
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "websocket":
+            await self.modern(scope, receive, send)  # only the FastAPI side has WebSockets
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.watcher.ensure_running()
+        path: str = scope["path"]
+        if path.startswith(ADMIN_PREFIX) and self.admin is not None:
+            await self.admin(scope, receive, send)
+            return
+        decision = self.table.decide(scope["method"], path)
+        owner, route = decision.owner, decision.route
+        if route is None and self._modern_only and self._is_modern_only(scope):
+            owner = FASTAPI
+        # The table turns HEAD into GET for FastAPI; the body is then dropped, as Flask does.
+        head_as_get = decision.method != scope["method"]
+        if head_as_get:
+            scope = {**scope, "method": decision.method}
+        await self._serve(owner, route or UNMATCHED, scope, receive, send,
+                          strip_body=head_as_get)
+
+    def _is_modern_only(self, scope: Scope) -> bool:
+        return any(r.matches(scope)[0] != Match.NONE for r in self._modern_only)
+
+    async def _serve(self, owner: str, route: str, scope: Scope, receive: Receive, send: Send,
+                     *, strip_body: bool) -> None:
+        stamp = self._stamp[owner]
+        status = 500
+        started = time.perf_counter()
+
+        async def stamped_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), stamp]
+            elif strip_body and message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b""}
+            await send(message)
+
+        try:
+            await self._sides[owner](scope, receive, stamped_send)
+        finally:
+            self.metrics.observe(route, owner, status, time.perf_counter() - started)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        message = await receive()
+        assert message["type"] == "lifespan.startup"
+        async with AsyncExitStack() as stack:
+            try:
+                await stack.enter_async_context(_child_lifespan(self.modern))
+                if self.admin is not None:
+                    await stack.enter_async_context(_child_lifespan(self.admin))
+                self.watcher.ensure_running()
+                stack.push_async_callback(self.watcher.stop)
+            except Exception as exc:
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                return
+            await send({"type": "lifespan.startup.complete"})
+            message = await receive()
+            assert message["type"] == "lifespan.shutdown"
+        await send({"type": "lifespan.shutdown.complete"})
+
+
+class _child_lifespan:  # noqa: N801 - used as a context manager, named like one
+    """Run a mounted ASGI app's own lifespan (its engine, its pools) inside ours."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._context: Any = None
+
+    async def __aenter__(self) -> None:
+        router = getattr(self.app, "router", None)
+        lifespan_context = getattr(router, "lifespan_context", None)
+        if lifespan_context is not None:
+            self._context = lifespan_context(self.app)
+            await self._context.__aenter__()
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._context is not None:
+            await self._context.__aexit__(*exc)
+
+
+def _legacy_route_keys(legacy: Any) -> list[str] | None:
+    """The routes of a Flask app; None for other WSGI apps (nothing to check against)."""
+    if not hasattr(legacy, "url_map"):
+        return None
+    from gateway.routes import flask_routes
+
+    return [r.key for r in flask_routes(legacy)]
+
+
+def flat_routes(routes: Iterable[BaseRoute]) -> list[Any]:
+    """Routes with included routers flattened (FastAPI keeps them nested)."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # plain Starlette, or a FastAPI that flattens on include
+        return list(routes)
+    return list(iter_route_contexts(list(routes)))
+
+
+def modern_route_keys(routes: Iterable[Any]) -> list[str]:
+    keys = []
+    for route in flat_routes(routes):
+        methods = getattr(route, "methods", None) or ()
+        path = getattr(route, "path", None)
+        if path is None:
+            continue
+        keys += [f"{m} {path}" for m in sorted(methods) if m != "HEAD"]
+    return keys
+
+
+def create_gateway(
+    settings: Settings,
+    *,
+    legacy: Any,
+    modern: ASGIApp,
+    manifest: Path | None = None,
+) -> Gateway:
+    """Put `legacy` (a Flask or any WSGI app) and `modern` (FastAPI or any ASGI app) behind
+    one router driven by the manifest. Raises ManifestError when the manifest is invalid
+    for these two apps."""
+    path = manifest or settings.manifest
+    loaded = mf.load(path)
+    raw_routes: list[BaseRoute] | None = getattr(modern, "routes", None)
+    modern_routes = flat_routes(raw_routes) if raw_routes is not None else None
+    legacy_keys = _legacy_route_keys(legacy)
+    modern_keys = modern_route_keys(modern_routes) if modern_routes is not None else None
+
+    def check(m: mf.Manifest) -> list[mf.Problem]:
+        return mf.check_routes(m, legacy_keys, modern_keys)
+
+    problems = check(loaded)
+    if problems:
+        raise mf.ManifestError(problems)
+
+    metrics = GatewayMetrics()
+    metrics.manifest_ok.set(1)
+    manifest_keys = {mf.twin_key(e.key) for e in loaded.entries}
+    modern_only = [
+        r for r in (modern_routes or ())
+        if not any(mf.twin_key(k) in manifest_keys for k in modern_route_keys([r]))
+    ]
+
+    def on_swap(old: RouteTable, new: RouteTable) -> None:
+        before = old.owners()
+        for key, owner in new.owners().items():
+            if before.get(key) != owner:
+                metrics.flips.labels(owner).inc()
+        metrics.manifest_generation.set(new.generation)
+
+    watcher = ManifestWatcher(path, RouteTable.from_manifest(loaded), check=check,
+                              on_swap=on_swap, poll_s=settings.manifest_poll_s)
+    # a2wsgi types its scopes as TypedDicts, Starlette as plain mappings: same protocol.
+    wsgi_side = cast(ASGIApp, WSGIMiddleware(legacy, workers=settings.legacy_threads))
+    guard = LegacyGuard(
+        wsgi_side,
+        threads=settings.legacy_threads,
+        queue=settings.legacy_queue,
+        timeout_s=settings.legacy_timeout_s,
+        on_reject=lambda status: metrics.rejected.labels(str(status)).inc(),
+    )
+    gateway = Gateway(settings=settings, legacy=guard, modern=modern, watcher=watcher,
+                      metrics=metrics, modern_only=modern_only, guard=guard)
+    gateway.modern_keys = modern_keys
+    from gateway.admin import create_admin_app
+
+    gateway.admin = create_admin_app(gateway)
+    return gateway

@@ -1,0 +1,95 @@
+"""Health, database and version reports; the same bodies whichever framework serves them."""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from typing import Any
+
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import Pool
+
+from shared import __version__
+from shared.errors import Unavailable
+
+API_NAME = "legacy-v1"
+DATABASE_DOWN = "Database unavailable"
+# The pool methods behind each figure; pools without one (SQLite's) report null.
+_POOL_FIGURES = {
+    "size": "size",
+    "checked_out": "checkedout",
+    "overflow": "overflow",
+    "checked_in": "checkedin",
+}
+
+log = logging.getLogger("figway.health")
+
+
+class DatabaseDown(Unavailable):
+    """The 503 of GET /api/health: the legacy error fields plus the health fields."""
+
+    def __init__(self) -> None:
+        super().__init__(DATABASE_DOWN)
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "status": "unhealthy",
+            "database": "disconnected",
+            "version": __version__,
+            **super().body(),
+        }
+
+
+def version_json() -> dict[str, Any]:
+    return {"version": __version__, "api": API_NAME, "python": platform.python_version()}
+
+
+def _ping(session: Session) -> float:
+    """Round trip of SELECT 1 in milliseconds; SQLAlchemyError when the database is down."""
+    started = time.perf_counter()
+    try:
+        session.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        # The reason goes to the log only: the response must not leak hosts or drivers.
+        log.warning("database unreachable: %s: %s", type(exc).__name__, getattr(exc, "orig", exc))
+        raise
+    return (time.perf_counter() - started) * 1000
+
+
+def health_json(session: Session) -> dict[str, Any]:
+    try:
+        _ping(session)
+    except SQLAlchemyError as exc:
+        raise DatabaseDown() from exc
+    return {"status": "healthy", "database": "connected", "version": __version__}
+
+
+def database_json(session: Session) -> dict[str, Any]:
+    try:
+        latency_ms = _ping(session)
+    except SQLAlchemyError as exc:
+        raise Unavailable(DATABASE_DOWN) from exc
+    engine = _engine(session)
+    return {
+        "status": "connected",
+        "dialect": engine.dialect.name,
+        "latency_ms": round(latency_ms, 3),
+        "pool": pool_json(engine.pool),
+    }
+
+
+def _engine(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
+def pool_json(pool: Pool) -> dict[str, int | None]:
+    figures: dict[str, int | None] = {}
+    for name, method in _POOL_FIGURES.items():
+        read = getattr(pool, method, None)
+        value = read() if callable(read) else None
+        figures[name] = value if isinstance(value, int) else None
+    return figures

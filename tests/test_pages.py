@@ -1,0 +1,404 @@
+"""The server-rendered pages: auth redirects, roles, rendered data, escaping, 404s, static."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
+
+from shared.db.models import Artist, Download, Playlist, PlaylistEntry, Setting, User, Video
+from tests.conftest import PASSWORD
+
+READONLY_PAGES = ["/", "/artists", "/artists/{artist}", "/videos", "/videos/{video}", "/playlists"]
+XSS = "<script>alert(1)</script>"
+
+
+def add_artist(db_session: Session, name: str = "Daft Punk", **fields: Any) -> Artist:
+    artist = Artist(name=name, genres=fields.pop("genres", []), **fields)
+    db_session.add(artist)
+    db_session.commit()
+    return artist
+
+
+def add_video(
+    db_session: Session, artist: Artist, title: str, status: str = "wanted", **fields: Any
+) -> Video:
+    video = Video(artist_id=artist.id, title=title, status=status, **fields)
+    db_session.add(video)
+    db_session.commit()
+    return video
+
+
+def add_playlist(
+    db_session: Session,
+    owner: User,
+    name: str,
+    is_public: bool = False,
+    videos: Iterable[Video] = (),
+) -> Playlist:
+    playlist = Playlist(name=name, owner_id=owner.id, is_public=is_public)
+    db_session.add(playlist)
+    db_session.flush()
+    for position, video in enumerate(videos):
+        db_session.add(PlaylistEntry(playlist_id=playlist.id, video_id=video.id, position=position))
+    db_session.commit()
+    return playlist
+
+
+def count(html: str, name: str) -> int:
+    match = re.search(rf'data-count="{re.escape(name)}">(\d+)<', html)
+    assert match, f"no count {name!r} in page"
+    return int(match.group(1))
+
+
+def is_html(response: TestResponse) -> bool:
+    return response.mimetype == "text/html"
+
+
+# --- anonymous visitors -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [*READONLY_PAGES, "/settings"])
+def test_anonymous_is_sent_to_login(client, path):
+    path = path.format(artist=1, video=1)
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/login?next={path}"
+
+
+def test_redirect_keeps_the_query_string_encoded(client):
+    response = client.get("/videos?status=wanted&offset=50")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/videos%3Fstatus%3Dwanted%26offset%3D50"
+
+
+def test_login_page_renders_a_form_with_a_safe_next(client):
+    response = client.get("/login?next=/videos%3Fstatus%3Dwanted")
+    assert response.status_code == 200 and is_html(response)
+    html = response.get_data(as_text=True)
+    assert '<form class="stack" method="post" action="/auth/login">' in html
+    assert 'name="username"' in html and 'name="password" type="password"' in html
+    assert 'name="next" value="/videos?status=wanted"' in html
+    assert "data-logout" not in html  # no nav for anonymous visitors
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.example/", "http://evil.example/", "javascript:x", "/\\evil.example", ""]
+)
+def test_login_page_refuses_offsite_next(client, target):
+    html = client.get("/login", query_string={"next": target}).get_data(as_text=True)
+    assert 'name="next" value="/"' in html
+
+
+def test_login_page_escapes_next(client):
+    html = client.get("/login", query_string={"next": '/x"><b>hi'}).get_data(as_text=True)
+    assert 'value="/x&#34;&gt;&lt;b&gt;hi"' in html
+    assert "<b>hi" not in html
+
+
+def test_form_login_from_the_page_lands_on_next(client, make_user):
+    user = make_user("readonly")
+    response = client.post(
+        "/auth/login",
+        data={"username": user.username, "password": PASSWORD, "next": "/videos?status=wanted"},
+    )
+    assert response.status_code == 302 and response.headers["Location"] == "/videos?status=wanted"
+    assert client.get("/videos?status=wanted").status_code == 200
+
+
+def test_failed_form_login_rerenders_the_page(client, make_user):
+    user = make_user("readonly")
+    response = client.post(
+        "/auth/login", data={"username": user.username, "password": "nope", "next": "/artists"}
+    )
+    assert response.status_code == 401 and is_html(response)
+    html = response.get_data(as_text=True)
+    assert 'role="alert"' in html and 'name="next" value="/artists"' in html
+
+
+# --- roles ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", READONLY_PAGES)
+def test_readonly_sees_each_page(client, login, db_session, path):
+    user = login("readonly")
+    artist = add_artist(db_session)
+    video = add_video(db_session, artist, "Around the World")
+    add_playlist(db_session, user, "Mine")
+    response = client.get(path.format(artist=artist.id, video=video.id))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert is_html(response)
+    html = response.get_data(as_text=True)
+    assert user.username in html and "data-logout" in html
+    assert 'href="/settings"' not in html  # the settings link is for admins only
+
+
+@pytest.mark.parametrize("role", ["readonly", "manager"])
+def test_settings_page_is_403_below_admin(client, login, role):
+    login(role)
+    response = client.get("/settings")
+    assert response.status_code == 403 and is_html(response)
+    assert "403" in response.get_data(as_text=True)
+
+
+def test_bearer_token_also_opens_pages(client, bearer):
+    assert client.get("/videos", headers=bearer("readonly")).status_code == 200
+
+
+# --- dashboard ------------------------------------------------------------------------------
+
+
+def test_dashboard_counts(client, login, make_user, db_session):
+    user = login("readonly")
+    other = make_user("user")
+    artist = add_artist(db_session)
+    add_artist(db_session, "Justice")
+    wanted = add_video(db_session, artist, "One", "wanted")
+    add_video(db_session, artist, "Two", "wanted")
+    done = add_video(db_session, artist, "Three", "downloaded", file_path="/m/3.mp4")
+    db_session.add_all(
+        [
+            Download(video_id=wanted.id, status="queued"),
+            Download(video_id=done.id, status="completed", progress=100),
+        ]
+    )
+    add_playlist(db_session, user, "Mine")
+    add_playlist(db_session, other, "Shared", is_public=True)
+    add_playlist(db_session, other, "Hidden")
+    html = client.get("/").get_data(as_text=True)
+    assert count(html, "artists") == 2
+    assert count(html, "videos") == 3
+    assert count(html, "videos-wanted") == 2 and count(html, "videos-downloaded") == 1
+    assert count(html, "videos-failed") == 0
+    assert count(html, "downloads-queued") == 1 and count(html, "downloads-completed") == 1
+    assert count(html, "playlists") == 2  # the caller's and the public one
+    assert f'href="/videos/{done.id}">Three</a>' in html  # recently added
+
+
+def test_admin_nav_has_settings(client, login):
+    login("admin")
+    assert 'href="/settings"' in client.get("/").get_data(as_text=True)
+
+
+# --- artists --------------------------------------------------------------------------------
+
+
+def test_artists_page_lists_with_video_counts(client, login, db_session):
+    login("readonly")
+    artist = add_artist(db_session, "Björk", genres=["art pop", "electronic"])
+    add_video(db_session, artist, "Army of Me")
+    add_video(db_session, artist, "Hyperballad")
+    html = client.get("/artists").get_data(as_text=True)
+    assert f'<a href="/artists/{artist.id}">Björk</a>' in html
+    assert "art pop, electronic" in html
+    assert '<td class="num">2</td>' in html
+
+
+def test_artists_page_is_paged_by_50(client, login, db_session):
+    login("readonly")
+    db_session.add_all([Artist(name=f"Artist {i:03d}", genres=[]) for i in range(51)])
+    db_session.commit()
+    first = client.get("/artists").get_data(as_text=True)
+    assert first.count('<a href="/artists/') == 50
+    assert 'href="/artists?page=2"' in first and 'rel="prev"' not in first
+    assert "Artist 049" in first and "Artist 050" not in first
+    second = client.get("/artists?page=2").get_data(as_text=True)
+    assert second.count('<a href="/artists/') == 1 and "Artist 050" in second
+    assert 'href="/artists?page=1"' in second and 'rel="next"' not in second
+
+
+@pytest.mark.parametrize("page", ["abc", "-3", "0", "", "1.5", "9" * 30, "9" * 5000])
+def test_artists_bad_page_never_fails(client, login, db_session, page):
+    login("readonly")
+    add_artist(db_session, "Solo")
+    response = client.get("/artists", query_string={"page": page})
+    assert response.status_code == 200
+    assert "Solo" in response.get_data(as_text=True)
+
+
+def test_artist_page_lists_its_videos(client, login, db_session):
+    login("readonly")
+    artist = add_artist(db_session, "Justice", imvdb_id=42)
+    mine = add_video(db_session, artist, "D.A.N.C.E.", "downloaded", year=2007, duration=242)
+    other = add_video(db_session, add_artist(db_session, "Other"), "Not Here")
+    html = client.get(f"/artists/{artist.id}").get_data(as_text=True)
+    assert "<h1>Justice</h1>" in html
+    assert f'<a href="/videos/{mine.id}">D.A.N.C.E.</a>' in html
+    assert "2007" in html and "4:02" in html
+    assert count(html, "videos-downloaded") == 1
+    assert f"/videos/{other.id}" not in html
+
+
+def test_html_is_escaped(client, login, db_session):
+    login("readonly")
+    artist = add_artist(db_session, XSS, genres=[XSS])
+    video = add_video(db_session, artist, XSS, url="javascript:alert(1)")
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    for path in ["/", "/artists", f"/artists/{artist.id}", "/videos", f"/videos/{video.id}"]:
+        html = client.get(path).get_data(as_text=True)
+        assert escaped in html, path
+        assert XSS not in html, path
+    # Escaping does not defuse a javascript: link: such a source is shown as text only.
+    assert 'href="javascript:' not in client.get(f"/videos/{video.id}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/artists/999",
+        "/videos/999",
+        "/artists/99999999999999999999",
+        "/videos/99999999999999999999",
+    ],
+)
+def test_unknown_ids_are_html_404(client, login, path):
+    login("readonly")
+    response = client.get(path)
+    assert response.status_code == 404 and is_html(response)
+    html = response.get_data(as_text=True)
+    assert "404" in html and "not found" in html
+
+
+# --- videos ---------------------------------------------------------------------------------
+
+
+def test_videos_page_filters_by_status(client, login, db_session):
+    login("readonly")
+    artist = add_artist(db_session)
+    add_video(db_session, artist, "Wanted One", "wanted")
+    add_video(db_session, artist, "Got One", "downloaded")
+    html = client.get("/videos?status=wanted").get_data(as_text=True)
+    assert "Wanted One" in html and "Got One" not in html
+    everything = client.get("/videos").get_data(as_text=True)
+    assert "Wanted One" in everything and "Got One" in everything
+
+
+def test_videos_page_pages_with_limit_and_offset(client, login, db_session):
+    login("readonly")
+    artist = add_artist(db_session)
+    for title in ["A", "B", "C"]:
+        add_video(db_session, artist, f"Song {title}", "wanted")
+    first = client.get("/videos?status=wanted&limit=2").get_data(as_text=True)
+    assert "Song A" in first and "Song B" in first and "Song C" not in first
+    assert 'href="/videos?status=wanted&amp;limit=2&amp;offset=2"' in first
+    second = client.get("/videos?status=wanted&limit=2&offset=2").get_data(as_text=True)
+    assert "Song C" in second and "Song A" not in second
+    assert 'href="/videos?status=wanted&amp;limit=2"' in second  # back to the start
+    assert 'rel="next"' not in second
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "status=bogus",
+        "limit=abc&offset=-5",
+        "limit=0",
+        "limit=100000&offset=" + "9" * 40,
+        "offset=x",
+    ],
+)
+def test_videos_bad_query_never_fails(client, login, db_session, query):
+    login("readonly")
+    add_video(db_session, add_artist(db_session), "Still Listed")
+    response = client.get(f"/videos?{query}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "Still Listed" in html or "offset" in query
+
+
+def test_video_page_has_a_player(client, login, db_session):
+    login("readonly")
+    artist = add_artist(db_session)
+    video = add_video(
+        db_session,
+        artist,
+        "Da Funk",
+        "downloaded",
+        file_path="/m/x.mp4",
+        url="https://example.test/watch?v=1&t=2",
+    )
+    db_session.add(Download(video_id=video.id, status="completed", progress=100))
+    db_session.commit()
+    html = client.get(f"/videos/{video.id}").get_data(as_text=True)
+    assert f'src="/api/videos/{video.id}/stream"' in html
+    assert f'poster="/api/videos/{video.id}/thumbnail"' in html
+    assert "<video" in html and "/m/x.mp4" not in html  # no server path leaks
+    assert 'href="https://example.test/watch?v=1&amp;t=2"' in html
+    assert "100%" in html
+
+
+def test_video_without_file_offers_download_to_users(client, login, db_session):
+    login("user")
+    video = add_video(db_session, add_artist(db_session), "Wanted", url="https://example.test/v")
+    html = client.get(f"/videos/{video.id}").get_data(as_text=True)
+    assert "<video" not in html and "No file downloaded yet" in html
+    assert f'data-download="/api/videos/{video.id}/download"' in html
+
+
+def test_video_download_button_hidden_from_readonly(client, login, db_session):
+    login("readonly")
+    video = add_video(db_session, add_artist(db_session), "Wanted", url="https://example.test/v")
+    assert "data-download=" not in client.get(f"/videos/{video.id}").get_data(as_text=True)
+
+
+# --- playlists and settings -------------------------------------------------------------------
+
+
+def test_playlists_page_shows_own_and_public(client, login, make_user, db_session):
+    user = login("readonly")
+    other = make_user("user", username="someone")
+    artist = add_artist(db_session)
+    video = add_video(db_session, artist, "Digital Love")
+    add_playlist(db_session, user, "My Private", videos=[video])
+    add_playlist(db_session, other, "Their Public", is_public=True)
+    add_playlist(db_session, other, "Their Secret")
+    html = client.get("/playlists").get_data(as_text=True)
+    assert "My Private" in html and "Their Public" in html and "Their Secret" not in html
+    assert "by someone" in html and "1 video<" in html
+    assert f'<a href="/videos/{video.id}">Digital Love</a>' in html
+
+
+def test_settings_page_masks_secrets(client, login, db_session):
+    login("admin")
+    db_session.add_all(
+        [
+            Setting(key="metadata_api_key", value="s3cret-value", description="provider key"),
+            Setting(key="download_dir", value="/srv/videos", description=XSS),
+            Setting(key="max_parallel", value=3),
+        ]
+    )
+    db_session.commit()
+    response = client.get("/settings")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "s3cret-value" not in html and "********" in html
+    assert "/srv/videos" in html and "<code>3</code>" in html
+    assert XSS not in html and "&lt;script&gt;" in html
+
+
+# --- static files -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "mimetype"),
+    [
+        ("/static/css/app.css", "text/css"),
+        ("/static/js/app.js", "javascript"),
+        ("/static/img/logo.svg", "image/svg+xml"),
+    ],
+)
+def test_static_files_are_public(client, path, mimetype):
+    response = client.get(path)
+    assert response.status_code == 200
+    # .js is text/ or application/javascript depending on the system's mime table.
+    assert response.mimetype.endswith(mimetype)
+    response.close()
+
+
+def test_pages_link_their_assets(client):
+    html = client.get("/login").get_data(as_text=True)
+    assert 'href="/static/css/app.css"' in html and 'src="/static/js/app.js"' in html
