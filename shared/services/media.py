@@ -1,0 +1,216 @@
+"""Media files: which file a video or artist may serve, and the thumbnail cache.
+
+Database look-ups take a Session like every service. The file and image work is kept
+in separate functions without one, because it blocks: the FastAPI side runs those in a
+thread or process pool, never inside `run_sync` on the event loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mimetypes
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from shared.config import Settings
+from shared.db.models import Artist, Video
+from shared.errors import NotFound, TooLarge, Unavailable, ValidationFailed
+from shared.media import images
+from shared.media.ffmpeg import FfmpegFailed, FfmpegMissing, extract_frame, ffmpeg_exe
+from shared.serializers import artist_json
+
+_VIDEO_TYPES = {
+    ".mp4": "video/mp4",
+    ".m4v": "video/mp4",
+    ".webm": "video/webm",
+    ".mkv": "video/x-matroska",
+    ".mov": "video/quicktime",
+    ".avi": "video/x-msvideo",
+    ".flv": "video/x-flv",
+    ".ts": "video/mp2t",
+}
+
+
+def media_file(settings: Settings, stored: str | None) -> Path | None:
+    """The stored path as an existing file inside media_dir, else None (never outside it)."""
+    if not stored:
+        return None
+    root = settings.media_dir.resolve()
+    path = (root / stored).resolve()  # a relative path is relative to media_dir
+    if not path.is_relative_to(root) or not path.is_file():
+        return None
+    return path
+
+
+def video_mimetype(path: Path) -> str:
+    suffix = path.suffix.lower()
+    return _VIDEO_TYPES.get(suffix) or mimetypes.guess_type(path.name)[0] or "video/mp4"
+
+
+def _video(session: Session, video_id: int) -> Video:
+    video = session.get(Video, video_id)
+    if video is None:
+        raise NotFound("Video not found")
+    return video
+
+
+def video_file(session: Session, settings: Settings, video_id: int) -> Path:
+    path = media_file(settings, _video(session, video_id).file_path)
+    if path is None:
+        raise NotFound("Video has no file")
+    return path
+
+
+# Video thumbnails -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FrameSource:
+    """What the (blocking) thumbnail maker needs, read from the database beforehand."""
+
+    video_id: int
+    file: Path | None
+    at_seconds: float
+
+
+def frame_source(session: Session, settings: Settings, video_id: int) -> FrameSource:
+    video = _video(session, video_id)
+    # A third in, capped: past title cards, and never past the end of a short clip.
+    at = min(video.duration / 3, 30.0) if video.duration else 1.0
+    return FrameSource(video.id, media_file(settings, video.file_path), at)
+
+
+def thumbnail_box(size: str) -> tuple[int, int]:
+    box = images.VIDEO_THUMBNAIL_SIZES.get(size)
+    if box is None:
+        choices = ", ".join(images.VIDEO_THUMBNAIL_SIZES)
+        raise ValidationFailed(f"size must be one of: {choices}")
+    return box
+
+
+def video_thumbnail_path(settings: Settings, video_id: int, size: str | None = None) -> Path:
+    name = f"{video_id}.jpg" if size is None else f"{video_id}_{size}.jpg"
+    return settings.media_dir / "thumbnails" / "videos" / name
+
+
+def _fresh(cached: Path, source: Path | None) -> bool:
+    """Cached and not older than its source (a re-download brings a new frame)."""
+    if not cached.is_file():
+        return False
+    return source is None or cached.stat().st_mtime >= source.stat().st_mtime
+
+
+def ensure_video_thumbnail(settings: Settings, source: FrameSource) -> Path:
+    """The cached frame, made with ffmpeg on first use. Blocking."""
+    target = video_thumbnail_path(settings, source.video_id)
+    if _fresh(target, source.file):
+        return target
+    if source.file is None:
+        raise NotFound("Video has no file and no thumbnail")
+    with _temp_beside(target) as temp:
+        try:
+            extract_frame(ffmpeg_exe(settings), source.file, temp, source.at_seconds)
+        except FfmpegMissing as exc:
+            raise Unavailable("Thumbnails need ffmpeg, which is not installed") from exc
+        except FfmpegFailed as exc:
+            raise NotFound("No frame could be read from the video file") from exc
+        os.replace(temp, target)
+    return target
+
+
+def ensure_sized_thumbnail(settings: Settings, source: FrameSource, size: str) -> Path:
+    """A resized copy of the cached frame, cached per size. Blocking."""
+    box = thumbnail_box(size)
+    base = ensure_video_thumbnail(settings, source)
+    target = video_thumbnail_path(settings, source.video_id, size)
+    if _fresh(target, base):
+        return target
+    try:
+        data = images.fit_jpeg(base.read_bytes(), box)
+    except images.ImageRejected as exc:
+        raise NotFound("The cached thumbnail is unreadable") from exc
+    write_atomic(target, data)
+    return target
+
+
+# Artist images ----------------------------------------------------------------------
+
+
+def _artist(session: Session, artist_id: int) -> Artist:
+    artist = session.get(Artist, artist_id)
+    if artist is None:
+        raise NotFound("Artist not found")
+    return artist
+
+
+def artist_thumbnail_file(session: Session, settings: Settings, artist_id: int) -> Path:
+    path = media_file(settings, _artist(session, artist_id).thumbnail_path)
+    if path is None:
+        raise NotFound("Artist has no uploaded image")
+    return path
+
+
+def check_artist(session: Session, artist_id: int) -> None:
+    """404 before the upload is read, so an unknown artist costs no image decoding."""
+    _artist(session, artist_id)
+
+
+def artist_thumbnail_path(settings: Settings, artist_id: int) -> Path:
+    return settings.media_dir / "thumbnails" / "artists" / f"{artist_id}.jpg"
+
+
+def read_upload(stream: IO[bytes], limit: int) -> bytes:
+    """The whole upload, refusing it as soon as it passes `limit` bytes."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(f"File is larger than {limit} bytes")
+    return data
+
+
+def prepare_artist_image(data: bytes) -> bytes:
+    """Validate by content and convert to the stored JPEG. CPU-bound, no IO."""
+    if not data:
+        raise ValidationFailed("file is empty")
+    try:
+        return images.normalize_upload(data)
+    except images.ImageRejected as exc:
+        raise ValidationFailed(str(exc)) from None
+
+
+def set_artist_thumbnail(session: Session, artist_id: int, path: Path) -> dict[str, Any]:
+    artist = _artist(session, artist_id)
+    artist.thumbnail_path = str(path)
+    session.flush()
+    count = session.scalar(select(func.count(Video.id)).where(Video.artist_id == artist_id))
+    return artist_json(artist, count or 0)
+
+
+# Files ------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _temp_beside(target: Path) -> Iterator[Path]:
+    """A temp file in the target's folder (one filesystem, so the rename is atomic); it is
+    removed on the way out unless it was renamed into place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    os.chmod(name, 0o644)  # mkstemp's 0600 would outlive the rename
+    try:
+        yield Path(name)
+    finally:
+        Path(name).unlink(missing_ok=True)
+
+
+def write_atomic(target: Path, data: bytes) -> None:
+    """Readers see the old file or the new one, never half of one. Blocking."""
+    with _temp_beside(target) as temp:
+        temp.write_bytes(data)
+        os.replace(temp, target)

@@ -1,0 +1,97 @@
+"""The legacy side under load: 503 + Retry-After past the bound, 504 past the timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from flask import Flask
+
+from gateway.app import Gateway, create_gateway
+from shared.config import Settings
+
+MANIFEST = """\
+phases:
+  - {number: 1, name: one, milestone: "1"}
+routes:
+  - {route: "GET /slow", phase: 1, owner: flask, auth: public}
+  - {route: "GET /fast", phase: 1, owner: flask, auth: public}
+  - {route: "GET /static/<path:filename>", phase: 1, owner: flask, auth: public}
+"""
+
+
+@pytest.fixture
+def release() -> Iterator[threading.Event]:
+    event = threading.Event()
+    yield event
+    event.set()  # never leave a WSGI thread blocked behind a failed test
+
+
+def slow_gateway(tmp_path: Path, release: threading.Event, **limits: float) -> Gateway:
+    legacy = Flask("slow")
+
+    @legacy.get("/slow")
+    def slow() -> dict[str, bool]:
+        release.wait(10)
+        return {"slow": True}
+
+    @legacy.get("/fast")
+    def fast() -> dict[str, bool]:
+        return {"fast": True}
+
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(MANIFEST)
+    settings = Settings(_env_file=None, env="test", var_dir=tmp_path, secret_key="k" * 32,
+                        database_url=f"sqlite:///{tmp_path / 'x.db'}", **limits)
+    return create_gateway(settings, legacy=legacy, modern=FastAPI(), manifest=manifest)
+
+
+async def _get(gateway: Gateway, path: str) -> httpx.Response:
+    transport = httpx.ASGITransport(app=gateway)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        return await client.get(path)
+
+
+def test_past_threads_plus_queue_the_gateway_answers_503(tmp_path, release):
+    gateway = slow_gateway(tmp_path, release, legacy_threads=2, legacy_queue=1)
+
+    async def scenario() -> list[httpx.Response]:
+        busy = [asyncio.create_task(_get(gateway, "/slow")) for _ in range(3)]
+        while gateway.guard.in_flight < 3:
+            await asyncio.sleep(0.01)
+        rejected = await _get(gateway, "/fast")
+        release.set()
+        return [rejected, *await asyncio.gather(*busy)]
+
+    rejected, *served = asyncio.run(scenario())
+    assert rejected.status_code == 503
+    assert rejected.headers["retry-after"] == "1"
+    assert rejected.json()["code"] == "UNAVAILABLE" and set(rejected.json()) == {"error", "code"}
+    assert [r.status_code for r in served] == [200, 200, 200]
+    assert gateway.guard.in_flight == 0
+    assert 'figway_legacy_rejected_total{status="503"} 1.0' in gateway.metrics.render().decode()
+
+
+def test_a_request_past_the_timeout_gets_504_and_its_thread_finishes(tmp_path, release, caplog):
+    gateway = slow_gateway(tmp_path, release, legacy_threads=2, legacy_queue=2,
+                           legacy_timeout_s=0.2)
+
+    async def scenario() -> tuple[httpx.Response, httpx.Response, int]:
+        timed_out = await _get(gateway, "/slow")
+        still_running = gateway.guard.in_flight
+        release.set()
+        while gateway.guard.in_flight:
+            await asyncio.sleep(0.01)
+        return timed_out, await _get(gateway, "/fast"), still_running
+
+    with caplog.at_level("WARNING", logger="figway.gateway"):
+        timed_out, after, still_running = asyncio.run(scenario())
+    assert timed_out.status_code == 504 and timed_out.json()["code"] == "TIMEOUT"
+    assert still_running == 1  # the WSGI thread is not killed, it keeps its slot
+    assert after.status_code == 200 and after.json() == {"fast": True}
+    assert "timed out" in caplog.text

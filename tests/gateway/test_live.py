@@ -1,0 +1,118 @@
+"""Real gateway processes: flips under load lose nothing; every process follows a flip."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.servers import base_env, figway, free_port, serving
+from tests.test_contract import MANIFEST
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    manifest = tmp_path / "migration_status.yaml"
+    shutil.copy(MANIFEST, manifest)
+    env = base_env(tmp_path, FIGWAY_MANIFEST=str(manifest))
+    done = figway("db", "upgrade", env=env)
+    assert done.returncode == 0, done.stderr
+    return env
+
+
+def _flip(env: dict[str, str], to: str, reason: str) -> None:
+    done = figway("flip", "GET /api/version", "--to", to, "--reason", reason, "--by", "test",
+                  env=env)
+    assert done.returncode == 0, done.stderr
+
+
+def test_flipping_back_and_forth_under_load_loses_no_request(env):
+    port = free_port()
+    with serving(["serve", "--port", str(port)], env, port) as url:
+        statuses: Counter[str] = Counter()
+        sides: Counter[str] = Counter()
+        bodies: set[str] = set()
+        stop = asyncio.Event()
+
+        async def client_loop(client: httpx.AsyncClient) -> None:
+            while not stop.is_set():
+                try:
+                    response = await client.get(url + "/api/version")
+                except httpx.HTTPError as exc:
+                    statuses[f"error {type(exc).__name__}"] += 1
+                    continue
+                statuses[str(response.status_code)] += 1
+                sides[response.headers["x-served-by"]] += 1
+                bodies.add(response.text)
+
+        async def run() -> None:
+            limits = httpx.Limits(max_connections=32)
+            async with httpx.AsyncClient(limits=limits, timeout=10) as client:
+                tasks = [asyncio.create_task(client_loop(client)) for _ in range(16)]
+                for i in range(12):
+                    await asyncio.to_thread(_flip, env, "fastapi" if i % 2 == 0 else "flask",
+                                            f"load test {i}")
+                    await asyncio.sleep(0.15)
+                stop.set()
+                await asyncio.gather(*tasks)
+
+        asyncio.run(run())
+    assert set(statuses) == {"200"}, statuses
+    assert statuses["200"] > 100
+    assert sides["flask"] > 0 and sides["fastapi"] > 0, sides
+    # Both sides answered the same JSON (spacing may differ between the serializers).
+    assert len({httpx.Response(200, text=b).json().__repr__() for b in bodies}) == 1
+
+
+def test_two_processes_follow_a_flip_within_a_second(env):
+    ports = [free_port(), free_port()]
+    with (serving(["serve", "--port", str(ports[0])], env, ports[0]) as a,
+          serving(["serve", "--port", str(ports[1])], env, ports[1]) as b):
+        for url in (a, b):
+            assert httpx.get(url + "/api/version").headers["x-served-by"] == "flask"
+        _flip(env, "fastapi", "two processes")
+        flipped = time.monotonic()
+        pending = {a, b}
+        took: dict[str, float] = {}
+        while pending and time.monotonic() - flipped < 3:
+            for url in list(pending):
+                if httpx.get(url + "/api/version").headers["x-served-by"] == "fastapi":
+                    took[url] = time.monotonic() - flipped
+                    pending.discard(url)
+            time.sleep(0.02)
+    assert not pending, f"still on flask after 3s: {pending}"
+    assert max(took.values()) < 1.0, took
+
+
+def test_history_shows_flip_and_rollback_with_reasons(env):
+    _flip(env, "fastapi", "try the twin")
+    done = figway("rollback", "GET /api/version", "--reason", "back for now", "--by", "ops",
+                  env=env)
+    assert done.returncode == 0 and "GET /api/version: fastapi -> flask" in done.stdout
+    history = figway("history", env=env).stdout.splitlines()
+    assert "flip" in history[0] and "try the twin" in history[0] and "flask -> fastapi" in history[0]
+    assert "rollback" in history[1] and "back for now" in history[1] and " ops " in history[1]
+
+
+def test_status_table_and_rollout(env):
+    done = figway("rollout", "--phase", "4", env=env)
+    assert done.returncode == 1 and "no FastAPI twin" in done.stderr
+    status = figway("status", env=env)
+    assert status.returncode == 0, status.stderr
+    lines = status.stdout.splitlines()
+    assert lines[0].endswith("(valid)")
+    assert any(line.startswith("1 ") and "0.0%" in line for line in lines)
+    assert lines[-1].startswith("total") and " 67 " in lines[-1]
+
+
+def test_serve_refuses_an_invalid_manifest_and_says_which(env):
+    path = Path(env["FIGWAY_MANIFEST"])
+    path.write_text(path.read_text().replace("    owner: flask", "    owner: rails", 1))
+    done = figway("serve", "--port", str(free_port()), env=env, timeout=60)
+    assert done.returncode == 2
+    assert "unknown owner 'rails'" in done.stderr and f"{path}:" in done.stderr

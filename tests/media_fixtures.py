@@ -1,0 +1,124 @@
+"""Media fixtures any test may import: a real MP4 made by ffmpeg, a loopback HTTP server
+serving it (for yt-dlp), and a polling helper with a deadline."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from shared.config import Settings
+from shared.media.ffmpeg import ffmpeg_exe, make_sample_video
+
+T = TypeVar("T")
+
+SLOW_PREFIX = "/slow/"
+SLOW_SIZE = 64 * 1024 * 1024  # declared length: far more than a test ever waits for
+SLOW_CHUNK = 16 * 1024
+SLOW_PAUSE_S = 0.02  # ~800 KB/s: a download that is still running when the test cancels it
+
+
+def wait_for(predicate: Callable[[], T], timeout: float = 15.0, interval: float = 0.02) -> T:
+    """Poll until `predicate()` is truthy and return it; fail the test at the deadline."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()  # never set: wait() is a pause that needs no time.sleep
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"condition not met within {timeout} s (last value: {value!r})")
+        pause.wait(interval)
+
+
+def ffmpeg_binary() -> str:
+    """The ffmpeg the app would use (FFMPEG_PATH, PATH, or the wheel's)."""
+    settings = Settings(_env_file=None, env="test", secret_key="unused")
+    return ffmpeg_exe(settings)
+
+
+@pytest.fixture(scope="session")
+def sample_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ~2 s 320x240 H.264/AAC MP4 with +faststart, made once per test session."""
+    path = tmp_path_factory.mktemp("sample") / "sample.mp4"
+    return make_sample_video(ffmpeg_binary(), path, seconds=2, size="320x240")
+
+
+def place_video(settings: Settings, sample: Path, video_id: int, name: str = "clip.mp4") -> Path:
+    """Copy the sample under media_dir, where a downloaded file of `video_id` would live."""
+    target = settings.media_dir / "videos" / str(video_id) / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(sample, target)
+    return target
+
+
+@dataclass
+class MediaServer:
+    root: Path
+    base_url: str
+
+    def url(self, name: str) -> str:
+        return f"{self.base_url}/{name}"
+
+    def slow_url(self, name: str = "slow.mp4") -> str:
+        """A video that trickles in slowly and never ends within a test."""
+        return f"{self.base_url}{SLOW_PREFIX}{name}"
+
+
+def _handler(root: Path, stop: threading.Event) -> type[SimpleHTTPRequestHandler]:
+    class Handler(SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # keep the test output clean
+
+        def do_GET(self) -> None:
+            if self.path.startswith(SLOW_PREFIX):
+                self._trickle()
+            else:
+                super().do_GET()
+
+        def _trickle(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp4")
+            self.send_header("Content-Length", str(SLOW_SIZE))
+            self.end_headers()
+            chunk, sent = b"\0" * SLOW_CHUNK, 0
+            try:
+                while sent < SLOW_SIZE and not stop.is_set():
+                    self.wfile.write(chunk)
+                    sent += len(chunk)
+                    stop.wait(SLOW_PAUSE_S)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client went away: exactly what a cancel does
+
+    return Handler
+
+
+@pytest.fixture(scope="session")
+def media_server(
+    sample_video: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MediaServer]:
+    """A loopback HTTP server in a thread serving the sample as /sample.mp4."""
+    root = tmp_path_factory.mktemp("served")
+    shutil.copyfile(sample_video, root / "sample.mp4")
+    stop = threading.Event()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(root, stop))
+    thread = threading.Thread(target=server.serve_forever, name="media-server", daemon=True)
+    thread.start()
+    host, port = server.server_address[:2]
+    try:
+        yield MediaServer(root=root, base_url=f"http://{host!s}:{port}")
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

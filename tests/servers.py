@@ -1,0 +1,76 @@
+"""Real `figway` processes for end-to-end tests: free ports, readiness, clean shutdown."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def figway(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], env=env, text=True,
+                          capture_output=True, timeout=timeout, check=False)
+
+
+def base_env(tmp: Path, **extra: str) -> dict[str, str]:
+    """A process environment with every setting pointed into `tmp`."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("FIGWAY_", "DATABASE_URL", "REDIS_URL", "SECRET_KEY",
+                                "MEDIA_ROOT", "METADATA_BASE_URL"))}
+    env.update(
+        FIGWAY_VAR_DIR=str(tmp / "var"),
+        DATABASE_URL=f"sqlite:///{tmp / 'var' / 'figway.db'}",
+        SECRET_KEY="e2e-secret-key-0123456789abcdef",
+        FIGWAY_SCRYPT_N="16",
+        FIGWAY_MANIFEST_POLL="0.1",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def serving(args: Sequence[str], env: dict[str, str], port: int,
+            ready_path: str = "/api/health", timeout: float = 60) -> Iterator[str]:
+    """Start `figway <args>` and yield its base URL once `ready_path` answers."""
+    log = Path(env["FIGWAY_VAR_DIR"]).parent / f"server-{port}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", *args], env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"figway {' '.join(args)} exited:\n{log.read_text()}")
+            try:
+                if httpx.get(url + ready_path, timeout=1).status_code < 500:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"figway did not answer in {timeout}s:\n{log.read_text()}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
