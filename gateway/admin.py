@@ -59,16 +59,21 @@ def create_admin_app(gateway: Gateway) -> FastAPI:
         yield
         await engine.dispose()
 
-    app = FastAPI(title="figway admin", openapi_url=None, docs_url=None, redoc_url=None,
-                  lifespan=lifespan)
-    app.state.figway = Modern(settings=settings, engine=engine,
-                              sessions=async_session_factory(engine),
-                              cookies=SessionCookieCodec(settings))
+    app = FastAPI(
+        title="figway admin", openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan
+    )
+    app.state.figway = Modern(
+        settings=settings,
+        engine=engine,
+        sessions=async_session_factory(engine),
+        cookies=SessionCookieCodec(settings),
+    )
     register_error_handlers(app)
     path = gateway.watcher.path
 
-    async def change(planner: ops.Planner, action: str, reason: str | None, user: User,
-                     session: SessionDep) -> dict[str, Any]:
+    async def change(
+        planner: ops.Planner, action: str, reason: str | None, user: User, session: SessionDep
+    ) -> dict[str, Any]:
         try:
             # File locking and writing block: off the event loop.
             done = await asyncio.to_thread(ops.apply, path, planner, twins=gateway.modern_keys)
@@ -77,8 +82,9 @@ def create_admin_app(gateway: Gateway) -> FastAPI:
         except mf.ManifestError as exc:
             raise Conflict(f"the manifest is invalid: {exc}") from exc
         if done:
-            await session.run_sync(ops.record, done, actor=user.username, source="api",
-                                   action=action, reason=reason)
+            await session.run_sync(
+                ops.record, done, actor=user.username, source="api", action=action, reason=reason
+            )
             await session.commit()
             await gateway.watcher.refresh(force=True)
         return {"changed": [c.__dict__ for c in done], "generation": gateway.table.generation}
@@ -98,13 +104,15 @@ def create_admin_app(gateway: Gateway) -> FastAPI:
 
     @app.post("/_figway/flip")
     async def flip(body: FlipBody, user: Admin, session: SessionDep) -> dict[str, Any]:
-        return await change(_planner(ops.plan_flip, body.route, body.to), "flip",
-                            body.reason, user, session)
+        return await change(
+            _planner(ops.plan_flip, body.route, body.to), "flip", body.reason, user, session
+        )
 
     @app.post("/_figway/rollout")
     async def rollout(body: PhaseBody, user: Admin, session: SessionDep) -> dict[str, Any]:
-        return await change(ops.plan_phase(body.phase, "fastapi"), "rollout", body.reason,
-                            user, session)
+        return await change(
+            ops.plan_phase(body.phase, "fastapi"), "rollout", body.reason, user, session
+        )
 
     @app.post("/_figway/rollback")
     async def rollback(body: RollbackBody, user: Admin, session: SessionDep) -> dict[str, Any]:
@@ -121,8 +129,10 @@ def create_admin_app(gateway: Gateway) -> FastAPI:
 
     @app.get("/_figway/history")
     async def history(
-        _user: Admin, session: SessionDep,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 50, route: str | None = None,
+        _user: Admin,
+        session: SessionDep,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+        route: str | None = None,
     ) -> dict[str, Any]:
         return {"history": await session.run_sync(ops.history, limit, route)}
 
@@ -130,8 +140,9 @@ def create_admin_app(gateway: Gateway) -> FastAPI:
     async def metrics(_user: Admin) -> Response:
         gateway.metrics.manifest_ok.set(0 if gateway.watcher.problems else 1)
         gateway.metrics.legacy_in_flight.set(gateway.guard.in_flight)
-        return Response(gateway.metrics.render(),
-                        media_type="text/plain; version=0.0.4; charset=utf-8")
+        return Response(
+            gateway.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
 
     return app
 

@@ -78,14 +78,21 @@ class Gateway:
         head_as_get = decision.method != scope["method"]
         if head_as_get:
             scope = {**scope, "method": decision.method}
-        await self._serve(owner, route or UNMATCHED, scope, receive, send,
-                          strip_body=head_as_get)
+        await self._serve(owner, route or UNMATCHED, scope, receive, send, strip_body=head_as_get)
 
     def _is_modern_only(self, scope: Scope) -> bool:
         return any(r.matches(scope)[0] != Match.NONE for r in self._modern_only)
 
-    async def _serve(self, owner: str, route: str, scope: Scope, receive: Receive, send: Send,
-                     *, strip_body: bool) -> None:
+    async def _serve(
+        self,
+        owner: str,
+        route: str,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        *,
+        strip_body: bool,
+    ) -> None:
         stamp = self._stamp[owner]
         status = 500
         started = time.perf_counter()
@@ -125,7 +132,7 @@ class Gateway:
         await send({"type": "lifespan.shutdown.complete"})
 
 
-class _child_lifespan:  # noqa: N801 - used as a context manager, named like one
+class _child_lifespan:
     """Run a mounted ASGI app's own lifespan (its engine, its pools) inside ours."""
 
     def __init__(self, app: ASGIApp) -> None:
@@ -201,7 +208,8 @@ def create_gateway(
     metrics.manifest_ok.set(1)
     manifest_keys = {mf.twin_key(e.key) for e in loaded.entries}
     modern_only = [
-        r for r in (modern_routes or ())
+        r
+        for r in (modern_routes or ())
         if not any(mf.twin_key(k) in manifest_keys for k in modern_route_keys([r]))
     ]
 
@@ -212,8 +220,13 @@ def create_gateway(
                 metrics.flips.labels(owner).inc()
         metrics.manifest_generation.set(new.generation)
 
-    watcher = ManifestWatcher(path, RouteTable.from_manifest(loaded), check=check,
-                              on_swap=on_swap, poll_s=settings.manifest_poll_s)
+    watcher = ManifestWatcher(
+        path,
+        RouteTable.from_manifest(loaded),
+        check=check,
+        on_swap=on_swap,
+        poll_s=settings.manifest_poll_s,
+    )
     # a2wsgi types its scopes as TypedDicts, Starlette as plain mappings: same protocol.
     wsgi_side = cast(ASGIApp, WSGIMiddleware(legacy, workers=settings.legacy_threads))
     guard = LegacyGuard(
@@ -223,8 +236,15 @@ def create_gateway(
         timeout_s=settings.legacy_timeout_s,
         on_reject=lambda status: metrics.rejected.labels(str(status)).inc(),
     )
-    gateway = Gateway(settings=settings, legacy=guard, modern=modern, watcher=watcher,
-                      metrics=metrics, modern_only=modern_only, guard=guard)
+    gateway = Gateway(
+        settings=settings,
+        legacy=guard,
+        modern=modern,
+        watcher=watcher,
+        metrics=metrics,
+        modern_only=modern_only,
+        guard=guard,
+    )
     gateway.modern_keys = modern_keys
     from gateway.admin import create_admin_app
 

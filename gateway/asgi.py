@@ -11,8 +11,12 @@ from shared.config import Settings
 def create_figway(settings: Settings | None = None) -> Gateway:
     """Our two apps behind the gateway, as the manifest says."""
     settings = settings or Settings()
-    return create_gateway(settings, legacy=create_app(settings),
-                          modern=create_fastapi_app(settings), manifest=settings.manifest)
+    return create_gateway(
+        settings,
+        legacy=create_app(settings),
+        modern=create_fastapi_app(settings),
+        manifest=settings.manifest,
+    )
 
 
 def factory() -> Gateway:

@@ -54,8 +54,9 @@ def plan_phase(phase: int, to: str) -> Planner:
     def plan(manifest: mf.Manifest) -> list[Change]:
         if phase not in {p.number for p in manifest.phases}:
             raise ChangeRefused(f"no phase {phase} in {manifest.path}")
-        return [Change(e.key, e.phase, e.owner, to)
-                for e in manifest.in_phase(phase) if e.owner != to]
+        return [
+            Change(e.key, e.phase, e.owner, to) for e in manifest.in_phase(phase) if e.owner != to
+        ]
 
     return plan
 
@@ -87,8 +88,11 @@ def apply(
             return []
         if twins is not None:
             available = {mf.twin_key(k) for k in twins}
-            missing = [c.route for c in changes
-                       if c.to_owner == "fastapi" and mf.twin_key(c.route) not in available]
+            missing = [
+                c.route
+                for c in changes
+                if c.to_owner == "fastapi" and mf.twin_key(c.route) not in available
+            ]
             if missing:
                 raise ChangeRefused("no FastAPI twin for: " + ", ".join(missing))
         if before_write is not None:
@@ -97,14 +101,29 @@ def apply(
     return changes
 
 
-def record(session: Session, changes: list[Change], *, actor: str, source: str, action: str,
-           reason: str | None) -> None:
+def record(
+    session: Session,
+    changes: list[Change],
+    *,
+    actor: str,
+    source: str,
+    action: str,
+    reason: str | None,
+) -> None:
     """One audit row per changed route; the caller commits."""
     now = utcnow()
     session.add_all(
-        ManifestChange(created_at=now, actor=actor[:80], source=source, action=action,
-                       route=c.route, phase=c.phase, from_owner=c.from_owner,
-                       to_owner=c.to_owner, reason=reason)
+        ManifestChange(
+            created_at=now,
+            actor=actor[:80],
+            source=source,
+            action=action,
+            route=c.route,
+            phase=c.phase,
+            from_owner=c.from_owner,
+            to_owner=c.to_owner,
+            reason=reason,
+        )
         for c in changes
     )
     session.flush()
@@ -115,9 +134,18 @@ def history(session: Session, limit: int = 50, route: str | None = None) -> list
     if route is not None:
         query = query.where(ManifestChange.route == mf.normalize_key(route))
     return [
-        {"id": row.id, "at": isoformat(row.created_at), "actor": row.actor,
-         "source": row.source, "action": row.action, "route": row.route, "phase": row.phase,
-         "from": row.from_owner, "to": row.to_owner, "reason": row.reason}
+        {
+            "id": row.id,
+            "at": isoformat(row.created_at),
+            "actor": row.actor,
+            "source": row.source,
+            "action": row.action,
+            "route": row.route,
+            "phase": row.phase,
+            "from": row.from_owner,
+            "to": row.to_owner,
+            "reason": row.reason,
+        }
         for row in session.scalars(query)
     ]
 
@@ -128,9 +156,15 @@ def status(manifest: mf.Manifest) -> list[dict[str, Any]]:
     for phase in manifest.phases:
         entries = manifest.in_phase(phase.number)
         fastapi = sum(1 for e in entries if e.owner == "fastapi")
-        rows.append({
-            "phase": phase.number, "name": phase.name, "milestone": phase.milestone,
-            "routes": len(entries), "flask": len(entries) - fastapi, "fastapi": fastapi,
-            "percent": round(100 * fastapi / len(entries), 1) if entries else 0.0,
-        })
+        rows.append(
+            {
+                "phase": phase.number,
+                "name": phase.name,
+                "milestone": phase.milestone,
+                "routes": len(entries),
+                "flask": len(entries) - fastapi,
+                "fastapi": fastapi,
+                "percent": round(100 * fastapi / len(entries), 1) if entries else 0.0,
+            }
+        )
     return rows

@@ -25,7 +25,9 @@ log = logging.getLogger("figway.gateway")
 async def send_legacy_error(send: Send, err: AppError, extra: dict[str, str] | None = None) -> None:
     body = json.dumps(err.body()).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    headers += [(k.lower().encode(), v.encode()) for k, v in {**err.headers, **(extra or {})}.items()]
+    headers += [
+        (k.lower().encode(), v.encode()) for k, v in {**err.headers, **(extra or {})}.items()
+    ]
     await send({"type": "http.response.start", "status": err.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -54,7 +56,8 @@ class LegacyGuard:
         if self.in_flight >= self.capacity:
             self._on_reject(503)
             await send_legacy_error(
-                send, Unavailable("The legacy app is at capacity; retry shortly"),
+                send,
+                Unavailable("The legacy app is at capacity; retry shortly"),
                 {"Retry-After": "1"},
             )
             return
@@ -73,8 +76,9 @@ class LegacyGuard:
         task.add_done_callback(self._finished)
         waiter = asyncio.ensure_future(started.wait())
         try:
-            await asyncio.wait({task, waiter}, timeout=self.timeout_s,
-                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                {task, waiter}, timeout=self.timeout_s, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             waiter.cancel()
         if task.done() or started.is_set():
@@ -82,8 +86,12 @@ class LegacyGuard:
             return
         abandoned = True
         self._background.add(task)
-        log.warning("legacy request timed out after %.1fs: %s %s", self.timeout_s,
-                    scope.get("method"), scope.get("path"))
+        log.warning(
+            "legacy request timed out after %.1fs: %s %s",
+            self.timeout_s,
+            scope.get("method"),
+            scope.get("path"),
+        )
         self._on_reject(504)
         await send_legacy_error(send, Timeout("The request took too long"))
 

@@ -39,7 +39,9 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.entry}: {self.message}" if self.entry else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.entry}: {self.message}" if self.entry else f"{where}: {self.message}"
+        )
 
 
 class ManifestError(Exception):
@@ -144,8 +146,9 @@ def _phases(doc: CommentedMap, name: str, problems: list[Problem]) -> list[Phase
         if not isinstance(item, CommentedMap) or not isinstance(item.get("number"), int):
             problems.append(Problem(name, line, None, "a phase needs a whole number"))
             continue
-        phases.append(Phase(item["number"], str(item.get("name", "")),
-                            str(item.get("milestone", ""))))
+        phases.append(
+            Phase(item["number"], str(item.get("name", "")), str(item.get("milestone", "")))
+        )
     return phases
 
 
@@ -166,28 +169,46 @@ def _entries(
         route = str(item.get("route", ""))
         match = _ROUTE.match(route)
         if match is None or match["method"] not in METHODS:
-            problems.append(Problem(name, line, route or None,
-                                    "route must be 'METHOD /path' (GET, POST, PUT, PATCH, DELETE)"))
+            problems.append(
+                Problem(
+                    name,
+                    line,
+                    route or None,
+                    "route must be 'METHOD /path' (GET, POST, PUT, PATCH, DELETE)",
+                )
+            )
             continue
         entry_problems = _check_fields(item, phase_numbers)
         problems += [Problem(name, line, route, msg) for msg in entry_problems]
         if route in seen:
-            problems.append(Problem(name, line, route,
-                                    f"duplicate route (first at line {seen[route]})"))
+            problems.append(
+                Problem(name, line, route, f"duplicate route (first at line {seen[route]})")
+            )
             continue
         seen[route] = line
         if entry_problems:
             continue
-        entries.append(Entry(match["method"], match["path"], item["phase"], item["owner"],
-                             item["auth"], str(item.get("notes") or ""), line or 0))
+        entries.append(
+            Entry(
+                match["method"],
+                match["path"],
+                item["phase"],
+                item["owner"],
+                item["auth"],
+                str(item.get("notes") or ""),
+                line or 0,
+            )
+        )
     return entries
 
 
 def _check_fields(item: CommentedMap, phase_numbers: set[int]) -> list[str]:
     problems = []
     if not isinstance(item.get("phase"), int) or item["phase"] not in phase_numbers:
-        problems.append(f"unknown phase {item.get('phase')!r} (phases: "
-                        f"{', '.join(str(n) for n in sorted(phase_numbers))})")
+        problems.append(
+            f"unknown phase {item.get('phase')!r} (phases: "
+            f"{', '.join(str(n) for n in sorted(phase_numbers))})"
+        )
     if item.get("owner") not in OWNERS:
         problems.append(f"unknown owner {item.get('owner')!r} (flask or fastapi)")
     if item.get("auth") not in AUTH_LEVELS:
@@ -199,7 +220,9 @@ def load(path: Path) -> Manifest:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ManifestError([Problem(str(path), None, None, f"cannot read: {exc.strerror}")]) from exc
+        raise ManifestError(
+            [Problem(str(path), None, None, f"cannot read: {exc.strerror}")]
+        ) from exc
     return parse(text, path)
 
 
@@ -215,17 +238,25 @@ def check_routes(
         legacy = set(legacy_routes)
         for entry in manifest.entries:
             if entry.key not in legacy:
-                problems.append(Problem(name, entry.line, entry.key,
-                                        "the legacy app has no such route"))
+                problems.append(
+                    Problem(name, entry.line, entry.key, "the legacy app has no such route")
+                )
         for key in sorted(legacy - set(manifest.by_key)):
-            problems.append(Problem(name, manifest.routes_line, key,
-                                    "legacy route missing from the manifest"))
+            problems.append(
+                Problem(name, manifest.routes_line, key, "legacy route missing from the manifest")
+            )
     if modern_routes is not None:
         modern = {twin_key(k) for k in modern_routes}
         for entry in manifest.entries:
             if entry.owner == "fastapi" and twin_key(entry.key) not in modern:
-                problems.append(Problem(name, entry.line, entry.key,
-                                        "owned by fastapi but the FastAPI app has no twin"))
+                problems.append(
+                    Problem(
+                        name,
+                        entry.line,
+                        entry.key,
+                        "owned by fastapi but the FastAPI app has no twin",
+                    )
+                )
     return problems
 
 

@@ -11,24 +11,52 @@ class GatewayMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         labels = ("route", "owner", "status")
-        self.requests = Counter("figway_requests_total", "Requests served, by route, owner and "
-                                "status", labels, registry=self.registry)
-        self.errors = Counter("figway_request_errors_total", "Responses with a 5xx status",
-                              labels, registry=self.registry)
-        self.latency = Histogram("figway_request_duration_seconds", "Time to the end of the "
-                                 "response", ("route", "owner"), buckets=LATENCY_BUCKETS,
-                                 registry=self.registry)
-        self.flips = Counter("figway_flips_total", "Route ownership changes this process "
-                             "picked up", ("to",), registry=self.registry)
-        self.rejected = Counter("figway_legacy_rejected_total", "Legacy requests answered by "
-                                "the gateway itself (503 at capacity, 504 timeout)",
-                                ("status",), registry=self.registry)
-        self.legacy_in_flight = Gauge("figway_legacy_in_flight", "Legacy requests running or "
-                                      "waiting for a thread", registry=self.registry)
-        self.manifest_ok = Gauge("figway_manifest_valid", "1 while the manifest on disk is the "
-                                 "one being served", registry=self.registry)
-        self.manifest_generation = Gauge("figway_manifest_generation", "Manifest versions "
-                                         "loaded by this process", registry=self.registry)
+        self.requests = Counter(
+            "figway_requests_total",
+            "Requests served, by route, owner and status",
+            labels,
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "figway_request_errors_total",
+            "Responses with a 5xx status",
+            labels,
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "figway_request_duration_seconds",
+            "Time to the end of the response",
+            ("route", "owner"),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.flips = Counter(
+            "figway_flips_total",
+            "Route ownership changes this process picked up",
+            ("to",),
+            registry=self.registry,
+        )
+        self.rejected = Counter(
+            "figway_legacy_rejected_total",
+            "Legacy requests answered by the gateway itself (503 at capacity, 504 timeout)",
+            ("status",),
+            registry=self.registry,
+        )
+        self.legacy_in_flight = Gauge(
+            "figway_legacy_in_flight",
+            "Legacy requests running or waiting for a thread",
+            registry=self.registry,
+        )
+        self.manifest_ok = Gauge(
+            "figway_manifest_valid",
+            "1 while the manifest on disk is the one being served",
+            registry=self.registry,
+        )
+        self.manifest_generation = Gauge(
+            "figway_manifest_generation",
+            "Manifest versions loaded by this process",
+            registry=self.registry,
+        )
 
     def observe(self, route: str, owner: str, status: int, seconds: float) -> None:
         code = str(status)

@@ -17,7 +17,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     status = sub.add_parser("status", help="routes by phase: owners and percent migrated")
     status.set_defaults(handler=cmd_status)
 
-    flip = sub.add_parser("flip", help='move one route: figway flip "GET /api/version" --to fastapi')
+    flip = sub.add_parser(
+        "flip", help='move one route: figway flip "GET /api/version" --to fastapi'
+    )
     flip.add_argument("route", help='"METHOD PATH" as in the manifest')
     flip.add_argument("--to", required=True, choices=mf.OWNERS)
     _change_args(flip)
@@ -70,12 +72,19 @@ def _apply(args: argparse.Namespace, planner: ops.Planner, action: str) -> int:
         with sync_sessionmaker(engine)() as session:
 
             def stage_audit(changes: list[ops.Change]) -> None:
-                ops.record(session, changes, actor=_actor(args), source="cli", action=action,
-                           reason=args.reason)
+                ops.record(
+                    session,
+                    changes,
+                    actor=_actor(args),
+                    source="cli",
+                    action=action,
+                    reason=args.reason,
+                )
 
             try:
-                done = ops.apply(settings.manifest, planner, twins=_twins(settings),
-                                 before_write=stage_audit)
+                done = ops.apply(
+                    settings.manifest, planner, twins=_twins(settings), before_write=stage_audit
+                )
             except (ops.ChangeRefused, mf.ManifestError) as exc:
                 print(f"figway {action}: refused: {exc}", file=sys.stderr)
                 return 1
@@ -129,8 +138,10 @@ def cmd_status(_args: argparse.Namespace) -> int:
     header = f"{'phase':<6}{'name':<38}{'milestone':<11}{'routes':>7}{'flask':>7}{'fastapi':>9}"
     print(header + f"{'migrated':>10}")
     for r in rows:
-        print(f"{r['phase']:<6}{r['name'][:37]:<38}{r['milestone']:<11}{r['routes']:>7}"
-              f"{r['flask']:>7}{r['fastapi']:>9}{r['percent']:>9.1f}%")
+        print(
+            f"{r['phase']:<6}{r['name'][:37]:<38}{r['milestone']:<11}{r['routes']:>7}"
+            f"{r['flask']:>7}{r['fastapi']:>9}{r['percent']:>9.1f}%"
+        )
     total = sum(r["routes"] for r in rows)
     fastapi = sum(r["fastapi"] for r in rows)
     percent = 100 * fastapi / total if total else 0.0
@@ -164,6 +175,8 @@ def cmd_history(args: argparse.Namespace) -> int:
         print("no ownership changes recorded")
     for row in reversed(rows):
         reason = f"  ({row['reason']})" if row["reason"] else ""
-        print(f"{row['at']}  {row['actor']:<12} {row['source']:<4} {row['action']:<8} "
-              f"{row['route']}: {row['from']} -> {row['to']}{reason}")
+        print(
+            f"{row['at']}  {row['actor']:<12} {row['source']:<4} {row['action']:<8} "
+            f"{row['route']}: {row['from']} -> {row['to']}{reason}"
+        )
     return 0

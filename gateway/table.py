@@ -45,9 +45,7 @@ class RouteTable:
         # depend on the digits of a numeric segment (int and string converters take any),
         # so /api/videos/7 and /api/videos/8 share one entry, unless some rule has a
         # numeric static segment, where the digits do matter.
-        self._fold_numbers = not any(
-            seg.isdigit() for e in entries for seg in e.path.split("/")
-        )
+        self._fold_numbers = not any(seg.isdigit() for e in entries for seg in e.path.split("/"))
         self._cache: OrderedDict[tuple[str, str], Decision] = OrderedDict()
         self._lock = Lock()
 

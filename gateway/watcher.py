@@ -90,8 +90,11 @@ class ManifestWatcher:
             problems = [str(p) for p in exc.problems]
         if problems:
             if problems != self.problems:
-                log.error("manifest %s is invalid, still serving the last good one:\n  %s",
-                          self.path, "\n  ".join(problems))
+                log.error(
+                    "manifest %s is invalid, still serving the last good one:\n  %s",
+                    self.path,
+                    "\n  ".join(problems),
+                )
             self.problems = problems
             return False
         self.problems = []

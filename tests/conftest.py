@@ -12,7 +12,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from flask import Flask
@@ -25,8 +25,8 @@ from legacy_flask import create_app
 from shared.auth.passwords import hash_password
 from shared.auth.tokens import issue_token
 from shared.config import Settings
-from shared.db.engine import sync_url
 from shared.db.base import Base
+from shared.db.engine import sync_url
 from shared.db.models import ROLES, User
 
 REQUIRE_SERVICES = os.environ.get("FIGWAY_REQUIRE_SERVICES") == "1"
@@ -35,7 +35,7 @@ PASSWORD = "correct-horse-battery"
 TEST_SCRYPT_N = 2**4  # hashes carry their cost; tests need speed, not strength
 
 
-def service_missing(what: str) -> None:
+def service_missing(what: str) -> NoReturn:
     """Skip locally, fail in CI: a required service must never be silently absent."""
     if REQUIRE_SERVICES:
         pytest.fail(f"{what} is required (FIGWAY_REQUIRE_SERVICES=1) but unavailable")
@@ -47,7 +47,7 @@ def mariadb_database() -> Iterator[str]:
     """A database of our own on the MariaDB server, with the schema; dropped at the end."""
     if not MARIADB_SERVER_URL:
         service_missing("MariaDB (FIGWAY_TEST_DATABASE_URL)")
-    server = sync_url(MARIADB_SERVER_URL)  # type: ignore[arg-type]
+    server = sync_url(MARIADB_SERVER_URL)
     name = f"figway_test_{uuid.uuid4().hex[:10]}"
     admin = create_engine(server.set(database=None))
     try:

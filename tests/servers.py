@@ -21,16 +21,35 @@ def free_port() -> int:
         return port
 
 
-def figway(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], env=env, text=True,
-                          capture_output=True, timeout=timeout, check=False)
+def figway(
+    *args: str, env: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli", *args],
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def base_env(tmp: Path, **extra: str) -> dict[str, str]:
     """A process environment with every setting pointed into `tmp`."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("FIGWAY_", "DATABASE_URL", "REDIS_URL", "SECRET_KEY",
-                                "MEDIA_ROOT", "METADATA_BASE_URL"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            (
+                "FIGWAY_",
+                "DATABASE_URL",
+                "REDIS_URL",
+                "SECRET_KEY",
+                "MEDIA_ROOT",
+                "METADATA_BASE_URL",
+            )
+        )
+    }
     env.update(
         FIGWAY_VAR_DIR=str(tmp / "var"),
         DATABASE_URL=f"sqlite:///{tmp / 'var' / 'figway.db'}",
@@ -44,14 +63,23 @@ def base_env(tmp: Path, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def serving(args: Sequence[str], env: dict[str, str], port: int,
-            ready_path: str = "/api/health", timeout: float = 60) -> Iterator[str]:
+def serving(
+    args: Sequence[str],
+    env: dict[str, str],
+    port: int,
+    ready_path: str = "/api/health",
+    timeout: float = 60,
+) -> Iterator[str]:
     """Start `figway <args>` and yield its base URL once `ready_path` answers."""
     log = Path(env["FIGWAY_VAR_DIR"]).parent / f"server-{port}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", *args], env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout

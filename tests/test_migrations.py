@@ -10,9 +10,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
+from shared.db.base import Base
 from shared.db.engine import sync_url
 from shared.db.migrate import current_revision, downgrade, head_revision, upgrade
-from shared.db.base import Base
 from tests.conftest import MARIADB_SERVER_URL, service_missing
 
 

@@ -13,7 +13,8 @@ def test_codec_reads_a_flask_login_cookie(app, client, make_user, settings, db_s
     cookie = client.get_cookie(settings.session_cookie_name)
     data = SessionCookieCodec(settings).loads(cookie.value)
     assert data["_permanent"] is True
-    assert user_for_session_token(db_session, data["sid"]).id == user.id
+    found = user_for_session_token(db_session, data["sid"])
+    assert found is not None and found.id == user.id
 
 
 def test_flask_reads_a_codec_cookie(app, client, make_user, settings, db_session):
@@ -45,8 +46,12 @@ def test_rotation_reads_old_key_and_writes_new(settings):
     from pydantic import SecretStr
 
     old = SessionCookieCodec(settings).dumps({"sid": "abc"})
-    rotated = settings.model_copy(update={"secret_key": SecretStr("a-brand-new-key-0123456789"),
-                                          "secret_key_fallbacks": [settings.secret_key]})
+    rotated = settings.model_copy(
+        update={
+            "secret_key": SecretStr("a-brand-new-key-0123456789"),
+            "secret_key_fallbacks": [settings.secret_key],
+        }
+    )
     codec = SessionCookieCodec(rotated)
     assert codec.loads(old) == {"sid": "abc"}
     fresh = codec.dumps({"sid": "def"})

@@ -15,5 +15,7 @@ router = APIRouter(tags=["auth"])
 
 @router.get("/auth/check")
 async def check(user: Annotated[User | None, Depends(require("public"))]) -> dict[str, Any]:
-    return {"authenticated": user is not None,
-            "user": user_json(user) if user is not None else None}
+    return {
+        "authenticated": user is not None,
+        "user": user_json(user) if user is not None else None,
+    }

@@ -26,9 +26,20 @@ from shared.clock import utcnow
 from shared.db.base import MYSQL_TABLE_ARGS, Base, UTCDateTime
 
 __all__ = [
-    "DOWNLOAD_ACTIVE", "DOWNLOAD_STATUSES", "ROLES", "VIDEO_STATUSES", "Artist", "Base",
-    "Download", "ManifestChange", "Playlist", "PlaylistEntry", "Setting", "User",
-    "UserSession", "Video",
+    "DOWNLOAD_ACTIVE",
+    "DOWNLOAD_STATUSES",
+    "ROLES",
+    "VIDEO_STATUSES",
+    "Artist",
+    "Base",
+    "Download",
+    "ManifestChange",
+    "Playlist",
+    "PlaylistEntry",
+    "Setting",
+    "User",
+    "UserSession",
+    "Video",
 ]
 
 ROLES = ("readonly", "user", "manager", "admin")

@@ -59,8 +59,9 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 2.0, step: float = 0
 def login_gw(gw: TestClient, make_user: Callable[..., Any]) -> Callable[[str], Any]:
     def do_login(role: str) -> Any:
         user = make_user(role)
-        response = gw.post("/auth/login", json={"username": user.username,
-                                                "password": "correct-horse-battery"})
+        response = gw.post(
+            "/auth/login", json={"username": user.username, "password": "correct-horse-battery"}
+        )
         assert response.status_code == 200, response.text
         return user
 

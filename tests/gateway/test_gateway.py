@@ -9,7 +9,7 @@ from tests.gateway.conftest import flip, wait_for
 
 
 def served_by(response) -> str:
-    return response.headers["x-served-by"]
+    return str(response.headers["x-served-by"])
 
 
 def test_every_route_starts_on_flask(gw):
@@ -101,8 +101,12 @@ def test_invalid_manifest_by_hand_keeps_the_last_good_table(gateway, gw, make_us
 
 
 def test_admin_api_needs_the_admin_role(gw, login_gw):
-    for method, path in [("get", "/_figway/status"), ("get", "/_figway/history"),
-                         ("get", "/_figway/metrics"), ("post", "/_figway/flip")]:
+    for method, path in [
+        ("get", "/_figway/status"),
+        ("get", "/_figway/history"),
+        ("get", "/_figway/metrics"),
+        ("post", "/_figway/flip"),
+    ]:
         response = getattr(gw, method)(path)
         assert response.status_code == 401 and response.json()["code"] == "AUTH_REQUIRED"
     login_gw("manager")
@@ -112,11 +116,13 @@ def test_admin_api_needs_the_admin_role(gw, login_gw):
 
 def test_admin_api_flip_rollout_rollback_history(gateway, gw, login_gw):
     login_gw("admin")
-    flipped = gw.post("/_figway/flip", json={"route": "GET /api/version", "to": "fastapi",
-                                             "reason": "canary"})
+    flipped = gw.post(
+        "/_figway/flip", json={"route": "GET /api/version", "to": "fastapi", "reason": "canary"}
+    )
     assert flipped.status_code == 200, flipped.text
-    assert flipped.json()["changed"] == [{"route": "GET /api/version", "phase": 1,
-                                          "from_owner": "flask", "to_owner": "fastapi"}]
+    assert flipped.json()["changed"] == [
+        {"route": "GET /api/version", "phase": 1, "from_owner": "flask", "to_owner": "fastapi"}
+    ]
     # The process that wrote the change serves by it at once.
     assert served_by(gw.get("/api/version")) == "fastapi"
     refused = gw.post("/_figway/flip", json={"route": "GET /api/users", "to": "fastapi"})
@@ -131,7 +137,9 @@ def test_admin_api_flip_rollout_rollback_history(gateway, gw, login_gw):
     assert served_by(gw.get("/api/version")) == "flask"
     history = gw.get("/_figway/history").json()["history"]
     assert [(h["action"], h["to"], h["reason"]) for h in history[:2]] == [
-        ("rollback", "flask", "oops"), ("flip", "fastapi", "canary")]
+        ("rollback", "flask", "oops"),
+        ("flip", "fastapi", "canary"),
+    ]
     assert history[0]["actor"].startswith("admin")
 
 
@@ -171,8 +179,9 @@ def test_a_gateway_for_any_flask_and_fastapi_app(settings, tmp_path):
         "  - {route: 'GET /hello/<int:n>', phase: 1, owner: fastapi, auth: public}\n"
         "  - {route: 'GET /static/<path:filename>', phase: 1, owner: flask, auth: public}\n"
     )
-    with TestClient(create_gateway(settings, legacy=legacy, modern=modern,
-                                   manifest=manifest)) as client:
+    with TestClient(
+        create_gateway(settings, legacy=legacy, modern=modern, manifest=manifest)
+    ) as client:
         response = client.get("/hello/3")
         assert response.json() == {"n": 3, "side": 2}
         assert served_by(response) == "fastapi"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -32,7 +33,7 @@ def release() -> Iterator[threading.Event]:
     event.set()  # never leave a WSGI thread blocked behind a failed test
 
 
-def slow_gateway(tmp_path: Path, release: threading.Event, **limits: float) -> Gateway:
+def slow_gateway(tmp_path: Path, release: threading.Event, **limits: Any) -> Gateway:
     legacy = Flask("slow")
 
     @legacy.get("/slow")
@@ -46,9 +47,22 @@ def slow_gateway(tmp_path: Path, release: threading.Event, **limits: float) -> G
 
     manifest = tmp_path / "m.yaml"
     manifest.write_text(MANIFEST)
-    settings = Settings(_env_file=None, env="test", var_dir=tmp_path, secret_key="k" * 32,
-                        database_url=f"sqlite:///{tmp_path / 'x.db'}", **limits)
+    settings = Settings(
+        _env_file=None,
+        env="test",
+        var_dir=tmp_path,
+        secret_key="k" * 32,
+        database_url=f"sqlite:///{tmp_path / 'x.db'}",
+        **limits,
+    )
     return create_gateway(settings, legacy=legacy, modern=FastAPI(), manifest=manifest)
+
+
+async def until(predicate: Callable[[], bool]) -> None:
+    """Poll `predicate`; the caller's asyncio.timeout bounds the wait."""
+    # The guard's counter is a plain int with no event to await, hence the poll.
+    while not predicate():  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
 
 
 async def _get(gateway: Gateway, path: str) -> httpx.Response:
@@ -62,8 +76,8 @@ def test_past_threads_plus_queue_the_gateway_answers_503(tmp_path, release):
 
     async def scenario() -> list[httpx.Response]:
         busy = [asyncio.create_task(_get(gateway, "/slow")) for _ in range(3)]
-        while gateway.guard.in_flight < 3:
-            await asyncio.sleep(0.01)
+        async with asyncio.timeout(5):
+            await until(lambda: gateway.guard.in_flight >= 3)
         rejected = await _get(gateway, "/fast")
         release.set()
         return [rejected, *await asyncio.gather(*busy)]
@@ -78,15 +92,16 @@ def test_past_threads_plus_queue_the_gateway_answers_503(tmp_path, release):
 
 
 def test_a_request_past_the_timeout_gets_504_and_its_thread_finishes(tmp_path, release, caplog):
-    gateway = slow_gateway(tmp_path, release, legacy_threads=2, legacy_queue=2,
-                           legacy_timeout_s=0.2)
+    gateway = slow_gateway(
+        tmp_path, release, legacy_threads=2, legacy_queue=2, legacy_timeout_s=0.2
+    )
 
     async def scenario() -> tuple[httpx.Response, httpx.Response, int]:
         timed_out = await _get(gateway, "/slow")
         still_running = gateway.guard.in_flight
         release.set()
-        while gateway.guard.in_flight:
-            await asyncio.sleep(0.01)
+        async with asyncio.timeout(5):
+            await until(lambda: gateway.guard.in_flight == 0)
         return timed_out, await _get(gateway, "/fast"), still_running
 
     with caplog.at_level("WARNING", logger="figway.gateway"):

@@ -26,8 +26,9 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def _flip(env: dict[str, str], to: str, reason: str) -> None:
-    done = figway("flip", "GET /api/version", "--to", to, "--reason", reason, "--by", "test",
-                  env=env)
+    done = figway(
+        "flip", "GET /api/version", "--to", to, "--reason", reason, "--by", "test", env=env
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -55,8 +56,9 @@ def test_flipping_back_and_forth_under_load_loses_no_request(env):
             async with httpx.AsyncClient(limits=limits, timeout=10) as client:
                 tasks = [asyncio.create_task(client_loop(client)) for _ in range(16)]
                 for i in range(12):
-                    await asyncio.to_thread(_flip, env, "fastapi" if i % 2 == 0 else "flask",
-                                            f"load test {i}")
+                    await asyncio.to_thread(
+                        _flip, env, "fastapi" if i % 2 == 0 else "flask", f"load test {i}"
+                    )
                     await asyncio.sleep(0.15)
                 stop.set()
                 await asyncio.gather(*tasks)
@@ -71,8 +73,10 @@ def test_flipping_back_and_forth_under_load_loses_no_request(env):
 
 def test_two_processes_follow_a_flip_within_a_second(env):
     ports = [free_port(), free_port()]
-    with (serving(["serve", "--port", str(ports[0])], env, ports[0]) as a,
-          serving(["serve", "--port", str(ports[1])], env, ports[1]) as b):
+    with (
+        serving(["serve", "--port", str(ports[0])], env, ports[0]) as a,
+        serving(["serve", "--port", str(ports[1])], env, ports[1]) as b,
+    ):
         for url in (a, b):
             assert httpx.get(url + "/api/version").headers["x-served-by"] == "flask"
         _flip(env, "fastapi", "two processes")
@@ -91,11 +95,14 @@ def test_two_processes_follow_a_flip_within_a_second(env):
 
 def test_history_shows_flip_and_rollback_with_reasons(env):
     _flip(env, "fastapi", "try the twin")
-    done = figway("rollback", "GET /api/version", "--reason", "back for now", "--by", "ops",
-                  env=env)
+    done = figway(
+        "rollback", "GET /api/version", "--reason", "back for now", "--by", "ops", env=env
+    )
     assert done.returncode == 0 and "GET /api/version: fastapi -> flask" in done.stdout
     history = figway("history", env=env).stdout.splitlines()
-    assert "flip" in history[0] and "try the twin" in history[0] and "flask -> fastapi" in history[0]
+    assert (
+        "flip" in history[0] and "try the twin" in history[0] and "flask -> fastapi" in history[0]
+    )
     assert "rollback" in history[1] and "back for now" in history[1] and " ops " in history[1]
 
 

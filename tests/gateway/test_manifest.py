@@ -14,7 +14,7 @@ LEGACY = [e.key for e in mf.load(MANIFEST).entries]
 
 
 @pytest.fixture
-def copy(tmp_path) -> Path:
+def copy(tmp_path: Path) -> Path:
     target = tmp_path / "migration_status.yaml"
     shutil.copy(MANIFEST, target)
     return target
@@ -47,8 +47,11 @@ def test_committed_manifest_is_valid_against_the_app(app):
 
 
 def test_unknown_owner(copy):
-    _edit(copy, "  - route: GET /api/version\n    phase: 1\n    owner: flask",
-          "  - route: GET /api/version\n    phase: 1\n    owner: django")
+    _edit(
+        copy,
+        "  - route: GET /api/version\n    phase: 1\n    owner: flask",
+        "  - route: GET /api/version\n    phase: 1\n    owner: django",
+    )
     (problem,) = _problems(copy)
     assert problem.file == str(copy) and problem.entry == "GET /api/version"
     assert problem.line == _line_of(copy, "route: GET /api/version")
@@ -57,7 +60,11 @@ def test_unknown_owner(copy):
 
 
 def test_unknown_phase(copy):
-    _edit(copy, "  - route: GET /api/version\n    phase: 1", "  - route: GET /api/version\n    phase: 7")
+    _edit(
+        copy,
+        "  - route: GET /api/version\n    phase: 1",
+        "  - route: GET /api/version\n    phase: 7",
+    )
     (problem,) = _problems(copy)
     assert problem.line == _line_of(copy, "route: GET /api/version")
     assert "unknown phase 7" in problem.message
@@ -68,8 +75,11 @@ def test_duplicate_route(copy):
     problems = _problems(copy)
     duplicate = [p for p in problems if "duplicate" in p.message]
     assert len(duplicate) == 1 and duplicate[0].entry == "GET /api/health"
-    lines = [i for i, line in enumerate(copy.read_text().splitlines(), 1)
-             if line.endswith("route: GET /api/health")]
+    lines = [
+        i
+        for i, line in enumerate(copy.read_text().splitlines(), 1)
+        if line.endswith("route: GET /api/health")
+    ]
     assert len(lines) == 2
     assert duplicate[0].line == lines[1]
     assert f"first at line {lines[0]}" in duplicate[0].message
@@ -85,8 +95,11 @@ def test_route_the_legacy_app_does_not_have_and_missing_route(copy):
 
 
 def test_fastapi_owner_without_twin(copy):
-    _edit(copy, "  - route: GET /api/users\n    phase: 1\n    owner: flask",
-          "  - route: GET /api/users\n    phase: 1\n    owner: fastapi")
+    _edit(
+        copy,
+        "  - route: GET /api/users\n    phase: 1\n    owner: flask",
+        "  - route: GET /api/users\n    phase: 1\n    owner: fastapi",
+    )
     (problem,) = _problems(copy, modern=["GET /api/version"])
     assert problem.entry == "GET /api/users" and "no twin" in problem.message
     assert problem.line == _line_of(copy, "route: GET /api/users\n".strip())
@@ -126,7 +139,8 @@ def test_set_owners_changes_one_line_and_keeps_comments(copy):
     after = copy.read_text().splitlines()
     changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
     assert changed == [("    owner: flask", "    owner: fastapi")]
-    assert manifest.entry("GET /api/version").owner == "fastapi"
+    entry = manifest.entry("GET /api/version")
+    assert entry is not None and entry.owner == "fastapi"
     assert after[0].startswith("# figway route manifest")
 
 

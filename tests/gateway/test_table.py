@@ -31,11 +31,15 @@ def test_every_route_matches_itself_and_is_flask_by_default():
 
 
 def test_static_segment_beats_variable():
-    t = RouteTable(tuple(
-        mf.Entry(m, p, 1, o, "admin", "", 1) for m, p, o in [
-            ("PUT", "/api/settings/bulk", FLASK), ("PUT", "/api/settings/<key>", FASTAPI),
-        ]
-    ))
+    t = RouteTable(
+        tuple(
+            mf.Entry(m, p, 1, o, "admin", "", 1)
+            for m, p, o in [
+                ("PUT", "/api/settings/bulk", FLASK),
+                ("PUT", "/api/settings/<key>", FASTAPI),
+            ]
+        )
+    )
     assert t.decide("PUT", "/api/settings/bulk").route == "PUT /api/settings/bulk"
     assert t.decide("PUT", "/api/settings/bulk").owner == FLASK
     assert t.decide("PUT", "/api/settings/theme").owner == FASTAPI
@@ -47,7 +51,11 @@ def test_static_segment_beats_variable():
         ("GET", "/api/videos/12", "GET /api/videos/<int:video_id>"),
         ("GET", "/api/videos/search", "GET /api/videos/search"),
         ("POST", "/api/videos/bulk/status", "POST /api/videos/bulk/status"),
-        ("GET", "/api/videos/12/thumbnail/small", "GET /api/videos/<int:video_id>/thumbnail/<size>"),
+        (
+            "GET",
+            "/api/videos/12/thumbnail/small",
+            "GET /api/videos/<int:video_id>/thumbnail/<size>",
+        ),
         ("GET", "/static/css/app.css", "GET /static/<path:filename>"),
         ("HEAD", "/api/videos/12", "GET /api/videos/<int:video_id>"),
         ("GET", "/", "GET /"),
@@ -86,7 +94,11 @@ def test_numbers_fold_into_one_cache_entry_but_not_into_one_answer():
 
 
 def test_numeric_static_segments_disable_folding():
-    t = RouteTable((mf.Entry("GET", "/v/2024", 1, FASTAPI, "public", "", 1),
-                    mf.Entry("GET", "/v/<int:y>", 1, FLASK, "public", "", 2)))
+    t = RouteTable(
+        (
+            mf.Entry("GET", "/v/2024", 1, FASTAPI, "public", "", 1),
+            mf.Entry("GET", "/v/<int:y>", 1, FLASK, "public", "", 2),
+        )
+    )
     assert t.decide("GET", "/v/2024").owner == FASTAPI
     assert t.decide("GET", "/v/2023").owner == FLASK

@@ -6,8 +6,8 @@ from alembic import context
 from sqlalchemy import Connection, create_engine, pool
 
 from shared.config import Settings
-from shared.db.engine import sync_url
 from shared.db import models
+from shared.db.engine import sync_url
 
 config = context.config
 target_metadata = models.Base.metadata
