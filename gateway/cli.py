@@ -63,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     fake.set_defaults(handler=_fake_provider)
 
+    worker = sub.add_parser("worker", help="a Celery worker for downloads (needs REDIS_URL)")
+    worker.add_argument("--concurrency", type=int, default=2)
+    worker.set_defaults(handler=_worker)
+
     from gateway.ops_cli import add_commands
 
     add_commands(sub)
@@ -168,6 +172,17 @@ def _routes(args: argparse.Namespace) -> int:
     else:
         for route in routes:
             print(route.key)
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from shared.jobs.celery_app import run_worker
+
+    settings = Settings()
+    if not settings.redis_url:
+        print("figway worker: set REDIS_URL (e.g. redis://127.0.0.1:6379/0)", file=sys.stderr)
+        return 2
+    run_worker(settings, args.concurrency)
     return 0
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import socket
 import threading
 from urllib.parse import urlsplit
@@ -14,8 +13,6 @@ from shared.db.engine import create_sync_engine, sync_sessionmaker
 from shared.db.migrate import upgrade
 from shared.demo import seed_demo
 
-log = logging.getLogger("figway.embedded")
-
 
 def run_embedded(settings: Settings, *, host: str, port: int) -> int:
     print(f"figway: database {settings.database_url}")
@@ -25,19 +22,24 @@ def run_embedded(settings: Settings, *, host: str, port: int) -> int:
         seed_demo(settings, sync_sessionmaker(engine), say=lambda line: print(f"figway: {line}"))
     finally:
         engine.dispose()
-    if "metadata_base_url" not in settings.model_fields_set:
-        _start_fake_provider(settings.metadata_base_url)
+    _start_fake_provider(settings.metadata_base_url)
     print(f"figway: serving on http://{host}:{port}/  (log in at /login)")
     uvicorn.run("gateway.asgi:factory", factory=True, host=host, port=port, log_level="info")
     return 0
 
 
 def _start_fake_provider(base_url: str) -> None:
-    """No provider configured: serve the local fake at the default address, in a thread."""
+    """A provider on this machine that does not answer yet: serve the local fake there.
+
+    The default METADATA_BASE_URL is such an address, so `make run` works offline; a real
+    provider (any other host) is left alone.
+    """
     from shared.fakes.metadata_provider import create_provider_app
 
     parts = urlsplit(base_url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    host, port = parts.hostname or "", parts.port or 80
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        return
     with socket.socket() as probe:
         if probe.connect_ex((host, port)) == 0:
             print(f"figway: a metadata provider already answers at {base_url}")

@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     legacy_timeout_s: float = Field(30.0, validation_alias=_env("FIGWAY_LEGACY_TIMEOUT"))
     # How often each gateway process looks at the manifest for changes.
     manifest_poll_s: float = Field(0.2, validation_alias=_env("FIGWAY_MANIFEST_POLL"))
+    # Celery, when REDIS_URL is set: the queue downloads go to.
+    celery_queue: str = Field("figway", validation_alias=_env("FIGWAY_CELERY_QUEUE"))
     max_upload_bytes: int = 5 * 1024 * 1024
     max_transcodes: int = 4
 

@@ -31,6 +31,7 @@ from shared.db.models import ROLES, User
 
 REQUIRE_SERVICES = os.environ.get("FIGWAY_REQUIRE_SERVICES") == "1"
 MARIADB_SERVER_URL = os.environ.get("FIGWAY_TEST_DATABASE_URL")
+REDIS_TEST_URL = os.environ.get("FIGWAY_TEST_REDIS_URL")
 PASSWORD = "correct-horse-battery"
 TEST_SCRYPT_N = 2**4  # hashes carry their cost; tests need speed, not strength
 
@@ -68,6 +69,23 @@ def mariadb_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis named by FIGWAY_TEST_REDIS_URL, checked to answer."""
+    import redis
+
+    if not REDIS_TEST_URL:
+        service_missing("Redis (FIGWAY_TEST_REDIS_URL)")
+    client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        service_missing(f"Redis at {REDIS_TEST_URL} ({exc.__class__.__name__})")
+    finally:
+        client.close()
+    return REDIS_TEST_URL
 
 
 def _empty_tables(engine: Engine) -> None:

@@ -25,7 +25,7 @@ SLOW_CHUNK = 16 * 1024
 SLOW_PAUSE_S = 0.02  # ~800 KB/s: a download that is still running when the test cancels it
 
 
-def wait_for(predicate: Callable[[], T], timeout: float = 15.0, interval: float = 0.02) -> T:
+def wait_for(predicate: Callable[[], T | None], timeout: float = 15.0, interval: float = 0.02) -> T:
     """Poll until `predicate()` is truthy and return it; fail the test at the deadline."""
     deadline = time.monotonic() + timeout
     pause = threading.Event()  # never set: wait() is a pause that needs no time.sleep

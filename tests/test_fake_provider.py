@@ -299,3 +299,16 @@ def test_parse_tolerates_missing_optional_parts():
 def test_parse_rejects_the_wrong_shape(payload):
     with pytest.raises(ValueError):
         parse_video(payload)
+
+
+def test_video_sources_download_as_real_mp4(provider_url):
+    import httpx
+
+    video = httpx.get(f"{provider_url}/api/v1/video/500001").json()
+    source = video["sources"][0]["source_data"]
+    response = httpx.get(source)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "video/mp4"
+    assert response.content[4:8] == b"ftyp"  # an MP4's first box
+    ranged = httpx.get(source, headers={"Range": "bytes=0-99"})
+    assert ranged.status_code == 206 and len(ranged.content) == 100

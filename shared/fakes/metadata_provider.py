@@ -8,10 +8,13 @@ requests open at once, like a distant provider seen by many clients.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import re
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -19,9 +22,11 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from shared.media.ffmpeg import find_ffmpeg, make_sample_video
 
 SEED = 1979
 GENERATED_ARTISTS = 34
@@ -249,12 +254,39 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
     return _error(exc.status_code, exc.detail)
 
 
+class _SampleMedia:
+    """What the video sources point at: one small real MP4 for every id, made on first use,
+    so yt-dlp has something to download from the fake as it would from a real source."""
+
+    def __init__(self) -> None:
+        # Kept between runs: the same two seconds of test pattern every time.
+        self._path = Path(tempfile.gettempdir()) / "figway-fake-media" / "sample.mp4"
+        self._lock = asyncio.Lock()
+
+    async def video(self, request: Request) -> Response:
+        async with self._lock:
+            if not self._path.exists():
+                # ffmpeg takes a second or so: off the event loop.
+                await asyncio.to_thread(self._make)
+        return FileResponse(
+            self._path, media_type="video/mp4", filename=f"{request.path_params['video_id']}.mp4"
+        )
+
+    def _make(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self._path.with_name(f".{os.getpid()}.sample.mp4")
+        make_sample_video(find_ffmpeg(), partial, 2)
+        os.replace(partial, self._path)  # other processes see all of it or nothing
+
+
 def create_provider_app(latency_ms: float = 0, media_base_url: str | None = None) -> Starlette:
     provider = _Provider(build_catalogue(), media_base_url)
+    media = _SampleMedia()
     routes = [
         Route("/api/v1/search/entities", provider.search, methods=["GET"]),
         Route("/api/v1/entity/{entity_id:int}", provider.entity, methods=["GET"]),
         Route("/api/v1/video/{video_id:int}", provider.video, methods=["GET"]),
+        Route("/videos/{video_id:int}.mp4", media.video, methods=["GET", "HEAD"]),
     ]
     return Starlette(
         routes=routes,

@@ -17,9 +17,12 @@ class FfmpegMissing(RuntimeError):
 
 
 def ffmpeg_exe(settings: Settings) -> str:
-    if settings.ffmpeg_path:
-        return settings.ffmpeg_path
-    return _discovered()
+    return find_ffmpeg(settings.ffmpeg_path)
+
+
+def find_ffmpeg(explicit: str | None = None) -> str:
+    """The binary named explicitly, else the one discovered (for tools without settings)."""
+    return explicit or _discovered()
 
 
 @cache
