@@ -9,7 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.errors import AppError, ValidationFailed, error_for_status
+from shared.db.engine import is_unavailable
+from shared.errors import AppError, Unavailable, ValidationFailed, error_for_status
 
 log = logging.getLogger("figway.modern")
 
@@ -45,6 +46,9 @@ def register_error_handlers(app: FastAPI) -> None:
         return response
 
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        if is_unavailable(exc):
+            log.warning("database unavailable: %s", type(exc).__name__)
+            return legacy_response(Unavailable("Database unavailable"))
         log.exception("unhandled error", exc_info=exc)
         return legacy_response(AppError())
 

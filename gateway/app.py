@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import manifest as mf
-from gateway.legacy import LegacyGuard
+from gateway.legacy import LegacyGuard, stop_when_client_leaves
 from gateway.metrics import GatewayMetrics
 from gateway.table import FASTAPI, FLASK, RouteTable
 from gateway.watcher import ManifestWatcher
@@ -228,7 +228,10 @@ def create_gateway(
         poll_s=settings.manifest_poll_s,
     )
     # a2wsgi types its scopes as TypedDicts, Starlette as plain mappings: same protocol.
-    wsgi_side = cast(ASGIApp, WSGIMiddleware(legacy, workers=settings.legacy_threads))
+    wsgi_side = cast(
+        ASGIApp,
+        WSGIMiddleware(cast(Any, stop_when_client_leaves(legacy)), workers=settings.legacy_threads),
+    )
     guard = LegacyGuard(
         wsgi_side,
         threads=settings.legacy_threads,

@@ -13,13 +13,56 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
+from typing import Any
+from urllib.parse import quote_from_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import AppError, Timeout, Unavailable
 
 log = logging.getLogger("figway.gateway")
+_QUERY_SAFE = "=&%+;/?:@,$!*'()[]~"
+
+# Set by LegacyGuard when the client has gone; a2wsgi copies the context into its
+# threads, so the WSGI side below sees the same Event.
+CLIENT_GONE: ContextVar[threading.Event | None] = ContextVar("figway_client_gone", default=None)
+
+WSGIApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
+
+
+def stop_when_client_leaves(app: WSGIApp) -> WSGIApp:
+    """WSGI middleware: stop iterating a response (and close it) once its client has gone.
+
+    A WSGI server learns this from a failed write; behind a2wsgi the app never would, and a
+    streamed legacy response (an ffmpeg transcode) would run to its end for nobody.
+    """
+
+    def wrapped(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        gone = CLIENT_GONE.get()
+        iterable = app(environ, start_response)
+        return iterable if gone is None else _UntilGone(iterable, gone)
+
+    return wrapped
+
+
+class _UntilGone:
+    def __init__(self, iterable: Iterable[bytes], gone: threading.Event) -> None:
+        self._iterable = iterable
+        self._gone = gone
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._iterable:
+            if self._gone.is_set():
+                return
+            yield chunk
+
+    def close(self) -> None:
+        close = getattr(self._iterable, "close", None)
+        if close is not None:
+            close()
 
 
 async def send_legacy_error(send: Send, err: AppError, extra: dict[str, str] | None = None) -> None:
@@ -61,19 +104,34 @@ class LegacyGuard:
                 {"Retry-After": "1"},
             )
             return
+        query: bytes = scope.get("query_string", b"")
+        if not query.isascii():
+            # a2wsgi decodes the query as ASCII and fails on raw UTF-8 (curl sends it so);
+            # percent-encoded, Flask reads the same text a WSGI server would have given it.
+            scope = {**scope, "query_string": quote_from_bytes(query, _QUERY_SAFE).encode()}
         self.in_flight += 1
         started = asyncio.Event()
         abandoned = False
+        gone = threading.Event()
+        watcher: list[asyncio.Task[None]] = []
 
         async def guarded_send(message: Message) -> None:
             if abandoned:
                 return  # the client already has its 504
             if message["type"] == "http.response.start":
                 started.set()
+                # The app has read what it wanted of the body; from here on, receive()
+                # only ever says that the client has gone.
+                watcher.append(asyncio.ensure_future(_watch_disconnect(receive, gone)))
             await send(message)
 
-        task = asyncio.ensure_future(self.app(scope, receive, guarded_send))
+        token = CLIENT_GONE.set(gone)
+        try:  # the task copies the context, and with it the Event, as it is created
+            task = asyncio.ensure_future(self.app(scope, receive, guarded_send))
+        finally:
+            CLIENT_GONE.reset(token)
         task.add_done_callback(self._finished)
+        task.add_done_callback(lambda _t: [w.cancel() for w in watcher])
         waiter = asyncio.ensure_future(started.wait())
         try:
             await asyncio.wait(
@@ -100,3 +158,18 @@ class LegacyGuard:
         self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("legacy request failed", exc_info=task.exception())
+
+
+async def _watch_disconnect(receive: Receive, gone: threading.Event) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            gone.set()
+            return
+        if not message.get("more_body", False):
+            # The body is complete. A server then blocks in receive() until the client
+            # leaves; one that answers again at once cannot tell us, so stop asking.
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                gone.set()
+            return

@@ -7,7 +7,8 @@ import logging
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from shared.errors import AppError, error_for_status
+from shared.db.engine import is_unavailable
+from shared.errors import AppError, Unavailable, error_for_status
 
 log = logging.getLogger("figway.legacy")
 
@@ -35,6 +36,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[Response, int]:
+        if is_unavailable(exc):
+            log.warning("database unavailable: %s", type(exc).__name__)
+            return _respond(Unavailable("Database unavailable"))
         log.exception("unhandled error")
         return _respond(AppError())
 

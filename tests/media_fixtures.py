@@ -122,3 +122,17 @@ def media_server(
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def ffmpeg_children(parent: int) -> list[int]:
+    """The ffmpeg child processes of `parent` (zombies included: only a reaped one is gone)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # exited while we looked
+        name, rest = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :]
+        if int(rest.split()[1]) == parent and name.startswith("ffmpeg"):
+            found.append(int(stat.parent.name))
+    return found

@@ -62,6 +62,12 @@ def base_env(tmp: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+class Server(str):
+    """The base URL of a running server, with its process id."""
+
+    pid: int
+
+
 @contextmanager
 def serving(
     args: Sequence[str],
@@ -69,8 +75,8 @@ def serving(
     port: int,
     ready_path: str = "/api/health",
     timeout: float = 60,
-) -> Iterator[str]:
-    """Start `figway <args>` and yield its base URL once `ready_path` answers."""
+) -> Iterator[Server]:
+    """Start `figway <args>`; yield its base URL (and .pid) once `ready_path` answers."""
     log = Path(env["FIGWAY_VAR_DIR"]).parent / f"server-{port}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:
@@ -80,7 +86,8 @@ def serving(
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    url = f"http://127.0.0.1:{port}"
+    url = Server(f"http://127.0.0.1:{port}")
+    url.pid = proc.pid
     try:
         deadline = time.monotonic() + timeout
         while True:

@@ -411,3 +411,15 @@ def test_bulk_delete_accepts_a_thousand_ids(client, bearer, db_session):
     ids = [artist.id, *range(10_000, 10_999)]
     response = client.post("/api/artists/bulk-delete", headers=bearer("admin"), json={"ids": ids})
     assert response.get_json() == {"success": True, "deleted": 1}
+
+
+def test_search_folds_non_ascii_case_on_both_databases(client, login, db_session):
+    from tests.factories import make_artist
+
+    login("readonly")
+    make_artist(db_session, name="Émilie Simon")
+    make_artist(db_session, name="Zoë Keating")
+    names = [a["name"] for a in client.get("/api/artists?search=émilie").get_json()["artists"]]
+    assert names == ["Émilie Simon"]
+    names = [a["name"] for a in client.get("/api/artists?search=ZOË").get_json()["artists"]]
+    assert names == ["Zoë Keating"]

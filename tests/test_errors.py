@@ -25,3 +25,37 @@ def test_oversized_body_is_413(client, settings):
 def test_int_converter_rejects_non_integers_with_404(client, login):
     login("admin")
     assert_error(client.get("/api/users/abc/role"), 404, "NOT_FOUND")
+
+
+def test_database_down_is_503_on_every_route_not_500(settings, tmp_path):
+    from legacy_flask import create_app
+
+    down = settings.model_copy(update={"database_url": "mysql://root@127.0.0.1:1/nowhere"})
+    from shared.auth.tokens import issue_token
+
+    app = create_app(down)
+    token = issue_token(down, 1, "admin")["access_token"]
+    try:
+        client = app.test_client()
+        for path in ("/api/videos", "/api/health/database", "/auth/check"):
+            # A validly signed token: the user lookup is what meets the dead database.
+            response = client.get(path, headers={"Authorization": f"Bearer {token}"})
+            assert_error(response, 503, "UNAVAILABLE")
+        health = client.get("/api/health")
+        assert health.status_code == 503 and health.get_json()["database"] == "disconnected"
+    finally:
+        app.extensions["figway"].close()
+
+
+def test_a_missing_table_is_still_a_500(settings, tmp_path):
+    from legacy_flask import create_app
+
+    empty = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'empty.db'}"})
+    app = create_app(empty)
+    try:
+        response = app.test_client().get("/api/auth/me", headers={"Authorization": "Bearer x"})
+        assert_error(response, 401, "AUTH_REQUIRED")  # a bad token never reaches the DB
+        login = app.test_client().post("/auth/login", json={"username": "a", "password": "b"})
+        assert_error(login, 500, "INTERNAL_ERROR")
+    finally:
+        app.extensions["figway"].close()

@@ -158,17 +158,8 @@ def test_stream_needs_login(client, on_disk):
 
 
 def ffmpeg_children() -> list[int]:
-    """Our own ffmpeg child processes (zombies included: only a reaped child is gone)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue  # exited while we looked
-        name, rest = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :]
-        if int(rest.split()[1]) == os.getpid() and name.startswith("ffmpeg"):
-            found.append(int(stat.parent.name))
-    return found
+    """Our own ffmpeg child processes."""
+    return media_fixtures.ffmpeg_children(os.getpid())
 
 
 def test_transcode_streams_fragmented_mp4(client, login, on_disk):

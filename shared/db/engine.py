@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -73,6 +74,13 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        # SQLite's own lower() folds ASCII only; MariaDB's folds all of Unicode. Case-blind
+        # search must find the same rows on both, so SQLite gets Python's.
+        dbapi_conn.create_function("lower", 1, _lower, deterministic=True)
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
 
 
 def create_sync_engine(settings: Settings) -> Engine:
@@ -113,3 +121,25 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+# Client errors that mean "the server is not there" (MySQL/MariaDB): can't connect,
+# gone away, lost connection, too many connections, server shutting down.
+_MYSQL_UNAVAILABLE = {1040, 1053, 2002, 2003, 2005, 2006, 2013}
+_SQLITE_UNAVAILABLE = ("unable to open database file", "database is locked", "disk i/o error")
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when a database error means the database is down, not that a query is wrong.
+
+    Down is a 503 (retry later); a wrong query or a missing table is a bug, a 500.
+    """
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    code = orig.args[0] if orig is not None and orig.args else None
+    if isinstance(code, int) and code in _MYSQL_UNAVAILABLE:
+        return True
+    return any(text in str(orig).lower() for text in _SQLITE_UNAVAILABLE)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.testclient import TestClient
 
 from tests.conftest import PASSWORD
@@ -185,3 +187,41 @@ def test_a_gateway_for_any_flask_and_fastapi_app(settings, tmp_path):
         response = client.get("/hello/3")
         assert response.json() == {"n": 3, "side": 2}
         assert served_by(response) == "fastapi"
+
+
+def test_raw_utf8_in_a_query_reaches_flask_as_text(gateway, make_user):
+    """Raw (not percent-encoded) UTF-8 in a query: Flask must read the text, not 500."""
+    import asyncio
+
+    messages: list[dict[str, Any]] = []
+
+    async def call() -> None:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/api/videos/search",
+            "raw_path": b"/api/videos/search",
+            "root_path": "",
+            "query_string": "q=café".encode(),
+            "headers": [],
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 80),
+        }
+
+        requests = iter([{"type": "http.request", "body": b"", "more_body": False}])
+
+        async def receive() -> dict[str, Any]:
+            return next(requests, {"type": "http.disconnect"})
+
+        async def send(message: dict[str, Any]) -> None:
+            messages.append(message)
+
+        await gateway(scope, receive, send)
+
+    asyncio.run(call())
+    start = messages[0]
+    assert start["status"] == 401  # reached Flask's auth check: the request was understood
+    assert (b"x-served-by", b"flask") in start["headers"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -123,3 +124,79 @@ def test_serve_refuses_an_invalid_manifest_and_says_which(env):
     done = figway("serve", "--port", str(free_port()), env=env, timeout=60)
     assert done.returncode == 2
     assert "unknown owner 'rails'" in done.stderr and f"{path}:" in done.stderr
+
+
+def long_video(path: Path) -> None:
+    """Ten minutes of 720p: a transcode of it outlives the test by far. Encoding 10 s once
+    and repeating it by stream copy keeps the making cheap."""
+    from shared.media.ffmpeg import find_ffmpeg
+
+    exe = find_ffmpeg()
+    short = path.with_name("short.mp4")
+    subprocess.run(
+        [
+            exe,
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=1280x720:rate=25",
+            "-t",
+            "10",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            str(short),
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [
+            exe,
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-stream_loop",
+            "59",
+            "-i",
+            str(short),
+            "-c",
+            "copy",
+            str(path),
+        ],
+        check=True,
+    )
+    short.unlink()
+
+
+def test_a_client_leaving_a_legacy_transcode_stops_its_ffmpeg(env):
+    from tests.media_fixtures import ffmpeg_children, wait_for
+
+    env = {**env, "FIGWAY_ADMIN_PASSWORD": "transcode-test-pw"}
+    seeded = figway("seed-demo", env=env)
+    assert seeded.returncode == 0, seeded.stderr
+    demo_files = sorted((Path(env["FIGWAY_VAR_DIR"]) / "media" / "videos").glob("*/demo.mp4"))
+    long_video(demo_files[0])
+    port = free_port()
+    with (
+        serving(["serve", "--port", str(port)], env, port) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
+        client.post("/auth/login", json={"username": "admin", "password": "transcode-test-pw"})
+        video_id = int(demo_files[0].parent.name)
+        with client.stream("GET", f"/api/videos/{video_id}/stream?transcode=1") as stream:
+            assert stream.headers["x-served-by"] == "flask"
+            first = next(stream.iter_raw())
+            assert first[4:8] == b"ftyp"
+            assert len(ffmpeg_children(url.pid)) == 1
+        # The connection is gone; the gateway tells the WSGI side, which ends ffmpeg.
+        took_from = time.monotonic()
+        wait_for(lambda: ffmpeg_children(url.pid) == [], timeout=2.0)
+        assert time.monotonic() - took_from < 2.0

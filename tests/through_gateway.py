@@ -1,0 +1,174 @@
+"""Run the legacy suite through the gateway: FIGWAY_TEST_THROUGH_GATEWAY=1.
+
+Flask's test client calls `app.wsgi_app`; here that becomes a bridge into the gateway,
+with the app's original `wsgi_app` as the gateway's legacy side and every route owned by
+flask. Each test then asserts, unchanged, that the gateway answers exactly as the Flask
+app alone.
+
+The bridge plays the part of an HTTP server towards the gateway (ASGI): it passes the
+request body, relays the response, and tells the app `http.disconnect` when the test
+closes a response early, as a server does when its client hangs up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from pathlib import Path
+from queue import Queue
+from typing import Any
+
+from flask import Flask
+from starlette.types import ASGIApp, Message
+
+from fastapi_app import create_fastapi_app
+from gateway import manifest as mf
+from gateway.app import create_gateway
+from shared.config import Settings
+from tests.test_contract import MANIFEST
+
+
+def route_through_gateway(app: Flask, settings: Settings, tmp: Path) -> Callable[[], None]:
+    """Put the gateway in front of `app`; returns the teardown."""
+    manifest = tmp / "gateway-manifest.yaml"
+    shutil.copy(MANIFEST, manifest)
+    with mf.locked(manifest):
+        mf.set_owners(manifest, {e.key: "flask" for e in mf.load(manifest).entries})
+    modern = create_fastapi_app(settings)
+    gateway = create_gateway(
+        settings.model_copy(update={"manifest": manifest}),
+        legacy=app.wsgi_app,
+        modern=modern,
+        manifest=manifest,
+    )
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="gateway-loop", daemon=True)
+    thread.start()
+    app.wsgi_app = _Bridge(gateway, loop)  # type: ignore[method-assign]
+
+    def teardown() -> None:
+        async def stop() -> None:
+            await gateway.watcher.stop()
+            await modern.state.figway.engine.dispose()
+            pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+    return teardown
+
+
+class _Bridge:
+    """WSGI in front, ASGI behind: one request per call, on the gateway's loop."""
+
+    def __init__(self, app: ASGIApp, loop: asyncio.AbstractEventLoop) -> None:
+        self.app = app
+        self.loop = loop
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        sent: Queue[Message | BaseException | None] = Queue()
+        hung_up: Future[None] = Future()
+        request_read = False
+
+        async def receive() -> Message:
+            nonlocal request_read
+            if not request_read:
+                request_read = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await asyncio.wrap_future(hung_up)
+            return {"type": "http.disconnect"}
+
+        async def send(message: Message) -> None:
+            sent.put(message)
+
+        async def run() -> None:
+            try:
+                await self.app(_scope(environ), receive, send)
+            except BaseException as exc:  # hand it to the test thread, as a server logs it
+                sent.put(exc)
+            finally:
+                sent.put(None)
+
+        done = asyncio.run_coroutine_threadsafe(run(), self.loop)
+        return self._relay(sent, start_response, hung_up, done)
+
+    def _relay(
+        self,
+        sent: Queue[Message | BaseException | None],
+        start_response: Any,
+        hung_up: Future[None],
+        done: Future[None],
+    ) -> Iterator[bytes]:
+        try:
+            while (message := sent.get(timeout=60)) is not None:
+                if isinstance(message, BaseException):
+                    raise message
+                if message["type"] == "http.response.start":
+                    headers = [
+                        (k.decode("latin-1"), v.decode("latin-1"))
+                        for k, v in message.get("headers", [])
+                    ]
+                    start_response(f"{message['status']} {_reason(message['status'])}", headers)
+                elif message["type"] == "http.response.body":
+                    if message.get("body"):
+                        yield message["body"]
+                    if not message.get("more_body", False):
+                        break
+        finally:
+            # Closed early or finished: the "client" hangs up, as a server would report it.
+            self.loop.call_soon_threadsafe(_resolve, hung_up)
+            done.result(30)
+
+
+def _resolve(future: Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def _scope(environ: dict[str, Any]) -> dict[str, Any]:
+    """The ASGI scope a server would build for this request (bytes as sent on the wire)."""
+    headers = (
+        [(b"content-type", environ["CONTENT_TYPE"].encode("latin-1"))]
+        if environ.get("CONTENT_TYPE")
+        else []
+    )
+    if environ.get("CONTENT_LENGTH"):
+        headers.append((b"content-length", environ["CONTENT_LENGTH"].encode("latin-1")))
+    headers += [
+        (k[5:].replace("_", "-").lower().encode("latin-1"), v.encode("latin-1"))
+        for k, v in environ.items()
+        if k.startswith("HTTP_")
+    ]
+    path = environ.get("PATH_INFO", "").encode("latin-1")
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": environ.get("SERVER_PROTOCOL", "HTTP/1.1").split("/")[-1],
+        "method": environ["REQUEST_METHOD"],
+        "scheme": environ.get("wsgi.url_scheme", "http"),
+        "path": path.decode("utf-8", "surrogateescape"),
+        "raw_path": path,
+        "query_string": environ.get("QUERY_STRING", "").encode("latin-1"),
+        "root_path": "",
+        "headers": headers,
+        "client": (environ.get("REMOTE_ADDR", "127.0.0.1"), 0),
+        "server": (environ.get("SERVER_NAME", "localhost"), int(environ.get("SERVER_PORT", 80))),
+    }
