@@ -7,7 +7,9 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format install clean
+BENCH_STAMP := $(VENV)/.bench-stamp
+
+.PHONY: run test lint format install clean bench bench-smoke
 
 install: $(STAMP)
 
@@ -25,6 +27,18 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 	FIGWAY_TEST_THROUGH_GATEWAY=1 $(BIN)/pytest -q $(PYTEST_ARGS)
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+# Side-by-side measurements, written to bench/results/latest.md (needs wrk: the script
+# says how to install it). bench-smoke runs every scenario briefly; its figures mean little.
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench
+
+bench-smoke: $(BENCH_STAMP)
+	$(BIN)/python -m bench --quick
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

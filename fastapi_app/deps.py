@@ -18,7 +18,9 @@ from shared.services import auth as auth_service
 SESSION_TOKEN_KEY = "sid"  # noqa: S105 - the key inside the Flask session, not a secret
 
 
-def modern(request: Request) -> Modern:
+# Trivial dependencies are async on purpose: FastAPI runs a sync `def` dependency in a
+# worker thread, a hop that costs more than the work.
+async def modern(request: Request) -> Modern:
     state: Modern = request.app.state.figway
     return state
 
@@ -26,7 +28,7 @@ def modern(request: Request) -> Modern:
 ModernDep = Annotated[Modern, Depends(modern)]
 
 
-def settings(state: ModernDep) -> Settings:
+async def settings(state: ModernDep) -> Settings:
     return state.settings
 
 
@@ -60,19 +62,27 @@ OptionalUser = Annotated[User | None, Depends(optional_user)]
 
 
 def require(level: AuthLevel) -> Callable[..., Coroutine[Any, Any, User | None]]:
-    """A dependency enforcing `level`: 401 without a user, 403 below it (legacy shape)."""
+    """A dependency enforcing `level`: 401 without a user, 403 below it (legacy shape).
+
+    `public` only declares the level: it resolves no user and opens no session (a public
+    route that wants the caller, like /auth/check, asks for OptionalUser itself).
+    """
+
+    async def public() -> None:
+        return None
 
     async def dependency(user: OptionalUser) -> User | None:
-        if level == "public":
-            return user
         if user is None:
             raise AuthRequired()
         if not has_role(user.role, level):
             raise Forbidden()
         return user
 
-    dependency._figway_auth = level  # type: ignore[attr-defined]
-    return dependency
+    chosen: Callable[..., Coroutine[Any, Any, User | None]] = (
+        public if level == "public" else dependency
+    )
+    chosen._figway_auth = level  # type: ignore[attr-defined]
+    return chosen
 
 
 def auth_level(endpoint_dependencies: list[Any]) -> str | None:

@@ -28,6 +28,11 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the app with uvicorn")
     _server_args(serve)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log every request (off by default: /_figway/metrics counts them)",
+    )
     serve.set_defaults(handler=_serve)
 
     run = sub.add_parser("run", help="what `make run` does: migrate, seed once, serve")
@@ -90,6 +95,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level="info",
+        access_log=args.access_log,
     )
     return 0
 

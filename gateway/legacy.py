@@ -14,55 +14,16 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextvars import ContextVar
-from typing import Any
+from collections.abc import Callable
 from urllib.parse import quote_from_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.wsgi import CLIENT_GONE
 from shared.errors import AppError, Timeout, Unavailable
 
 log = logging.getLogger("figway.gateway")
 _QUERY_SAFE = "=&%+;/?:@,$!*'()[]~"
-
-# Set by LegacyGuard when the client has gone; a2wsgi copies the context into its
-# threads, so the WSGI side below sees the same Event.
-CLIENT_GONE: ContextVar[threading.Event | None] = ContextVar("figway_client_gone", default=None)
-
-WSGIApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
-
-
-def stop_when_client_leaves(app: WSGIApp) -> WSGIApp:
-    """WSGI middleware: stop iterating a response (and close it) once its client has gone.
-
-    A WSGI server learns this from a failed write; behind a2wsgi the app never would, and a
-    streamed legacy response (an ffmpeg transcode) would run to its end for nobody.
-    """
-
-    def wrapped(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        gone = CLIENT_GONE.get()
-        iterable = app(environ, start_response)
-        return iterable if gone is None else _UntilGone(iterable, gone)
-
-    return wrapped
-
-
-class _UntilGone:
-    def __init__(self, iterable: Iterable[bytes], gone: threading.Event) -> None:
-        self._iterable = iterable
-        self._gone = gone
-
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._iterable:
-            if self._gone.is_set():
-                return
-            yield chunk
-
-    def close(self) -> None:
-        close = getattr(self._iterable, "close", None)
-        if close is not None:
-            close()
 
 
 async def send_legacy_error(send: Send, err: AppError, extra: dict[str, str] | None = None) -> None:
@@ -110,39 +71,37 @@ class LegacyGuard:
             # percent-encoded, Flask reads the same text a WSGI server would have given it.
             scope = {**scope, "query_string": quote_from_bytes(query, _QUERY_SAFE).encode()}
         self.in_flight += 1
-        started = asyncio.Event()
-        abandoned = False
-        gone = threading.Event()
-        watcher: list[asyncio.Task[None]] = []
+        loop = asyncio.get_running_loop()
+        # Resolves with True at the response's start (or the app's end), False at timeout.
+        first: asyncio.Future[bool] = loop.create_future()
+        state = _RequestState(receive)
 
         async def guarded_send(message: Message) -> None:
-            if abandoned:
+            if state.abandoned:
                 return  # the client already has its 504
             if message["type"] == "http.response.start":
-                started.set()
-                # The app has read what it wanted of the body; from here on, receive()
-                # only ever says that the client has gone.
-                watcher.append(asyncio.ensure_future(_watch_disconnect(receive, gone)))
+                _settle(first, True)
+            elif message["type"] == "http.response.body" and message.get("more_body"):
+                state.watch()  # a streamed body: notice if its client leaves
             await send(message)
 
-        token = CLIENT_GONE.set(gone)
+        token = CLIENT_GONE.set(state.gone)
         try:  # the task copies the context, and with it the Event, as it is created
             task = asyncio.ensure_future(self.app(scope, receive, guarded_send))
         finally:
             CLIENT_GONE.reset(token)
         task.add_done_callback(self._finished)
-        task.add_done_callback(lambda _t: [w.cancel() for w in watcher])
-        waiter = asyncio.ensure_future(started.wait())
+        task.add_done_callback(state.finished)
+        task.add_done_callback(lambda _t: _settle(first, True))
+        timer = loop.call_later(self.timeout_s, _settle, first, False)
         try:
-            await asyncio.wait(
-                {task, waiter}, timeout=self.timeout_s, return_when=asyncio.FIRST_COMPLETED
-            )
+            in_time = await first
         finally:
-            waiter.cancel()
-        if task.done() or started.is_set():
+            timer.cancel()
+        if in_time:
             await task  # streaming bodies run as long as they need once started
             return
-        abandoned = True
+        state.abandoned = True
         self._background.add(task)
         log.warning(
             "legacy request timed out after %.1fs: %s %s",
@@ -158,6 +117,33 @@ class LegacyGuard:
         self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("legacy request failed", exc_info=task.exception())
+
+
+def _settle(future: asyncio.Future[bool], value: bool) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+class _RequestState:
+    """Per request: abandoned after a 504, and the watch for a client leaving a stream."""
+
+    __slots__ = ("_receive", "_watcher", "abandoned", "gone")
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._watcher: asyncio.Task[None] | None = None
+        self.abandoned = False
+        self.gone = threading.Event()
+
+    def watch(self) -> None:
+        # Only once the response is streaming: the app has read what it wanted of the
+        # body, and from here on receive() only ever says that the client has gone.
+        if self._watcher is None:
+            self._watcher = asyncio.ensure_future(_watch_disconnect(self._receive, self.gone))
+
+    def finished(self, _task: asyncio.Task[None]) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
 
 
 async def _watch_disconnect(receive: Receive, gone: threading.Event) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -9,6 +11,7 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
 
 class GatewayMetrics:
     def __init__(self) -> None:
+        self._children: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
         self.registry = CollectorRegistry(auto_describe=True)
         labels = ("route", "owner", "status")
         self.requests = Counter(
@@ -59,11 +62,21 @@ class GatewayMetrics:
         )
 
     def observe(self, route: str, owner: str, status: int, seconds: float) -> None:
-        code = str(status)
-        self.requests.labels(route, owner, code).inc()
-        if status >= 500:
-            self.errors.labels(route, owner, code).inc()
-        self.latency.labels(route, owner).observe(seconds)
+        # Resolving labels costs more than counting; the children are kept per key.
+        key = (route, owner, status)
+        children = self._children.get(key)
+        if children is None:
+            code = str(status)
+            children = self._children[key] = (
+                self.requests.labels(route, owner, code),
+                self.errors.labels(route, owner, code) if status >= 500 else None,
+                self.latency.labels(route, owner),
+            )
+        requests, errors, latency = children
+        requests.inc()
+        if errors is not None:
+            errors.inc()
+        latency.observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

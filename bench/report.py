@@ -1,0 +1,73 @@
+"""Results: tables per scenario with the ratio, the goal, and whether it was met."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bench.harness import Load
+
+
+@dataclass
+class Side:
+    label: str
+    load: Load
+
+
+@dataclass
+class Goal:
+    what: str  # "throughput ratio", "p99 ms", ...
+    measured: float
+    target: float
+    higher_is_better: bool = True
+
+    @property
+    def met(self) -> bool:
+        if self.higher_is_better:
+            return self.measured >= self.target
+        return self.measured <= self.target
+
+    def render(self) -> str:
+        sign = ">=" if self.higher_is_better else "<="
+        verdict = "**met**" if self.met else "**not met**"
+        gap = ""
+        if not self.met:
+            gap = f" (short by {abs(self.target - self.measured):.3g})"
+        return f"{self.what}: {self.measured:.3g} (goal {sign} {self.target:g}): {verdict}{gap}"
+
+
+@dataclass
+class Scenario:
+    name: str
+    description: str
+    sides: list[Side] = field(default_factory=list)
+    goals: list[Goal] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def render(self) -> str:
+        lines = [f"## {self.name}", "", self.description, ""]
+        if self.sides:
+            lines += ["| side | req/s | p50 ms | p99 ms | errors |", "|---|---:|---:|---:|---:|"]
+            lines += [
+                f"| {s.label} | {s.load.requests_per_s:,.0f} | {s.load.p50_ms:.2f} | "
+                f"{s.load.p99_ms:.2f} | {s.load.errors} |"
+                for s in self.sides
+            ]
+            lines.append("")
+        lines += [f"- {g.render()}" for g in self.goals]
+        lines += [f"- {n}" for n in self.notes]
+        return "\n".join(lines) + "\n"
+
+
+def render(title: str, header: list[str], scenarios: list[Scenario]) -> str:
+    parts = [f"# {title}", "", *header, ""]
+    summary = ["| scenario | goal | measured | met |", "|---|---|---:|---|"]
+    for scenario in scenarios:
+        for goal in scenario.goals:
+            summary.append(
+                f"| {scenario.name} | {goal.what} "
+                f"{'>=' if goal.higher_is_better else '<='} {goal.target:g} | "
+                f"{goal.measured:.3g} | {'yes' if goal.met else 'no'} |"
+            )
+    parts += [*summary, ""]
+    parts += [s.render() for s in scenarios]
+    return "\n".join(parts)
