@@ -44,3 +44,22 @@ def test_figway_routes_json(settings, monkeypatch, capsys, tmp_path):
     assert main(["routes", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {f"{r['method']} {r['path']}": r["auth"] for r in rows} == manifest_routes()
+
+
+def test_every_fastapi_twin_enforces_the_manifest_auth_level(settings):
+    from fastapi_app import create_fastapi_app
+    from fastapi_app.deps import auth_level
+    from gateway.app import flat_routes
+    from gateway.manifest import twin_key
+
+    expected = {twin_key(k): v for k, v in manifest_routes().items()}
+    twins = 0
+    for route in flat_routes(create_fastapi_app(settings).routes):
+        dependant = getattr(route, "dependant", None)
+        for method in sorted(getattr(route, "methods", None) or ()):
+            key = twin_key(f"{method} {route.path}")
+            if key not in expected:
+                continue  # FastAPI-only routes (/docs, /openapi.json)
+            twins += 1
+            assert dependant is not None and auth_level(dependant.dependencies) == expected[key]
+    assert twins >= 3

@@ -110,3 +110,52 @@ def test_a_request_past_the_timeout_gets_504_and_its_thread_finishes(tmp_path, r
     assert still_running == 1  # the WSGI thread is not killed, it keeps its slot
     assert after.status_code == 200 and after.json() == {"fast": True}
     assert "timed out" in caplog.text
+
+
+def test_a_request_in_flight_finishes_on_the_side_it_started(tmp_path, release):
+    from gateway import changes as ops
+
+    legacy = Flask("inflight")
+
+    @legacy.get("/slow")
+    def slow() -> dict[str, str]:
+        release.wait(10)
+        return {"side": "flask"}
+
+    @legacy.get("/fast")
+    def fast() -> dict[str, str]:
+        return {"side": "flask"}
+
+    modern = FastAPI()
+
+    @modern.get("/slow")
+    async def slow_twin() -> dict[str, str]:
+        return {"side": "fastapi"}
+
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(MANIFEST)
+    settings = Settings(
+        _env_file=None,
+        env="test",
+        var_dir=tmp_path,
+        secret_key="k" * 32,
+        database_url=f"sqlite:///{tmp_path / 'x.db'}",
+    )
+    gateway = create_gateway(settings, legacy=legacy, modern=modern, manifest=manifest)
+
+    async def scenario() -> tuple[httpx.Response, httpx.Response]:
+        in_flight = asyncio.create_task(_get(gateway, "/slow"))
+        async with asyncio.timeout(5):
+            await until(lambda: gateway.guard.in_flight == 1)
+        await asyncio.to_thread(
+            ops.apply, manifest, ops.plan_flip("GET /slow", "fastapi"), twins=["GET /slow"]
+        )
+        await gateway.watcher.refresh(force=True)
+        after = await _get(gateway, "/slow")  # a new request: the new owner
+        release.set()
+        return await in_flight, after
+
+    started_before, after = asyncio.run(scenario())
+    assert started_before.json() == {"side": "flask"}
+    assert started_before.headers["x-served-by"] == "flask"
+    assert after.json() == {"side": "fastapi"} and after.headers["x-served-by"] == "fastapi"
