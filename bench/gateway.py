@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.harness import Load, figway, free_port, median, project_env, server, wrk
+from bench.harness import Load, base_env, figway, free_port, median, running, wrk
 from bench.report import Goal, Scenario, Side
 from gateway import changes as ops
 from gateway import manifest as mf
@@ -66,7 +66,7 @@ def through_the_gateway(workdir: Path, quick: bool, threads: int) -> list[Scenar
     machine's load hits both sides alike; the medians are compared."""
     manifest = workdir / "migration_status.yaml"
     shutil.copy(ROOT / "migration_status.yaml", manifest)
-    env = project_env(workdir, FIGWAY_MANIFEST=str(manifest), FIGWAY_LEGACY_THREADS=str(threads))
+    env = base_env(workdir, FIGWAY_MANIFEST=str(manifest), FIGWAY_LEGACY_THREADS=str(threads))
     figway("db", "upgrade", env=env)
     rounds, seconds, conns = (1, 2, 16) if quick else (3, 8, 64)
     logs = workdir / "logs"
@@ -74,13 +74,13 @@ def through_the_gateway(workdir: Path, quick: bool, threads: int) -> list[Scenar
     ports = {name: free_port() for name in ("gateway", "fastapi", "gunicorn")}
     python = sys.executable
     with (
-        server(
+        running(
             [python, "-m", "gateway.cli", "serve", "--port", str(ports["gateway"])],
             env,
             ports["gateway"],
             logs / "gateway.log",
         ) as gw,
-        server(
+        running(
             [
                 python,
                 "-m",
@@ -97,7 +97,7 @@ def through_the_gateway(workdir: Path, quick: bool, threads: int) -> list[Scenar
             ports["fastapi"],
             logs / "fastapi.log",
         ) as bare,
-        server(
+        running(
             [
                 python,
                 "-m",

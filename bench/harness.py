@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+# One way to run servers for tests and benchmarks alike.
+from tests.servers import base_env, free_port, running
+
+__all__ = ["base_env", "free_port", "running"]
 
 WRK_MISSING = (
     "wrk is not installed. On Debian or Ubuntu: apt-get update && apt-get install -y wrk\n"
@@ -27,13 +26,6 @@ def require_wrk() -> str:
     if found is None:
         sys.exit(WRK_MISSING)
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -96,68 +88,6 @@ def wrk(
         command += ["-s", str(script)]
     done = subprocess.run([*command, url], capture_output=True, text=True, check=True)
     return parse_wrk(done.stdout)
-
-
-def project_env(workdir: Path, **extra: str) -> dict[str, str]:
-    """An environment for servers: every setting pointed into `workdir`."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(
-            (
-                "FIGWAY_",
-                "DATABASE_URL",
-                "REDIS_URL",
-                "SECRET_KEY",
-                "MEDIA_ROOT",
-                "METADATA_BASE_URL",
-            )
-        )
-    }
-    env.update(
-        FIGWAY_VAR_DIR=str(workdir / "var"),
-        DATABASE_URL=f"sqlite:///{workdir / 'var' / 'figway.db'}",
-        SECRET_KEY="bench-secret-key-0123456789abcdef",
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(extra)
-    return env
-
-
-@contextmanager
-def server(
-    command: Sequence[str],
-    env: dict[str, str],
-    port: int,
-    log: Path,
-    ready_path: str = "/api/version",
-    timeout: float = 60,
-) -> Iterator[str]:
-    """Run `command` (which listens on `port`) until the block ends."""
-    with log.open("w") as out:
-        proc = subprocess.Popen(list(command), env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{command[0]} exited early:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(url + ready_path, timeout=2).status_code < 500:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{command[0]} did not answer:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def figway(*args: str, env: dict[str, str]) -> None:

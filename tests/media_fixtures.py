@@ -5,37 +5,24 @@ from __future__ import annotations
 
 import shutil
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from shared.config import Settings
 from shared.media.ffmpeg import ffmpeg_exe, make_sample_video
+from tests.polling import wait_for
 
-T = TypeVar("T")
+__all__ = ["wait_for"]  # re-exported: the download and worker tests import it from here
 
 SLOW_PREFIX = "/slow/"
 SLOW_SIZE = 64 * 1024 * 1024  # declared length: far more than a test ever waits for
 SLOW_CHUNK = 16 * 1024
 SLOW_PAUSE_S = 0.02  # ~800 KB/s: a download that is still running when the test cancels it
-
-
-def wait_for(predicate: Callable[[], T | None], timeout: float = 15.0, interval: float = 0.02) -> T:
-    """Poll until `predicate()` is truthy and return it; fail the test at the deadline."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()  # never set: wait() is a pause that needs no time.sleep
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"condition not met within {timeout} s (last value: {value!r})")
-        pause.wait(interval)
 
 
 def ffmpeg_binary() -> str:

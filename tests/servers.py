@@ -69,37 +69,33 @@ class Server(str):
 
 
 @contextmanager
-def serving(
-    args: Sequence[str],
+def running(
+    command: Sequence[str],
     env: dict[str, str],
     port: int,
+    log: Path,
     ready_path: str = "/api/health",
     timeout: float = 60,
 ) -> Iterator[Server]:
-    """Start `figway <args>`; yield its base URL (and .pid) once `ready_path` answers."""
-    log = Path(env["FIGWAY_VAR_DIR"]).parent / f"server-{port}.log"
+    """Run `command` (a server listening on `port`); yield its URL once `ready_path`
+    answers, stop it at the end. Its output goes to `log`, quoted when it fails."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", *args],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        proc = subprocess.Popen(list(command), env=env, stdout=out, stderr=subprocess.STDOUT)
     url = Server(f"http://127.0.0.1:{port}")
     url.pid = proc.pid
     try:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"figway {' '.join(args)} exited:\n{log.read_text()}")
+                raise RuntimeError(f"{' '.join(command)} exited:\n{log.read_text()[-3000:]}")
             try:
                 if httpx.get(url + ready_path, timeout=1).status_code < 500:
                     break
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"figway did not answer in {timeout}s:\n{log.read_text()}")
+                raise RuntimeError(f"no answer in {timeout}s:\n{log.read_text()[-3000:]}")
             time.sleep(0.1)
         yield url
     finally:
@@ -109,3 +105,19 @@ def serving(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextmanager
+def serving(
+    args: Sequence[str],
+    env: dict[str, str],
+    port: int,
+    ready_path: str = "/api/health",
+    timeout: float = 60,
+) -> Iterator[Server]:
+    """Start `figway <args>`; yield its base URL (and .pid) once `ready_path` answers."""
+    log = Path(env["FIGWAY_VAR_DIR"]).parent / f"server-{port}.log"
+    with running(
+        [sys.executable, "-m", "gateway.cli", *args], env, port, log, ready_path, timeout
+    ) as url:
+        yield url

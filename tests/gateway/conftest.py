@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -43,16 +42,6 @@ def gw(gateway: Gateway) -> Iterator[TestClient]:
 
 def flip(gateway: Gateway, route: str, to: str) -> list[ops.Change]:
     return ops.apply(gateway.watcher.path, ops.plan_flip(route, to), twins=gateway.modern_keys)
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 2.0, step: float = 0.02) -> float:
-    """Poll until `predicate()` is truthy; the seconds it took. Fails at the deadline."""
-    started = time.monotonic()
-    while not predicate():
-        if time.monotonic() - started > timeout:
-            pytest.fail(f"condition not met within {timeout}s")
-        time.sleep(step)
-    return time.monotonic() - started
 
 
 @pytest.fixture

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from starlette.testclient import TestClient
 
 from tests.conftest import PASSWORD
-from tests.gateway.conftest import flip, wait_for
+from tests.gateway.conftest import flip
+from tests.polling import wait_for
 
 
 def served_by(response) -> str:
@@ -23,8 +25,9 @@ def test_flip_moves_a_route_within_a_second_and_the_body_stays(gateway, gw):
     before = gw.get("/api/version")
     assert served_by(before) == "flask"
     assert flip(gateway, "GET /api/version", "fastapi")
-    took = wait_for(lambda: served_by(gw.get("/api/version")) == "fastapi", timeout=1.0)
-    assert took < 1.0
+    flipped = time.monotonic()
+    wait_for(lambda: served_by(gw.get("/api/version")) == "fastapi", timeout=1.0)
+    assert time.monotonic() - flipped < 1.0
     after = gw.get("/api/version")
     assert after.status_code == before.status_code == 200
     assert after.json() == before.json()
