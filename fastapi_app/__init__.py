@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from fastapi_app.errors import register_error_handlers
 from fastapi_app.routers import auth, health
+from fastapi_app.session import SlidingSession
 from fastapi_app.state import Modern
 from shared import __version__
 from shared.auth.session_cookie import SessionCookieCodec
@@ -29,12 +30,14 @@ def create_fastapi_app(settings: Settings | None = None) -> FastAPI:
         await engine.dispose()
 
     app = FastAPI(title="figway", version=__version__, lifespan=lifespan)
+    cookies = SessionCookieCodec(settings)
     app.state.figway = Modern(
         settings=settings,
         engine=engine,
         sessions=async_session_factory(engine),
-        cookies=SessionCookieCodec(settings),
+        cookies=cookies,
     )
+    app.add_middleware(SlidingSession, codec=cookies)
     register_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

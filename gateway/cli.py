@@ -73,8 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     worker.set_defaults(handler=_worker)
 
     from gateway.ops_cli import add_commands
+    from gateway.parity.cli import add_command as add_verify
 
     add_commands(sub)
+    add_verify(sub)
     return parser
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -57,3 +59,24 @@ class SessionCookieCodec:
 
     def dumps(self, data: dict[str, Any]) -> str:
         return self._serializer.dumps(data)
+
+    def set_cookie(self, data: dict[str, Any]) -> str:
+        """A Set-Cookie value as Flask writes it for a permanent session (sliding expiry)."""
+        expires = datetime.now(UTC) + timedelta(seconds=self.max_age)
+        parts = [
+            f"{self.name}={self.dumps(data)}",
+            f"Expires={format_datetime(expires, usegmt=True)}",
+            "HttpOnly",
+            "Path=/",
+        ]
+        if self.secure:
+            parts.append("Secure")
+        parts.append("SameSite=Lax")
+        return "; ".join(parts)
+
+    def clear_cookie(self) -> str:
+        """The Set-Cookie value Flask sends when a session is emptied (logout)."""
+        return (
+            f"{self.name}=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; HttpOnly; "
+            "Path=/; SameSite=Lax"
+        )

@@ -1,0 +1,1 @@
+"""The parity harness: does a FastAPI twin answer like its Flask original?"""

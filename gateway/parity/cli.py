@@ -1,0 +1,66 @@
+"""`figway verify [--phase N] [--route R] [--database-url URL]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import defaultdict
+
+from gateway import manifest as mf
+from gateway.parity import runner
+from gateway.parity.scenarios import scenarios_for
+from shared.config import Settings
+
+
+def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    verify = sub.add_parser(
+        "verify",
+        help="run the parity scenarios: does each FastAPI twin answer like its Flask original?",
+    )
+    verify.add_argument("--phase", type=int, default=None)
+    verify.add_argument("--route", default=None, help='one route, "METHOD PATH"')
+    verify.add_argument(
+        "--database-url", default=None, help="a MariaDB server to run on (default: SQLite files)"
+    )
+    verify.set_defaults(handler=cmd_verify)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from fastapi_app import create_fastapi_app
+    from gateway.app import modern_route_keys
+
+    settings = Settings()
+    manifest = mf.load(settings.manifest)
+    entries = [
+        e
+        for e in manifest.entries
+        if (args.phase is None or e.phase == args.phase)
+        and (args.route is None or e.key == mf.normalize_key(args.route))
+    ]
+    if not entries:
+        print("figway verify: no route matches", file=sys.stderr)
+        return 2
+    twins = {mf.twin_key(k) for k in modern_route_keys(create_fastapi_app(settings).routes)}
+    with_twin = [e for e in entries if mf.twin_key(e.key) in twins]
+    outcomes = runner.run(scenarios_for({e.key for e in with_twin}), args.database_url)
+    by_route: dict[str, list[runner.Outcome]] = defaultdict(list)
+    for outcome in outcomes:
+        by_route[outcome.scenario.route].append(outcome)
+    failed = False
+    print(f"{'route':<52}{'scenarios':>10}{'matched':>9}{'mismatched':>12}  first difference")
+    for entry in with_twin:
+        results = by_route.get(entry.key, [])
+        bad = [o for o in results if o.difference is not None]
+        if not results:
+            failed = True
+            first = "no scenarios: add some to gateway/parity/scenarios.py"
+        else:
+            first = f"[{bad[0].scenario.name}] {bad[0].difference}" if bad else ""
+        failed = failed or bool(bad)
+        print(
+            f"{entry.key:<52}{len(results):>10}{len(results) - len(bad):>9}{len(bad):>12}  {first}"
+        )
+    skipped = len(entries) - len(with_twin)
+    if skipped:
+        print(f"({skipped} route(s) without a FastAPI twin yet, not verified)")
+    return 1 if failed else 0

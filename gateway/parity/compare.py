@@ -1,0 +1,109 @@
+"""What "answers alike" means: status, parsed JSON, the headers that matter, the rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
+from typing import Any
+
+# Headers a client can tell apart; the rest (Date, Server, ...) may differ freely.
+COMPARED_HEADERS = ("content-type", "location", "allow", "retry-after", "www-authenticate")
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: dict[str, str]
+    set_cookies: tuple[str, ...]
+    body: bytes
+    rows: dict[str, list[dict[str, Any]]]
+
+
+def first_difference(flask: Answer, fastapi: Answer, volatile: tuple[str, ...]) -> str | None:
+    if flask.status != fastapi.status:
+        return f"status: flask {flask.status}, fastapi {fastapi.status}"
+    for name in COMPARED_HEADERS:
+        a, b = flask.headers.get(name), fastapi.headers.get(name)
+        if _normal_header(name, a) != _normal_header(name, b):
+            return f"header {name}: flask {a!r}, fastapi {b!r}"
+    cookies_a, cookies_b = _cookies(flask.set_cookies), _cookies(fastapi.set_cookies)
+    if cookies_a != cookies_b:
+        return f"cookies: flask {cookies_a}, fastapi {cookies_b}"
+    diff = _json_diff(_json(flask.body), _json(fastapi.body), "", volatile)
+    if diff is not None:
+        return f"body {diff}"
+    for table in sorted(set(flask.rows) | set(fastapi.rows)):
+        a_rows, b_rows = flask.rows.get(table, []), fastapi.rows.get(table, [])
+        if a_rows != b_rows:
+            return f"rows of {table}: flask {_brief(a_rows)}, fastapi {_brief(b_rows)}"
+    return None
+
+
+def _normal_header(name: str, value: str | None) -> str | None:
+    if value is None or name != "content-type":
+        return value
+    # "application/json" and "application/json; charset=utf-8" say the same for JSON.
+    return value.split(";", 1)[0].strip().lower()
+
+
+def _cookies(headers: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """Cookie names with their attributes; values are signed or random and may differ."""
+    found: dict[str, tuple[str, ...]] = {}
+    for header in headers:
+        cookie: SimpleCookie = SimpleCookie()
+        cookie.load(header)
+        for name, morsel in cookie.items():
+            attrs = tuple(sorted(k for k, v in morsel.items() if v and k != "expires"))
+            cleared = "clear" if morsel.value == "" else "set"
+            found[name] = (cleared, *attrs)
+    return found
+
+
+def _json(body: bytes) -> Any:
+    import json
+
+    try:
+        return json.loads(body) if body else None
+    except ValueError:
+        return body
+
+
+def _json_diff(a: Any, b: Any, where: str, volatile: tuple[str, ...]) -> str | None:
+    if _is_volatile(where, volatile):
+        return None
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            path = f"{where}.{key}" if where else key
+            if key not in a or key not in b:
+                if not _is_volatile(path, volatile):
+                    return f"{path}: only on {'fastapi' if key not in a else 'flask'}"
+                continue
+            diff = _json_diff(a[key], b[key], path, volatile)
+            if diff is not None:
+                return diff
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return f"{where or '(root)'}: {len(a)} items on flask, {len(b)} on fastapi"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            diff = _json_diff(x, y, f"{where}.{i}" if where else str(i), volatile)
+            if diff is not None:
+                return diff
+        return None
+    if a != b:
+        return f"{where or '(root)'}: flask {a!r}, fastapi {b!r}"
+    return None
+
+
+def _is_volatile(path: str, volatile: tuple[str, ...]) -> bool:
+    parts = path.split(".")
+    for pattern in volatile:
+        want = pattern.split(".")
+        if len(want) == len(parts) and all(w in ("*", p) for w, p in zip(want, parts, strict=True)):
+            return True
+    return False
+
+
+def _brief(rows: list[dict[str, Any]]) -> str:
+    text = repr(rows)
+    return text if len(text) < 200 else text[:197] + "..."

@@ -1,0 +1,210 @@
+"""Run each scenario against Flask and FastAPI, each on its own fresh, identically
+seeded database, and compare what they answer and what they leave behind."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
+
+from fastapi_app import create_fastapi_app
+from gateway.parity.compare import Answer, first_difference
+from gateway.parity.scenarios import Scenario
+from legacy_flask import create_app
+from shared.auth.session_cookie import SessionCookieCodec
+from shared.auth.tokens import issue_token
+from shared.clock import utcnow
+from shared.config import Settings
+from shared.db.base import Base
+from shared.db.engine import sync_url
+from shared.db.models import ROLES, User, UserSession
+from shared.services.auth import hash_token
+
+SEEDED_AT = datetime(2025, 1, 1, tzinfo=UTC)
+# No scenario logs in with a password (sessions are seeded), so this only has to be the
+# same on both sides; it matches no password at all.
+UNUSABLE_HASH = "scrypt:16:8:1$parity$no-password-matches-this"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    scenario: Scenario
+    difference: str | None  # None: they answered alike
+
+
+def run(scenarios: list[Scenario], database_url: str | None = None) -> list[Outcome]:
+    """`database_url`: a MariaDB server to create the databases on; SQLite files if None."""
+    with tempfile.TemporaryDirectory(prefix="figway-parity-") as tmp:
+        return [_run_one(s, Path(tmp) / str(i), database_url) for i, s in enumerate(scenarios)]
+
+
+def _run_one(scenario: Scenario, workdir: Path, server_url: str | None) -> Outcome:
+    answers: dict[str, Answer] = {}
+    now = utcnow()  # one clock reading for both seeds: identical rows on both sides
+    for side in ("flask", "fastapi"):
+        with _database(workdir / side, server_url) as url:
+            settings = _settings(workdir / side, url)
+            token = _seed(url, scenario, now)
+            headers = dict(scenario.headers)
+            if scenario.role is not None:
+                headers.update(_credentials(settings, url, scenario, token))
+            answers[side] = _call(side, settings, scenario, headers, url)
+    return Outcome(
+        scenario, first_difference(answers["flask"], answers["fastapi"], scenario.volatile)
+    )
+
+
+@contextmanager
+def _database(workdir: Path, server_url: str | None) -> Iterator[str]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    if server_url is None:
+        url = f"sqlite:///{workdir / 'parity.db'}"
+        engine = create_engine(url)
+        Base.metadata.create_all(engine)
+        engine.dispose()
+        yield url
+        return
+    server = sync_url(server_url)
+    name = f"figway_parity_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server.set(database=None))
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
+    try:
+        url = server.set(database=name).render_as_string(hide_password=False)
+        engine = create_engine(url)
+        Base.metadata.create_all(engine)
+        engine.dispose()
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        admin.dispose()
+
+
+def _settings(workdir: Path, url: str) -> Settings:
+    return Settings(
+        _env_file=None,
+        env="test",
+        var_dir=workdir / "var",
+        database_url=url,
+        secret_key=SecretStr("parity-secret-key-0123456789abcdef"),
+        media_root=workdir / "media",
+        log_file=workdir / "var" / "figway.log",
+        metadata_base_url="http://127.0.0.1:9",
+        redis_url=None,
+    )
+
+
+def _seed(url: str, scenario: Scenario, now: datetime) -> str:
+    """One user per role and a live session for the scenario's role; the same rows on
+    both sides (fixed times, fixed hash, fixed token)."""
+    token = f"parity-session-{scenario.role or 'none'}"
+    engine = create_engine(sync_url(url))
+    try:
+        with Session(engine) as session, session.begin():
+            for role in ROLES:
+                session.add(
+                    User(
+                        username=f"parity_{role}",
+                        role=role,
+                        preferences={},
+                        password_hash=UNUSABLE_HASH,
+                        created_at=SEEDED_AT,
+                    )
+                )
+            session.flush()
+            if scenario.role is not None:
+                user_id = session.scalar(select(User.id).where(User.role == scenario.role))
+                assert user_id is not None
+                # Seen just now: neither side refreshes last_seen_at during the request.
+                session.add(
+                    UserSession(
+                        user_id=user_id,
+                        token_hash=hash_token(token),
+                        created_at=SEEDED_AT,
+                        last_seen_at=now,
+                        expires_at=now + timedelta(days=1),
+                    )
+                )
+            if scenario.arrange is not None:
+                session.flush()
+                scenario.arrange(session, now)
+    finally:
+        engine.dispose()
+    return token
+
+
+def _credentials(settings: Settings, url: str, scenario: Scenario, token: str) -> dict[str, str]:
+    if scenario.auth == "bearer":
+        engine = create_engine(sync_url(url))
+        try:
+            with Session(engine) as session:
+                user = session.scalars(select(User).where(User.role == scenario.role)).one()
+                jwt = issue_token(settings, user.id, user.role)["access_token"]
+        finally:
+            engine.dispose()
+        return {"Authorization": f"Bearer {jwt}"}
+    cookie = SessionCookieCodec(settings).dumps({"_permanent": True, "sid": token})
+    return {"Cookie": f"{settings.session_cookie_name}={cookie}"}
+
+
+def _call(
+    side: str, settings: Settings, scenario: Scenario, headers: dict[str, str], url: str
+) -> Answer:
+    if side == "flask":
+        app = create_app(settings)
+        try:
+            # No cookie jar: it would replace the Cookie header the scenario sends.
+            response = app.test_client(use_cookies=False).open(
+                scenario.path, method=scenario.method, json=scenario.json, headers=headers
+            )
+            answer = Answer(
+                response.status_code,
+                {k.lower(): v for k, v in response.headers.items()},
+                tuple(response.headers.getlist("Set-Cookie")),
+                response.get_data(),
+                _rows(url),
+            )
+            response.close()
+        finally:
+            app.extensions["figway"].close()
+        return answer
+    with TestClient(create_fastapi_app(settings), base_url="http://localhost") as client:
+        reply = client.request(scenario.method, scenario.path, json=scenario.json, headers=headers)
+    return Answer(
+        reply.status_code,
+        {k.lower(): v for k, v in reply.headers.items()},
+        tuple(reply.headers.get_list("set-cookie")),
+        reply.content,
+        _rows(url),
+    )
+
+
+def _rows(url: str) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every table, in primary-key order, as plain values."""
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.connect() as conn:
+            return {
+                table.name: [
+                    {k: _plain(v) for k, v in row._mapping.items()}
+                    for row in conn.execute(table.select().order_by(*table.primary_key))
+                ]
+                for table in Base.metadata.sorted_tables
+            }
+    finally:
+        engine.dispose()
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
