@@ -19,6 +19,7 @@ from fastapi_app.errors import register_error_handlers
 from fastapi_app.state import Modern
 from gateway import changes as ops
 from gateway import manifest as mf
+from gateway.parity.vet import require_parity
 from shared.auth.session_cookie import SessionCookieCodec
 from shared.db.engine import async_session_factory, create_async_engine
 from shared.db.models import User
@@ -38,10 +39,12 @@ class _Body(BaseModel):
 class FlipBody(_Body):
     route: str = Field(min_length=3, max_length=255)
     to: Literal["flask", "fastapi"]
+    force: bool = False
 
 
 class PhaseBody(_Body):
     phase: int
+    force: bool = False
 
 
 class RollbackBody(_Body):
@@ -72,11 +75,22 @@ def create_admin_app(gateway: Gateway) -> FastAPI:
     path = gateway.watcher.path
 
     async def change(
-        planner: ops.Planner, action: str, reason: str | None, user: User, session: SessionDep
+        planner: ops.Planner,
+        action: str,
+        reason: str | None,
+        user: User,
+        session: SessionDep,
+        force: bool = False,
     ) -> dict[str, Any]:
         try:
-            # File locking and writing block: off the event loop.
-            done = await asyncio.to_thread(ops.apply, path, planner, twins=gateway.modern_keys)
+            # File locking, writing and the parity run block: off the event loop.
+            done = await asyncio.to_thread(
+                ops.apply,
+                path,
+                planner,
+                twins=gateway.modern_keys,
+                before_write=None if force else require_parity,
+            )
         except ops.ChangeRefused as exc:
             raise Conflict(str(exc)) from exc
         except mf.ManifestError as exc:
@@ -105,13 +119,23 @@ def create_admin_app(gateway: Gateway) -> FastAPI:
     @app.post("/_figway/flip")
     async def flip(body: FlipBody, user: Admin, session: SessionDep) -> dict[str, Any]:
         return await change(
-            _planner(ops.plan_flip, body.route, body.to), "flip", body.reason, user, session
+            _planner(ops.plan_flip, body.route, body.to),
+            "flip",
+            body.reason,
+            user,
+            session,
+            body.force,
         )
 
     @app.post("/_figway/rollout")
     async def rollout(body: PhaseBody, user: Admin, session: SessionDep) -> dict[str, Any]:
         return await change(
-            ops.plan_phase(body.phase, "fastapi"), "rollout", body.reason, user, session
+            ops.plan_phase(body.phase, "fastapi"),
+            "rollout",
+            body.reason,
+            user,
+            session,
+            body.force,
         )
 
     @app.post("/_figway/rollback")

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from gateway import changes as ops
 from gateway import manifest as mf
+from gateway.parity.vet import require_parity
 from shared.config import Settings
 from shared.db.engine import create_sync_engine, sync_sessionmaker
 
@@ -47,6 +48,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 def _change_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reason", default=None, help="why (kept in the history)")
     p.add_argument("--by", default=None, help="who (default: your login name)")
+    p.add_argument(
+        "--force", action="store_true", help="move to fastapi even without passing parity scenarios"
+    )
 
 
 def _actor(args: argparse.Namespace) -> str:
@@ -72,6 +76,9 @@ def _apply(args: argparse.Namespace, planner: ops.Planner, action: str) -> int:
         with sync_sessionmaker(engine)() as session:
 
             def stage_audit(changes: list[ops.Change]) -> None:
+                if not args.force and any(c.to_owner == "fastapi" for c in changes):
+                    print("checking parity of the routes moving to fastapi...", flush=True)
+                    require_parity(changes)
                 ops.record(
                     session,
                     changes,

@@ -27,8 +27,18 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def _flip(env: dict[str, str], to: str, reason: str) -> None:
+    # --force: these tests are about routing; the parity check has tests of its own.
     done = figway(
-        "flip", "GET /api/version", "--to", to, "--reason", reason, "--by", "test", env=env
+        "flip",
+        "GET /api/version",
+        "--to",
+        to,
+        "--reason",
+        reason,
+        "--by",
+        "test",
+        "--force",
+        env=env,
     )
     assert done.returncode == 0, done.stderr
 
@@ -54,7 +64,8 @@ def test_flipping_back_and_forth_under_load_loses_no_request(env):
 
         async def run() -> None:
             limits = httpx.Limits(max_connections=32)
-            async with httpx.AsyncClient(limits=limits, timeout=10) as client:
+            # Generous: a slow answer on a loaded machine is not a lost request.
+            async with httpx.AsyncClient(limits=limits, timeout=30) as client:
                 tasks = [asyncio.create_task(client_loop(client)) for _ in range(16)]
                 for i in range(12):
                     await asyncio.to_thread(
@@ -200,3 +211,28 @@ def test_a_client_leaving_a_legacy_transcode_stops_its_ffmpeg(env):
         took_from = time.monotonic()
         wait_for(lambda: ffmpeg_children(url.pid) == [], timeout=2.0)
         assert time.monotonic() - took_from < 2.0
+
+
+def test_a_flip_to_fastapi_runs_the_parity_check_first(env):
+    path = Path(env["FIGWAY_MANIFEST"])
+    before = path.read_text()
+    done = figway("flip", "GET /api/version", "--to", "fastapi", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "checking parity" in done.stdout and "flask -> fastapi" in done.stdout
+    back = figway("rollback", "GET /api/version", env=env)
+    assert "checking parity" not in back.stdout  # back to flask is never held up
+    assert path.read_text() == before
+
+
+def test_a_route_without_scenarios_is_refused_by_name():
+    from gateway.changes import Change, ChangeRefused
+    from gateway.parity.vet import require_parity
+
+    with pytest.raises(ChangeRefused, match=r"GET /api/users: no parity scenarios"):
+        require_parity(
+            [
+                Change("GET /api/users", 1, "flask", "fastapi"),
+                Change("GET /api/version", 1, "flask", "fastapi"),
+            ]
+        )
+    require_parity([Change("GET /api/users", 1, "fastapi", "flask")])  # rollback: no check
