@@ -9,15 +9,15 @@ skipping its half of the suite.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -26,8 +26,8 @@ from shared.auth.passwords import hash_password
 from shared.auth.tokens import issue_token
 from shared.config import Settings
 from shared.db.base import Base
-from shared.db.engine import sync_url
 from shared.db.models import ROLES, User
+from shared.db.scratch import scratch_database
 
 REQUIRE_SERVICES = os.environ.get("FIGWAY_REQUIRE_SERVICES") == "1"
 MARIADB_SERVER_URL = os.environ.get("FIGWAY_TEST_DATABASE_URL")
@@ -51,27 +51,15 @@ def mariadb_database() -> Iterator[str]:
     """A database of our own on the MariaDB server, with the schema; dropped at the end."""
     if not MARIADB_SERVER_URL:
         service_missing("MariaDB (FIGWAY_TEST_DATABASE_URL)")
-    server = sync_url(MARIADB_SERVER_URL)
-    name = f"figway_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server.set(database=None))
-    try:
-        with admin.connect() as conn:
-            conn.execute(
-                text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-            )
-    except Exception as exc:  # any connection failure means "missing"
-        admin.dispose()
-        service_missing(f"MariaDB at {server.host}:{server.port} ({exc.__class__.__name__})")
-    url = server.set(database=name)
-    schema = create_engine(url)
-    Base.metadata.create_all(schema)
-    schema.dispose()
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-        admin.dispose()
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(scratch_database(MARIADB_SERVER_URL, "figway_test"))
+        except Exception as exc:  # any connection failure means "missing"
+            service_missing(f"MariaDB at {MARIADB_SERVER_URL} ({exc.__class__.__name__})")
+        schema = create_engine(url)
+        Base.metadata.create_all(schema)
+        schema.dispose()
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +12,7 @@ from sqlalchemy import create_engine, inspect, text
 from shared.db.base import Base
 from shared.db.engine import sync_url
 from shared.db.migrate import current_revision, downgrade, head_revision, upgrade
+from shared.db.scratch import scratch_database
 from tests.conftest import MARIADB_SERVER_URL, service_missing
 
 
@@ -28,17 +28,8 @@ def empty_database(request, tmp_path) -> Iterator[str]:
 def empty_mariadb() -> Iterator[str]:
     if not MARIADB_SERVER_URL:
         service_missing("MariaDB (FIGWAY_TEST_DATABASE_URL)")
-    server = sync_url(MARIADB_SERVER_URL)
-    name = f"figway_mig_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server.set(database=None))
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-        admin.dispose()
+    with scratch_database(MARIADB_SERVER_URL, "figway_mig") as url:
+        yield url
 
 
 def _tables(url: str) -> set[str]:

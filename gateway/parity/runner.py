@@ -4,7 +4,6 @@ seeded database, and compare what they answer and what they leave behind."""
 from __future__ import annotations
 
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
@@ -28,6 +27,7 @@ from shared.config import Settings
 from shared.db.base import Base
 from shared.db.engine import sync_url
 from shared.db.models import ROLES, User, UserSession
+from shared.db.scratch import scratch_database
 from shared.services.auth import hash_token
 
 SEEDED_AT = datetime(2025, 1, 1, tzinfo=UTC)
@@ -74,21 +74,11 @@ def _database(workdir: Path, server_url: str | None) -> Iterator[str]:
         engine.dispose()
         yield url
         return
-    server = sync_url(server_url)
-    name = f"figway_parity_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server.set(database=None))
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
-    try:
-        url = server.set(database=name).render_as_string(hide_password=False)
+    with scratch_database(server_url, "figway_parity") as url:
         engine = create_engine(url)
         Base.metadata.create_all(engine)
         engine.dispose()
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-        admin.dispose()
 
 
 def _settings(workdir: Path, url: str) -> Settings:
