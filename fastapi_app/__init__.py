@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from fastapi_app.errors import register_error_handlers
-from fastapi_app.routers import auth, health
+from fastapi_app.routers import auth, health, users
+from fastapi_app.routers import settings as settings_routes
 from fastapi_app.session import SlidingSession
 from fastapi_app.state import Modern
 from shared import __version__
@@ -16,7 +17,7 @@ from shared.auth.session_cookie import SessionCookieCodec
 from shared.config import Settings
 from shared.db.engine import async_session_factory, create_async_engine
 
-ROUTERS = (health.router, auth.router)
+ROUTERS = (health.router, auth.router, users.router, settings_routes.router)
 
 
 def create_fastapi_app(settings: Settings | None = None) -> FastAPI:

@@ -17,6 +17,11 @@ async def health_check(session: SessionDep) -> dict[str, Any]:
     return await session.run_sync(health.health_json)
 
 
+@router.get("/api/health/database", dependencies=[Depends(require("manager"))])
+async def database(session: SessionDep) -> dict[str, Any]:
+    return await session.run_sync(health.database_json)
+
+
 @router.get("/api/version", dependencies=[Depends(require("public"))])
 async def version() -> dict[str, Any]:
     return health.version_json()

@@ -34,8 +34,10 @@ def first_difference(flask: Answer, fastapi: Answer, volatile: tuple[str, ...]) 
         return f"body {diff}"
     for table in sorted(set(flask.rows) | set(fastapi.rows)):
         a_rows, b_rows = flask.rows.get(table, []), fastapi.rows.get(table, [])
-        if a_rows != b_rows:
-            return f"rows of {table}: flask {_brief(a_rows)}, fastapi {_brief(b_rows)}"
+        # Rows are compared like JSON, so "rows.users.*.password_hash" can be volatile.
+        diff = _json_diff(a_rows, b_rows, f"rows.{table}", volatile)
+        if diff is not None:
+            return f"{diff} (flask {_brief(a_rows)}, fastapi {_brief(b_rows)})"
     return None
 
 

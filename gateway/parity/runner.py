@@ -20,6 +20,7 @@ from fastapi_app import create_fastapi_app
 from gateway.parity.compare import Answer, first_difference
 from gateway.parity.scenarios import Scenario
 from legacy_flask import create_app
+from shared.auth.passwords import hash_password
 from shared.auth.session_cookie import SessionCookieCodec
 from shared.auth.tokens import issue_token
 from shared.clock import utcnow
@@ -31,9 +32,9 @@ from shared.db.scratch import scratch_database
 from shared.services.auth import hash_token
 
 SEEDED_AT = datetime(2025, 1, 1, tzinfo=UTC)
-# No scenario logs in with a password (sessions are seeded), so this only has to be the
-# same on both sides; it matches no password at all.
-UNUSABLE_HASH = "scrypt:16:8:1$parity$no-password-matches-this"
+PASSWORD = "parity-password"  # noqa: S105 - the seeded users' password, for login scenarios
+# Hashed once per run, so both databases hold the very same row (a cheap cost: test data).
+PASSWORD_HASH = hash_password(PASSWORD, n=16)
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def _seed(url: str, scenario: Scenario, now: datetime) -> str:
                         username=f"parity_{role}",
                         role=role,
                         preferences={},
-                        password_hash=UNUSABLE_HASH,
+                        password_hash=PASSWORD_HASH,
                         created_at=SEEDED_AT,
                     )
                 )
@@ -156,7 +157,7 @@ def _call(
         try:
             # No cookie jar: it would replace the Cookie header the scenario sends.
             response = app.test_client(use_cookies=False).open(
-                scenario.path, method=scenario.method, json=scenario.json, headers=headers
+                scenario.path, method=scenario.method, headers=headers, **_body(scenario, "flask")
             )
             answer = Answer(
                 response.status_code,
@@ -170,7 +171,11 @@ def _call(
             app.extensions["figway"].close()
         return answer
     with TestClient(create_fastapi_app(settings), base_url="http://localhost") as client:
-        reply = client.request(scenario.method, scenario.path, json=scenario.json, headers=headers)
+        if scenario.raw is not None:
+            headers = {**headers, "content-type": "application/json"}
+        reply = client.request(
+            scenario.method, scenario.path, headers=headers, **_body(scenario, "fastapi")
+        )
     return Answer(
         reply.status_code,
         {k.lower(): v for k, v in reply.headers.items()},
@@ -178,6 +183,15 @@ def _call(
         reply.content,
         _rows(url),
     )
+
+
+def _body(scenario: Scenario, side: str) -> dict[str, Any]:
+    """The request body in each test client's own terms (Flask: data, httpx: content)."""
+    if scenario.raw is not None:
+        if side == "flask":
+            return {"data": scenario.raw, "content_type": "application/json"}
+        return {"content": scenario.raw}
+    return {"json": scenario.json} if scenario.json is not None else {}
 
 
 def _rows(url: str) -> dict[str, list[dict[str, Any]]]:

@@ -62,7 +62,15 @@ def test_each_kind_of_difference_is_named():
     assert first_difference(base, nested, ()) == "body a.1.b: flask 2, fastapi 3"
     assert first_difference(base, nested, ("a.*.b",)) is None
     rows = Answer(200, base.headers, base.set_cookies, base.body, {"users": []})
-    assert _diff(base, rows).startswith("rows of users")
+    assert _diff(base, rows).startswith("rows.users: 1 items on flask, 0 on fastapi")
+    salted = Answer(
+        200, base.headers, base.set_cookies, base.body, {"users": [{"id": 1, "password_hash": "a"}]}
+    )
+    other_salt = Answer(
+        200, base.headers, base.set_cookies, base.body, {"users": [{"id": 1, "password_hash": "b"}]}
+    )
+    assert _diff(salted, other_salt).startswith("rows.users.0.password_hash")
+    assert first_difference(salted, other_salt, ("rows.users.*.password_hash",)) is None
     utf8 = Answer(
         200,
         {"content-type": "application/json; charset=utf-8"},

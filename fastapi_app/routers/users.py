@@ -1,0 +1,60 @@
+"""Users: the twins of legacy_flask/blueprints/users.py."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from fastapi_app.deps import SessionDep, SettingsDep, require
+from fastapi_app.http import body, json_data
+from shared.db.models import User
+from shared.services import users as users_service
+from shared.services.users import RoleUpdate, UserCreate
+
+router = APIRouter(tags=["users"])
+Admin = Annotated[User | None, Depends(require("admin"))]
+Anyone = Annotated[User | None, Depends(require("readonly"))]
+
+
+@router.get("/api/users")
+async def list_users(_user: Admin, session: SessionDep) -> dict[str, Any]:
+    return await session.run_sync(users_service.list_users)
+
+
+@router.post("/api/users", status_code=201)
+async def create_user(
+    request: Request, _user: Admin, session: SessionDep, settings: SettingsDep
+) -> JSONResponse:
+    data = await body(request, UserCreate)
+    created = await session.run_sync(users_service.create_user, settings, data)
+    await session.commit()
+    return JSONResponse(created, status_code=201)
+
+
+# Declared before /api/users/{user_id:int}/...; "me" is no int anyway, as in Flask.
+@router.put("/api/users/me/preferences")
+async def update_preferences(request: Request, user: Anyone, session: SessionDep) -> dict[str, Any]:
+    assert user is not None  # require() guarantees it
+    data = await json_data(request)
+    merged = await session.run_sync(users_service.merge_preferences, user, data)
+    await session.commit()
+    return merged
+
+
+@router.put("/api/users/{user_id:int}/role")
+async def set_role(
+    user_id: int, request: Request, _user: Admin, session: SessionDep
+) -> dict[str, Any]:
+    data = await body(request, RoleUpdate)
+    updated = await session.run_sync(users_service.set_role, user_id, data)
+    await session.commit()
+    return updated
+
+
+@router.delete("/api/users/{user_id:int}")
+async def delete_user(user_id: int, _user: Admin, session: SessionDep) -> dict[str, Any]:
+    result = await session.run_sync(users_service.delete_user, user_id)
+    await session.commit()
+    return result
