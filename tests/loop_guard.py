@@ -3,9 +3,9 @@
 CPython raises audit events for starting processes, connecting sockets and opening SQLite
 files; SQLAlchemy raises one per cursor execution; a sleep (which has no audit event
 before Python 3.12) is seen by a profile hook on the threads started while armed. Each is
-checked on the calling thread: with an event loop running there, a blocking call stalls every request
-that loop serves. Async drivers (asyncmy, aiosqlite) do their IO off the loop or
-without blocking, so their executions pass.
+checked on the calling thread: with an event loop running there, a blocking call stalls
+every request that loop serves. Async drivers (asyncmy, aiosqlite) do their IO off the
+loop or without blocking, so their executions pass.
 """
 
 from __future__ import annotations
