@@ -130,7 +130,7 @@ def test_admin_api_flip_rollout_rollback_history(gateway, gw, login_gw):
     ]
     # The process that wrote the change serves by it at once.
     assert served_by(gw.get("/api/version")) == "fastapi"
-    refused = gw.post("/_figway/flip", json={"route": "GET /api/users", "to": "fastapi"})
+    refused = gw.post("/_figway/flip", json={"route": "GET /api/videos", "to": "fastapi"})
     assert refused.status_code == 409 and "no FastAPI twin" in refused.json()["error"]
     unknown = gw.post("/_figway/flip", json={"route": "GET /api/nope", "to": "fastapi"})
     assert unknown.status_code == 409

@@ -137,6 +137,24 @@ def test_serve_refuses_an_invalid_manifest_and_says_which(env):
     assert "unknown owner 'rails'" in done.stderr and f"{path}:" in done.stderr
 
 
+def _transcoding(source: Path) -> list[int]:
+    """The ffmpeg processes reading `source` (found by command line, whoever started them)."""
+    needle = str(source.resolve()).encode()
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue  # exited while we looked
+        if (
+            argv
+            and b"ffmpeg" in Path(argv[0].decode(errors="replace")).name.encode()
+            and any(needle in arg for arg in argv)
+        ):
+            found.append(int(cmdline.parent.name))
+    return found
+
+
 def long_video(path: Path) -> None:
     """Ten minutes of 720p: a transcode of it outlives the test by far. Encoding 10 s once
     and repeating it by stream copy keeps the making cheap."""
@@ -188,7 +206,7 @@ def long_video(path: Path) -> None:
 
 
 def test_a_client_leaving_a_legacy_transcode_stops_its_ffmpeg(env):
-    from tests.media_fixtures import ffmpeg_children, wait_for
+    from tests.media_fixtures import wait_for
 
     env = {**env, "FIGWAY_ADMIN_PASSWORD": "transcode-test-pw"}
     seeded = figway("seed-demo", env=env)
@@ -206,10 +224,10 @@ def test_a_client_leaving_a_legacy_transcode_stops_its_ffmpeg(env):
             assert stream.headers["x-served-by"] == "flask"
             first = next(stream.iter_raw())
             assert first[4:8] == b"ftyp"
-            assert len(ffmpeg_children(url.pid)) == 1
+            wait_for(lambda: len(_transcoding(demo_files[0])) == 1, timeout=5.0)
         # The connection is gone; the gateway tells the WSGI side, which ends ffmpeg.
         took_from = time.monotonic()
-        wait_for(lambda: ffmpeg_children(url.pid) == [], timeout=2.0)
+        wait_for(lambda: _transcoding(demo_files[0]) == [], timeout=2.0)
         assert time.monotonic() - took_from < 2.0
 
 
@@ -228,11 +246,11 @@ def test_a_route_without_scenarios_is_refused_by_name():
     from gateway.changes import Change, ChangeRefused
     from gateway.parity.vet import require_parity
 
-    with pytest.raises(ChangeRefused, match=r"GET /api/users: no parity scenarios"):
+    with pytest.raises(ChangeRefused, match=r"GET /api/videos: no parity scenarios"):
         require_parity(
             [
-                Change("GET /api/users", 1, "flask", "fastapi"),
+                Change("GET /api/videos", 3, "flask", "fastapi"),
                 Change("GET /api/version", 1, "flask", "fastapi"),
             ]
         )
-    require_parity([Change("GET /api/users", 1, "fastapi", "flask")])  # rollback: no check
+    require_parity([Change("GET /api/videos", 3, "fastapi", "flask")])  # rollback: no check
