@@ -16,13 +16,13 @@ from typing import Any, TypeVar
 import requests
 from requests.adapters import HTTPAdapter
 
+from shared.db.base import MAX_ID
 from shared.errors import NotFound, Unavailable
 
 T = TypeVar("T")
 
 UNAVAILABLE = "Metadata provider unavailable"
 API_KEY_HEADER = "IMVDB-APP-KEY"
-MAX_ID = 2**63 - 1  # the BIGINT the ids are stored in
 # Image sizes, most useful first: "l" is the one the UI shows.
 _IMAGE_PREFERENCE = ("l", "o", "b", "t", "s")
 # Sources that name a video on a site rather than give its address.

@@ -28,6 +28,10 @@ MYSQL_TABLE_ARGS = {
 }
 
 
+# Ids are stored as (BIG)INT: a larger one cannot exist, and SQLite's driver overflows on it.
+MAX_ID = 2**63 - 1
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 

@@ -7,10 +7,27 @@ Services flush but never commit: the caller owns the transaction.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shared.errors import Conflict
+from shared.db.base import MAX_ID, Base
+from shared.errors import Conflict, NotFound
+
+M = TypeVar("M", bound=Base)
+
+
+def valid_id(row_id: int) -> bool:
+    return 1 <= row_id <= MAX_ID
+
+
+def find(session: Session, model: type[M], row_id: int, what: str) -> M:
+    """The row by primary key, or 404 (ids out of range included: they cannot exist)."""
+    row = session.get(model, row_id) if valid_id(row_id) else None
+    if row is None:
+        raise NotFound(f"{what} not found")
+    return row
 
 
 def flush_or_conflict(session: Session, message: str) -> None:

@@ -9,27 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar, cast
+from typing import Annotated, Any, cast
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, field_validator
 from sqlalchemy import ColumnElement, CursorResult, Label, Select, delete, func, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from shared.db.base import Base
+from shared.db.base import MAX_ID
 from shared.db.models import VIDEO_STATUSES, Artist, Video
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.pagination import PageNumber
 from shared.serializers import artist_json
-from shared.services import flush_or_conflict
+from shared.services import find, flush_or_conflict, valid_id
 from shared.validation import Body
 
 # Ids beyond a signed 64-bit integer overflow SQLite's driver: such an id cannot exist.
-MAX_ID = 2**63 - 1
 MAX_INT32 = 2**31 - 1
 MAX_SEARCH = 200
 MAX_BULK_IDS = 1000
-M = TypeVar("M", bound=Base)
 
 # --- shared by the library services -------------------------------------------------
 
@@ -52,18 +50,6 @@ ExternalId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 class IdsBody(Body):
     ids: list[DbId] = Field(min_length=1, max_length=MAX_BULK_IDS)
-
-
-def valid_id(row_id: int) -> bool:
-    return 1 <= row_id <= MAX_ID
-
-
-def find(session: Session, model: type[M], row_id: int, what: str) -> M:
-    """The row by primary key, or 404 (ids out of range included: they cannot exist)."""
-    row = session.get(model, row_id) if valid_id(row_id) else None
-    if row is None:
-        raise NotFound(f"{what} not found")
-    return row
 
 
 def contains_ci(

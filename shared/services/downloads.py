@@ -11,22 +11,17 @@ from shared.clock import utcnow
 from shared.db.models import DOWNLOAD_ACTIVE, DOWNLOAD_STATUSES, Download, Video
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.serializers import download_json
+from shared.services import find
 
 FINISHED = ("completed", "failed", "cancelled")
 
 
 def _video(session: Session, video_id: int) -> Video:
-    video = session.get(Video, video_id)
-    if video is None:
-        raise NotFound("Video not found")
-    return video
+    return find(session, Video, video_id, "Video")
 
 
 def _download(session: Session, download_id: int) -> Download:
-    download = session.get(Download, download_id)
-    if download is None:
-        raise NotFound("Download not found")
-    return download
+    return find(session, Download, download_id, "Download")
 
 
 def _active_download_id(session: Session, video_id: int) -> int | None:

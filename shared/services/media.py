@@ -25,6 +25,7 @@ from shared.errors import NotFound, TooLarge, Unavailable, ValidationFailed
 from shared.media import images
 from shared.media.ffmpeg import FfmpegFailed, FfmpegMissing, extract_frame, ffmpeg_exe
 from shared.serializers import artist_json
+from shared.services import find
 
 _VIDEO_TYPES = {
     ".mp4": "video/mp4",
@@ -55,10 +56,7 @@ def video_mimetype(path: Path) -> str:
 
 
 def _video(session: Session, video_id: int) -> Video:
-    video = session.get(Video, video_id)
-    if video is None:
-        raise NotFound("Video not found")
-    return video
+    return find(session, Video, video_id, "Video")
 
 
 def video_file(session: Session, settings: Settings, video_id: int) -> Path:
@@ -144,10 +142,7 @@ def ensure_sized_thumbnail(settings: Settings, source: FrameSource, size: str) -
 
 
 def _artist(session: Session, artist_id: int) -> Artist:
-    artist = session.get(Artist, artist_id)
-    if artist is None:
-        raise NotFound("Artist not found")
-    return artist
+    return find(session, Artist, artist_id, "Artist")
 
 
 def artist_thumbnail_file(session: Session, settings: Settings, artist_id: int) -> Path:

@@ -17,10 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shared.clients.metadata import MAX_ID, ProviderArtist, ProviderArtistDetail, ProviderVideo
+from shared.clients.metadata import ProviderArtist, ProviderArtistDetail, ProviderVideo
+from shared.db.base import MAX_ID
 from shared.db.models import Artist, Video
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.serializers import artist_json, video_json
+from shared.services import find
 from shared.validation import Body
 
 T = TypeVar("T")
@@ -82,17 +84,11 @@ def pick_match(results: Sequence[ProviderArtist], name: str) -> ProviderArtist:
 
 
 def get_artist(session: Session, artist_id: int) -> Artist:
-    artist = session.get(Artist, artist_id)
-    if artist is None:
-        raise NotFound("Artist not found")
-    return artist
+    return find(session, Artist, artist_id, "Artist")
 
 
 def get_video(session: Session, video_id: int) -> Video:
-    video = session.get(Video, video_id)
-    if video is None:
-        raise NotFound("Video not found")
-    return video
+    return find(session, Video, video_id, "Video")
 
 
 def discovery_target(session: Session, artist_id: int) -> int:

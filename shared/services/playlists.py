@@ -16,8 +16,8 @@ from shared.clock import utcnow
 from shared.db.models import Artist, Playlist, PlaylistEntry, User, Video
 from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from shared.serializers import playlist_entry_json, playlist_json
-from shared.services import flush_or_conflict
-from shared.services.artists import DbId, exists, valid_id
+from shared.services import flush_or_conflict, valid_id
+from shared.services.artists import DbId, exists
 from shared.validation import Body
 
 PlaylistName = Annotated[str, Field(min_length=1, max_length=255)]

@@ -13,9 +13,9 @@ from shared.auth.passwords import hash_password
 from shared.auth.roles import Role
 from shared.config import Settings
 from shared.db.models import User
-from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.errors import Conflict, ValidationFailed
 from shared.serializers import user_json
-from shared.services import flush_or_conflict
+from shared.services import find, flush_or_conflict
 from shared.validation import Body
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
@@ -41,10 +41,7 @@ class RoleUpdate(Body):
 
 
 def get_user(session: Session, user_id: int) -> User:
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound("User not found")
-    return user
+    return find(session, User, user_id, "User")
 
 
 def list_users(session: Session) -> dict[str, Any]:

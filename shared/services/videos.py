@@ -13,14 +13,14 @@ from sqlalchemy import ColumnElement, Select, delete, func, or_, select, true, u
 from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
+from shared.db.base import MAX_ID
 from shared.db.models import VIDEO_STATUSES, Artist, Video
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.pagination import LimitOffset
 from shared.serializers import video_json
-from shared.services import flush_or_conflict
+from shared.services import find, flush_or_conflict, valid_id
 from shared.services.artists import (
     MAX_BULK_IDS,
-    MAX_ID,
     MAX_INT32,
     MAX_SEARCH,
     DbId,
@@ -29,10 +29,8 @@ from shared.services.artists import (
     IdsBody,
     contains_ci,
     exists,
-    find,
     http_url,
     rowcount,
-    valid_id,
 )
 from shared.validation import Body
 
