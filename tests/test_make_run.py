@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from tests.polling import wait_for
 from tests.servers import base_env, free_port, serving
 
 ADMIN_PASSWORD = "demo-admin-password"
@@ -70,13 +71,12 @@ def test_the_local_provider_answers_and_downloads_work(admin):
     queued = admin.post(f"/api/videos/{wanted['id']}/download")
     assert queued.status_code == 202, queued.text
     download_id = queued.json()["download_id"]
-    deadline = time.monotonic() + 60
-    while (state := admin.get(f"/api/downloads/{download_id}").json())["status"] in (
-        "queued",
-        "running",
-    ):
-        assert time.monotonic() < deadline, state
-        time.sleep(0.2)
+
+    def finished() -> dict[str, Any] | None:
+        state: dict[str, Any] = admin.get(f"/api/downloads/{download_id}").json()
+        return None if state["status"] in ("queued", "running") else state
+
+    state = wait_for(finished, timeout=60)
     assert state["status"] == "completed", state
     assert admin.get(f"/api/videos/{wanted['id']}").json()["has_file"] is True
 

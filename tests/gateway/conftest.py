@@ -14,7 +14,18 @@ from gateway import changes as ops
 from gateway.app import Gateway
 from gateway.asgi import create_figway
 from shared.config import Settings
+from tests.conftest import MARIADB_SERVER_URL, service_missing
 from tests.test_contract import MANIFEST
+
+
+@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def server_url(request: pytest.FixtureRequest) -> str | None:
+    """Where the parity harness makes its databases: SQLite files, or the MariaDB server."""
+    if request.param == "sqlite":
+        return None
+    if not MARIADB_SERVER_URL:
+        service_missing("MariaDB (FIGWAY_TEST_DATABASE_URL)")
+    return MARIADB_SERVER_URL
 
 
 @pytest.fixture

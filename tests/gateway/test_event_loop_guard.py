@@ -12,17 +12,7 @@ from starlette.testclient import TestClient
 
 from gateway.parity import runner
 from gateway.parity.scenarios import CATALOGUE
-from tests.conftest import MARIADB_SERVER_URL, service_missing
 from tests.loop_guard import guarding
-
-
-@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
-def server_url(request) -> str | None:
-    if request.param == "sqlite":
-        return None
-    if not MARIADB_SERVER_URL:
-        service_missing("MariaDB (FIGWAY_TEST_DATABASE_URL)")
-    return MARIADB_SERVER_URL
 
 
 def test_the_twins_never_block_the_loop_while_serving_every_scenario(server_url):

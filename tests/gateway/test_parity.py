@@ -4,21 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from gateway.parity import runner
 from gateway.parity.compare import Answer, first_difference
 from gateway.parity.scenarios import CATALOGUE
-from tests.conftest import MARIADB_SERVER_URL, service_missing
-
-
-@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
-def server_url(request) -> str | None:
-    if request.param == "sqlite":
-        return None
-    if not MARIADB_SERVER_URL:
-        service_missing("MariaDB (FIGWAY_TEST_DATABASE_URL)")
-    return MARIADB_SERVER_URL
 
 
 def test_every_scenario_of_the_catalogue_matches(server_url):
