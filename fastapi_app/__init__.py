@@ -7,8 +7,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from fastapi_app.docs import install_openapi
 from fastapi_app.errors import register_error_handlers
-from fastapi_app.routers import auth, health, users
+from fastapi_app.routers import artists, auth, health, playlists, users, videos
 from fastapi_app.routers import settings as settings_routes
 from fastapi_app.session import SlidingSession
 from fastapi_app.state import Modern
@@ -17,7 +18,15 @@ from shared.auth.session_cookie import SessionCookieCodec
 from shared.config import Settings
 from shared.db.engine import async_session_factory, create_async_engine
 
-ROUTERS = (health.router, auth.router, users.router, settings_routes.router)
+ROUTERS = (
+    health.router,
+    auth.router,
+    users.router,
+    settings_routes.router,
+    artists.router,
+    videos.router,
+    playlists.router,
+)
 
 
 def create_fastapi_app(settings: Settings | None = None) -> FastAPI:
@@ -42,4 +51,5 @@ def create_fastapi_app(settings: Settings | None = None) -> FastAPI:
     register_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_openapi(app)
     return app

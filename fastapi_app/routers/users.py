@@ -8,7 +8,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from fastapi_app.deps import SessionDep, SettingsDep, require
+from fastapi_app.docs import answers, json_body
 from fastapi_app.http import body, json_data
+from fastapi_app.schemas.common import SuccessOut
+from fastapi_app.schemas.users import PreferencesOut, UserList, UserOut
 from shared.db.models import User
 from shared.services import users as users_service
 from shared.services.users import RoleUpdate, UserCreate
@@ -18,12 +21,18 @@ Admin = Annotated[User | None, Depends(require("admin"))]
 Anyone = Annotated[User | None, Depends(require("readonly"))]
 
 
-@router.get("/api/users")
+@router.get("/api/users", response_model=None, responses=answers(UserList))
 async def list_users(_user: Admin, session: SessionDep) -> dict[str, Any]:
     return await session.run_sync(users_service.list_users)
 
 
-@router.post("/api/users", status_code=201)
+@router.post(
+    "/api/users",
+    status_code=201,
+    response_model=None,
+    responses=answers(UserOut, 400, 409, status=201),
+    openapi_extra=json_body(UserCreate),
+)
 async def create_user(
     request: Request, _user: Admin, session: SessionDep, settings: SettingsDep
 ) -> JSONResponse:
@@ -34,7 +43,17 @@ async def create_user(
 
 
 # Declared before /api/users/{user_id:int}/...; "me" is no int anyway, as in Flask.
-@router.put("/api/users/me/preferences")
+@router.put(
+    "/api/users/me/preferences",
+    response_model=None,
+    responses=answers(PreferencesOut, 400),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
 async def update_preferences(request: Request, user: Anyone, session: SessionDep) -> dict[str, Any]:
     assert user is not None  # require() guarantees it
     data = await json_data(request)
@@ -43,7 +62,12 @@ async def update_preferences(request: Request, user: Anyone, session: SessionDep
     return merged
 
 
-@router.put("/api/users/{user_id:int}/role")
+@router.put(
+    "/api/users/{user_id:int}/role",
+    response_model=None,
+    responses=answers(UserOut, 400, 404, 409),
+    openapi_extra=json_body(RoleUpdate),
+)
 async def set_role(
     user_id: int, request: Request, _user: Admin, session: SessionDep
 ) -> dict[str, Any]:
@@ -53,7 +77,9 @@ async def set_role(
     return updated
 
 
-@router.delete("/api/users/{user_id:int}")
+@router.delete(
+    "/api/users/{user_id:int}", response_model=None, responses=answers(SuccessOut, 404, 409)
+)
 async def delete_user(user_id: int, _user: Admin, session: SessionDep) -> dict[str, Any]:
     result = await session.run_sync(users_service.delete_user, user_id)
     await session.commit()

@@ -53,7 +53,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         bad = [o for o in results if o.difference is not None]
         if not results:
             failed = True
-            first = "no scenarios: add some to gateway/parity/scenarios.py"
+            first = "no scenarios: add some to gateway/parity/catalogue/"
         else:
             first = f"[{bad[0].scenario.name}] {bad[0].difference}" if bad else ""
         failed = failed or bool(bad)

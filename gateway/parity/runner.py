@@ -8,17 +8,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr, ValidationError
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from fastapi_app import create_fastapi_app
+from gateway.app import flat_routes
+from gateway.manifest import twin_key
 from gateway.parity.compare import Answer, first_difference
-from gateway.parity.scenarios import Scenario
+from gateway.parity.scenario import Scenario
 from legacy_flask import create_app
 from shared.auth.passwords import hash_password
 from shared.auth.session_cookie import SessionCookieCodec
@@ -30,6 +33,7 @@ from shared.db.engine import sync_url
 from shared.db.models import ROLES, User, UserSession
 from shared.db.scratch import scratch_database
 from shared.services.auth import hash_token
+from shared.validation import describe
 
 SEEDED_AT = datetime(2025, 1, 1, tzinfo=UTC)
 PASSWORD = "parity-password"  # noqa: S105 - the seeded users' password, for login scenarios
@@ -60,9 +64,34 @@ def _run_one(scenario: Scenario, workdir: Path, server_url: str | None) -> Outco
             if scenario.role is not None:
                 headers.update(_credentials(settings, url, scenario, token))
             answers[side] = _call(side, settings, scenario, headers, url)
-    return Outcome(
-        scenario, first_difference(answers["flask"], answers["fastapi"], scenario.volatile)
-    )
+    difference = first_difference(answers["flask"], answers["fastapi"], scenario.volatile)
+    return Outcome(scenario, difference or undocumented(scenario, answers["flask"]))
+
+
+def undocumented(scenario: Scenario, answer: Answer) -> str | None:
+    """Why a successful JSON answer does not fit the model the twin documents in /docs."""
+    if not 200 <= answer.status < 300 or "json" not in answer.headers.get("content-type", ""):
+        return None
+    model = _documented_models().get((twin_key(scenario.route), answer.status))
+    if model is None:
+        return f"{answer.status} is not documented with a model in /docs"
+    try:
+        model.model_validate_json(answer.body)
+    except ValidationError as exc:
+        return f"answer does not fit {model.__name__} in /docs: {describe(exc)}"
+    return None
+
+
+@cache
+def _documented_models() -> dict[tuple[str, int], type[BaseModel]]:
+    app = create_fastapi_app(_settings(Path(tempfile.gettempdir()), "sqlite://"))
+    found: dict[tuple[str, int], type[BaseModel]] = {}
+    for route in flat_routes(app.routes):
+        for method in getattr(route, "methods", None) or ():
+            for status, entry in (getattr(route, "responses", None) or {}).items():
+                if isinstance(entry.get("model"), type):
+                    found[(twin_key(f"{method} {route.path}"), int(status))] = entry["model"]
+    return found
 
 
 @contextmanager

@@ -1,0 +1,87 @@
+"""OpenAPI for twins that read their bodies with the legacy parser.
+
+The twins parse request bodies themselves (shared.validation), so a bad body gets the
+legacy 400 with the legacy message, which FastAPI's own body validation would not give.
+FastAPI therefore cannot see the body model; `json_body` tells /docs about it. Answers are
+documented, not filtered: `answers` names the model in /docs while the route still returns
+the shared serializer's JSON untouched (a response_model would re-serialize it, and drop
+keys silently). The parity runner checks every answer against the model named here, so
+the documentation cannot drift from what either side sends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+
+from fastapi_app.schemas.common import ErrorOut
+
+REF = "#/components/schemas/{model}"
+_BODIES: dict[str, type[BaseModel]] = {}
+_ERRORS = {
+    400: "Bad input (malformed JSON, a wrong type, a bound)",
+    401: "Not logged in",
+    403: "Below the route's role",
+    404: "No such row",
+    409: "Conflict with an existing row",
+    423: "Account locked after failed logins",
+    502: "The metadata provider failed",
+    503: "A backing service is unavailable",
+}
+
+
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """`openapi_extra` for a route whose JSON body is `model` (parsed by the route)."""
+    _BODIES[model.__name__] = model
+    schema = {"$ref": REF.format(model=model.__name__)}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def answers(
+    model: type[BaseModel] | None, *errors: int, status: int = 200
+) -> dict[int | str, dict[str, Any]]:
+    """`responses` for a route answering `model` with `status`, and the legacy errors."""
+    documented: dict[int | str, dict[str, Any]] = {}
+    if model is not None:
+        documented[status] = {"model": model, "description": "Success"}
+    for code in (401, 403, *errors):
+        documented[code] = {"model": ErrorOut, "description": _ERRORS.get(code, "Error")}
+    return documented
+
+
+def documented_model(responses: dict[int | str, dict[str, Any]], status: int) -> Any:
+    """The model a route documents for `status`, or None."""
+    entry = responses.get(status) or responses.get(str(status))
+    return entry.get("model") if entry else None
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Generate the schema once, adding the body models `json_body` referred to."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            # FastAPI documents a 422 for every route with parameters; the twins answer the
+            # legacy 400 instead (fastapi_app.errors), so the 422 would be a false promise.
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    operation.get("responses", {}).pop("422", None)
+            for name in ("HTTPValidationError", "ValidationError"):
+                components.pop(name, None)
+            for name, model in _BODIES.items():
+                body = model.model_json_schema(ref_template=REF)
+                components.update(body.pop("$defs", {}))
+                components[name] = body
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,1 @@
+"""Parity scenarios, one module per resource; scenarios.py assembles them."""

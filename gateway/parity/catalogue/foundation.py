@@ -1,0 +1,286 @@
+"""Phase 1 foundation: health, version, session check, tokens, users, settings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from gateway.parity.scenario import ADMIN, USER, Scenario
+from shared.db.models import Setting, UserSession
+
+
+def _revoke_sessions(session: Session, now: datetime) -> None:
+    session.query(UserSession).update({"revoked_at": now})
+
+
+def _some_settings(session: Session, now: datetime) -> None:
+    session.add_all(
+        [
+            Setting(
+                key="site_name", value="Videos", description="Shown in the header", updated_at=now
+            ),
+            Setting(key="imvdb_api_key", value="s3cret", description=None, updated_at=now),
+            Setting(key="page_size", value=25, description=None, updated_at=now),
+        ]
+    )
+
+
+NEW_USER = {
+    "username": "newbie",
+    "password": "long-enough-1",
+    "email": "n@example.org",
+    "role": "user",
+}
+# Fresh values both sides write at their own moment: they may differ.
+NEW_ROW = ("created_at", "rows.users.*.created_at", "rows.users.*.password_hash")
+TOUCHED_SETTINGS = ("rows.settings.*.updated_at",)
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("GET /api/version", "anonymous", "/api/version"),
+    Scenario("GET /api/version", "logged in", "/api/version", role="user"),
+    Scenario("GET /api/health", "anonymous", "/api/health"),
+    Scenario("GET /api/health", "admin with a token", "/api/health", role="admin", auth="bearer"),
+    Scenario("GET /auth/check", "anonymous", "/auth/check"),
+    Scenario("GET /auth/check", "cookie", "/auth/check", role="readonly"),
+    Scenario("GET /auth/check", "bearer token", "/auth/check", role="manager", auth="bearer"),
+    Scenario(
+        "GET /auth/check", "revoked session", "/auth/check", role="user", arrange=_revoke_sessions
+    ),
+    Scenario(
+        "GET /auth/check",
+        "garbage cookie",
+        "/auth/check",
+        headers={"Cookie": "session=not-a-signed-cookie"},
+    ),
+    Scenario("GET /api/health/database", "anonymous", "/api/health/database"),
+    Scenario("GET /api/health/database", "user", "/api/health/database", role="user"),
+    # Latency and pool figures describe each side's own engine.
+    Scenario(
+        "GET /api/health/database",
+        "manager",
+        "/api/health/database",
+        role="manager",
+        volatile=(
+            "latency_ms",
+            "pool.size",
+            "pool.checked_out",
+            "pool.overflow",
+            "pool.checked_in",
+        ),
+    ),
+    Scenario("GET /api/auth/me", "anonymous", "/api/auth/me"),
+    Scenario("GET /api/auth/me", "readonly", "/api/auth/me", role="readonly"),
+    Scenario("GET /api/auth/me", "bearer", "/api/auth/me", role="admin", auth="bearer"),
+    Scenario(
+        "POST /api/auth/token",
+        "right password",
+        "/api/auth/token",
+        json={"username": "parity_user", "password": "parity-password"},
+        volatile=("access_token", "rows.users.*.last_login_at"),
+    ),
+    Scenario(
+        "POST /api/auth/token",
+        "wrong password",
+        "/api/auth/token",
+        json={"username": "parity_user", "password": "nope"},
+    ),
+    Scenario(
+        "POST /api/auth/token",
+        "unknown user",
+        "/api/auth/token",
+        json={"username": "nobody", "password": "nope"},
+    ),
+    Scenario("POST /api/auth/token", "malformed JSON", "/api/auth/token", raw=b"{nope"),
+    Scenario(
+        "POST /api/auth/token",
+        "wrong type",
+        "/api/auth/token",
+        json={"username": 5, "password": "x"},
+    ),
+    Scenario("GET /api/users", "anonymous", "/api/users"),
+    Scenario("GET /api/users", "manager", "/api/users", role="manager"),
+    Scenario("GET /api/users", "admin", "/api/users", role="admin"),
+    Scenario(
+        "POST /api/users",
+        "admin creates",
+        "/api/users",
+        role="admin",
+        json=NEW_USER,
+        volatile=NEW_ROW,
+    ),
+    Scenario(
+        "POST /api/users",
+        "duplicate username",
+        "/api/users",
+        role="admin",
+        json={**NEW_USER, "username": "parity_user"},
+    ),
+    Scenario(
+        "POST /api/users",
+        "short password",
+        "/api/users",
+        role="admin",
+        json={**NEW_USER, "password": "short"},
+    ),
+    Scenario(
+        "POST /api/users",
+        "unknown role",
+        "/api/users",
+        role="admin",
+        json={**NEW_USER, "role": "owner"},
+    ),
+    Scenario("POST /api/users", "malformed JSON", "/api/users", role="admin", raw=b"{"),
+    Scenario("POST /api/users", "manager", "/api/users", role="manager", json=NEW_USER),
+    Scenario(
+        "PUT /api/users/<int:user_id>/role",
+        "promote",
+        f"/api/users/{USER}/role",
+        role="admin",
+        json={"role": "manager"},
+    ),
+    Scenario(
+        "PUT /api/users/<int:user_id>/role",
+        "last admin",
+        f"/api/users/{ADMIN}/role",
+        role="admin",
+        json={"role": "user"},
+    ),
+    Scenario(
+        "PUT /api/users/<int:user_id>/role",
+        "unknown user",
+        "/api/users/99/role",
+        role="admin",
+        json={"role": "user"},
+    ),
+    Scenario(
+        "PUT /api/users/<int:user_id>/role",
+        "bad role",
+        f"/api/users/{USER}/role",
+        role="admin",
+        json={"role": 7},
+    ),
+    Scenario(
+        "PUT /api/users/<int:user_id>/role",
+        "user",
+        f"/api/users/{USER}/role",
+        role="user",
+        json={"role": "admin"},
+    ),
+    Scenario(
+        "DELETE /api/users/<int:user_id>", "admin deletes", f"/api/users/{USER}", role="admin"
+    ),
+    Scenario("DELETE /api/users/<int:user_id>", "last admin", f"/api/users/{ADMIN}", role="admin"),
+    Scenario("DELETE /api/users/<int:user_id>", "unknown", "/api/users/99", role="admin"),
+    Scenario("DELETE /api/users/<int:user_id>", "anonymous", f"/api/users/{USER}"),
+    Scenario(
+        "PUT /api/users/me/preferences",
+        "merge",
+        "/api/users/me/preferences",
+        role="readonly",
+        json={"theme": "dark", "volume": 3},
+    ),
+    Scenario(
+        "PUT /api/users/me/preferences",
+        "not an object",
+        "/api/users/me/preferences",
+        role="readonly",
+        json=[1, 2],
+    ),
+    Scenario(
+        "PUT /api/users/me/preferences",
+        "anonymous",
+        "/api/users/me/preferences",
+        json={"theme": "dark"},
+    ),
+    Scenario(
+        "GET /api/settings",
+        "admin, secrets masked",
+        "/api/settings",
+        role="admin",
+        arrange=_some_settings,
+    ),
+    Scenario("GET /api/settings", "manager", "/api/settings", role="manager"),
+    Scenario(
+        "GET /api/settings/<key>",
+        "manager sees a mask",
+        "/api/settings/imvdb_api_key",
+        role="manager",
+        arrange=_some_settings,
+    ),
+    Scenario(
+        "GET /api/settings/<key>",
+        "admin sees the value",
+        "/api/settings/imvdb_api_key",
+        role="admin",
+        arrange=_some_settings,
+    ),
+    Scenario("GET /api/settings/<key>", "unknown", "/api/settings/nope", role="manager"),
+    Scenario(
+        "PUT /api/settings/<key>",
+        "create",
+        "/api/settings/theme",
+        role="admin",
+        json={"value": "dark", "description": "UI theme"},
+        volatile=TOUCHED_SETTINGS,
+    ),
+    Scenario(
+        "PUT /api/settings/<key>",
+        "update",
+        "/api/settings/page_size",
+        role="admin",
+        json={"value": 50},
+        arrange=_some_settings,
+        volatile=TOUCHED_SETTINGS,
+    ),
+    Scenario(
+        "PUT /api/settings/<key>",
+        "bad key",
+        "/api/settings/bad%20key",
+        role="admin",
+        json={"value": 1},
+    ),
+    Scenario(
+        "PUT /api/settings/<key>",
+        "no value",
+        "/api/settings/theme",
+        role="admin",
+        json={"description": "x"},
+    ),
+    Scenario(
+        "PUT /api/settings/<key>",
+        "manager",
+        "/api/settings/theme",
+        role="manager",
+        json={"value": 1},
+    ),
+    Scenario(
+        "DELETE /api/settings/<key>",
+        "existing",
+        "/api/settings/site_name",
+        role="admin",
+        arrange=_some_settings,
+    ),
+    Scenario("DELETE /api/settings/<key>", "unknown", "/api/settings/nope", role="admin"),
+    Scenario(
+        "PUT /api/settings/bulk",
+        "several",
+        "/api/settings/bulk",
+        role="admin",
+        json={"settings": {"page_size": 10, "new_key": "x"}},
+        arrange=_some_settings,
+        volatile=TOUCHED_SETTINGS,
+    ),
+    Scenario(
+        "PUT /api/settings/bulk",
+        "one bad key writes nothing",
+        "/api/settings/bulk",
+        role="admin",
+        json={"settings": {"ok": 1, "bad key": 2}},
+        arrange=_some_settings,
+    ),
+    Scenario(
+        "PUT /api/settings/bulk", "empty", "/api/settings/bulk", role="admin", json={"settings": {}}
+    ),
+)

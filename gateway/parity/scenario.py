@@ -1,0 +1,40 @@
+"""One parity scenario: a request, who makes it, the rows it needs, what may differ."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+# Extra rows for one scenario, given the scenario's one clock reading (both sides alike).
+Arrange = Callable[[Session, datetime], None]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    route: str  # the manifest key, "METHOD PATH"
+    name: str
+    path: str  # the concrete path requested
+    role: str | None = None  # None: anonymous; else a seeded user of that role
+    auth: str = "cookie"  # cookie or bearer, when role is set
+    json: Any = None
+    raw: bytes | None = None  # a body sent as is, as JSON (for malformed input)
+    headers: dict[str, str] = field(default_factory=dict)
+    arrange: Arrange | None = None  # extra rows, run on both databases alike
+    # JSON paths ("user.last_login_at", "items.*.created_at") allowed to differ.
+    volatile: tuple[str, ...] = ()
+
+    @property
+    def method(self) -> str:
+        return self.route.split(" ", 1)[0]
+
+    @property
+    def label(self) -> str:
+        return f"{self.route} [{self.name}]"
+
+
+# Seeded users, by role: readonly 1, user 2, manager 3, admin 4 (see runner._seed).
+READONLY, USER, MANAGER, ADMIN = 1, 2, 3, 4
