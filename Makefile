@@ -22,8 +22,8 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/figway run --host 127.0.0.1 --port $(PORT)
 
-# The second pass runs every test of the legacy app again through the gateway (all routes
-# on flask): it must answer exactly as Flask alone.
+# The second pass runs every test of the legacy app again through the gateway, each route
+# with a FastAPI twin served by the twin: it must answer exactly as Flask alone.
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 	FIGWAY_TEST_THROUGH_GATEWAY=1 $(BIN)/pytest -q $(PYTEST_ARGS)

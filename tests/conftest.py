@@ -32,8 +32,9 @@ from shared.db.scratch import scratch_database
 REQUIRE_SERVICES = os.environ.get("FIGWAY_REQUIRE_SERVICES") == "1"
 MARIADB_SERVER_URL = os.environ.get("FIGWAY_TEST_DATABASE_URL")
 REDIS_TEST_URL = os.environ.get("FIGWAY_TEST_REDIS_URL")
-# Every test's requests go through the gateway (all routes on flask) instead of straight
-# to Flask; the same assertions then prove the gateway changes nothing.
+# Every test's requests go through the gateway (each route with a FastAPI twin served by
+# the twin, the rest by flask) instead of straight to Flask; the same assertions then prove
+# the gateway and the twins change nothing.
 THROUGH_GATEWAY = os.environ.get("FIGWAY_TEST_THROUGH_GATEWAY") == "1"
 PASSWORD = "correct-horse-battery"
 TEST_SCRYPT_N = 2**4  # hashes carry their cost; tests need speed, not strength

@@ -1,9 +1,10 @@
 """Run the legacy suite through the gateway: FIGWAY_TEST_THROUGH_GATEWAY=1.
 
 Flask's test client calls `app.wsgi_app`; here that becomes a bridge into the gateway,
-with the app's original `wsgi_app` as the gateway's legacy side and every route owned by
-flask. Each test then asserts, unchanged, that the gateway answers exactly as the Flask
-app alone.
+with the app's original `wsgi_app` as the gateway's legacy side and every route that has
+a FastAPI twin owned by fastapi (the rest by flask). Each test then asserts, unchanged,
+that the gateway with the twins answers exactly as the Flask app alone: the legacy suite
+is the twins' suite too.
 
 The bridge plays the part of an HTTP server towards the gateway (ASGI): it passes the
 request body, relays the response, and tells the app `http.disconnect` when the test
@@ -26,7 +27,7 @@ from starlette.types import ASGIApp, Message
 
 from fastapi_app import create_fastapi_app
 from gateway import manifest as mf
-from gateway.app import create_gateway
+from gateway.app import create_gateway, modern_route_keys
 from shared.config import Settings
 from tests.test_contract import MANIFEST
 
@@ -35,9 +36,16 @@ def route_through_gateway(app: Flask, settings: Settings, tmp: Path) -> Callable
     """Put the gateway in front of `app`; returns the teardown."""
     manifest = tmp / "gateway-manifest.yaml"
     shutil.copy(MANIFEST, manifest)
-    with mf.locked(manifest):
-        mf.set_owners(manifest, {e.key: "flask" for e in mf.load(manifest).entries})
     modern = create_fastapi_app(settings)
+    twins = {mf.twin_key(key) for key in modern_route_keys(modern.routes)}
+    with mf.locked(manifest):
+        mf.set_owners(
+            manifest,
+            {
+                e.key: "fastapi" if mf.twin_key(e.key) in twins else "flask"
+                for e in mf.load(manifest).entries
+            },
+        )
     gateway = create_gateway(
         settings.model_copy(update={"manifest": manifest}),
         legacy=app.wsgi_app,
