@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import gateway
+from bench import gateway, metadata
 from bench.harness import require_wrk
 from bench.report import Scenario, render
 
@@ -37,6 +37,10 @@ def main() -> int:
         scenarios.append(gateway.routing_decision(args.quick))
         _say("gateway against each app alone (FastAPI under uvicorn, Flask under gunicorn)")
         scenarios += gateway.through_the_gateway(Path(tmp), args.quick, args.threads)
+        _say("metadata client stacks: plain httpx, httpx over aiohttp, raw aiohttp")
+        scenarios.append(metadata.client_stacks(Path(tmp), args.quick))
+        _say("metadata search at 500 clients: the FastAPI twin against the Flask route")
+        scenarios.append(metadata.search_twin(Path(tmp), args.quick))
     header = [
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))} on "
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"

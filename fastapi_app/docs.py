@@ -28,8 +28,7 @@ _ERRORS = {
     404: "No such row",
     409: "Conflict with an existing row",
     423: "Account locked after failed logins",
-    502: "The metadata provider failed",
-    503: "A backing service is unavailable",
+    503: "A backing service (database, metadata provider) is unavailable",
 }
 
 

@@ -20,8 +20,6 @@ from fastapi_app.state import Modern
 from gateway import changes as ops
 from gateway import manifest as mf
 from gateway.parity.vet import require_parity
-from shared.auth.session_cookie import SessionCookieCodec
-from shared.db.engine import async_session_factory, create_async_engine
 from shared.db.models import User
 from shared.errors import Conflict, ValidationFailed
 
@@ -55,22 +53,17 @@ class RollbackBody(_Body):
 
 def create_admin_app(gateway: Gateway) -> FastAPI:
     settings = gateway.settings
-    engine = create_async_engine(settings.model_copy(update={"db_pool_size": 2}))
+    state = Modern.create(settings.model_copy(update={"db_pool_size": 2}))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        await engine.dispose()
+        await state.aclose()
 
     app = FastAPI(
         title="figway admin", openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan
     )
-    app.state.figway = Modern(
-        settings=settings,
-        engine=engine,
-        sessions=async_session_factory(engine),
-        cookies=SessionCookieCodec(settings),
-    )
+    app.state.figway = state
     register_error_handlers(app)
     path = gateway.watcher.path
 

@@ -91,10 +91,3 @@ def page(level: AuthLevel) -> Callable[[F], F]:
 def next_path() -> str:
     query = request.query_string.decode("latin-1")
     return request.path + (f"?{query}" if query else "")
-
-
-def safe_next(target: str | None) -> str:
-    """Only same-site paths: '/x' yes, '//evil.example' and 'http://…' no."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     )
     metadata_api_key: SecretStr | None = Field(None, validation_alias=_env("METADATA_API_KEY"))
     metadata_timeout_s: float = Field(10.0, validation_alias=_env("FIGWAY_METADATA_TIMEOUT"))
+    # Calls in flight to the provider from one FastAPI process; more wait their turn.
+    metadata_max_concurrency: int = Field(
+        256, ge=1, validation_alias=_env("FIGWAY_METADATA_CONCURRENCY")
+    )
     admin_password: SecretStr | None = Field(None, validation_alias=_env("FIGWAY_ADMIN_PASSWORD"))
     manifest: Path = Field(Path("migration_status.yaml"), validation_alias=_env("FIGWAY_MANIFEST"))
     log_file: Path | None = Field(None, validation_alias=_env("FIGWAY_LOG_FILE"))

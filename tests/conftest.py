@@ -121,15 +121,22 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 def app(settings: Settings, tmp_path: Path) -> Iterator[Flask]:
     application = create_app(settings)
-    teardown = None
-    if THROUGH_GATEWAY:
-        from tests.through_gateway import route_through_gateway
+    if not THROUGH_GATEWAY:
+        yield application
+        application.extensions["figway"].close()
+        return
+    from tests.loop_guard import guarding
+    from tests.through_gateway import route_through_gateway
 
+    # The twins serve this test: the event-loop guard watches them while they do (for all
+    # but sleeps, which the parity run watches for: see tests/loop_guard.py).
+    with guarding(sleeps=False) as caught:
         teardown = route_through_gateway(application, settings, tmp_path)
-    yield application
-    if teardown is not None:
+        yield application
         teardown()
     application.extensions["figway"].close()
+    if caught:
+        pytest.fail(f"blocking calls on the event loop: {caught}")
 
 
 @pytest.fixture

@@ -7,47 +7,13 @@ point `settings.metadata_base_url` at the URL; `serve` runs any other ASGI stub 
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-import uvicorn
-from starlette.types import ASGIApp
 
 from shared.fakes.metadata_provider import create_provider_app
-
-STOP_TIMEOUT_S = 10
-
-
-@contextmanager
-def serve(app: ASGIApp) -> Iterator[str]:
-    """Run `app` until the block ends; yields its base URL, e.g. http://127.0.0.1:40123."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    # Listening before uvicorn starts: early requests wait in the backlog, no polling needed.
-    sock.listen(128)
-    config = uvicorn.Config(
-        app,
-        log_config=None,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        ws="none",
-        timeout_graceful_shutdown=5,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="fake-provider", daemon=True
-    )
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(STOP_TIMEOUT_S)
-        sock.close()
-        assert not thread.is_alive(), "the fake provider did not stop"
+from shared.fakes.serving import serve
 
 
 @contextmanager

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import platform
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +20,7 @@ from shared.services.system import (
     parse_proc_status,
     parse_yt_dlp_version,
     run_version_command,
+    run_version_command_async,
     versions_json,
 )
 from tests.conftest import assert_error
@@ -66,18 +69,72 @@ def test_system_survives_a_broken_ffmpeg(settings, bearer, tmp_path, ffmpeg):
     assert response.get_json()["versions"]["ffmpeg"] is None
 
 
-def test_a_hanging_command_times_out_to_none():
+def _blocking(argv: list[str], limit_s: float = 5.0) -> str | None:
+    return run_version_command(argv, timeout=limit_s)
+
+
+def _on_a_loop(argv: list[str], limit_s: float = 5.0) -> str | None:
+    return asyncio.run(run_version_command_async(argv, limit_s))
+
+
+# The legacy runner and the twin's asyncio one must agree on every outcome.
+RUNNERS = pytest.mark.parametrize("run", [_blocking, _on_a_loop], ids=["blocking", "asyncio"])
+
+
+@RUNNERS
+def test_a_hanging_command_times_out_to_none(run):
     started = time.monotonic()
-    hang = [sys.executable, "-c", "import threading; threading.Event().wait()"]
-    assert run_version_command(hang, timeout=0.5) is None
+    marker = f"figway-hang-{os.getpid()}-{run.__name__}"
+    hang = [sys.executable, "-c", "import threading; threading.Event().wait()", marker]
+    assert run(hang, 0.5) is None
     assert time.monotonic() - started < 5
+    # Killed, not left behind.
+    assert not [p for p in Path("/proc").glob("[0-9]*") if marker in _cmdline(p)]
 
 
-def test_run_version_command_outcomes(tmp_path):
+def _cmdline(proc: Path) -> str:
+    try:
+        return (proc / "cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+@RUNNERS
+def test_run_version_command_outcomes(tmp_path, run):
     python = f"Python {platform.python_version()}\n"
-    assert run_version_command([sys.executable, "--version"]) == python
-    assert run_version_command([sys.executable, "-c", "raise SystemExit(3)"]) is None
-    assert run_version_command([str(tmp_path / "absent")]) is None
+    assert run([sys.executable, "--version"]) == python
+    assert run([sys.executable, "-c", "raise SystemExit(3)"]) is None
+    assert run([str(tmp_path / "absent")]) is None
+
+
+def test_the_twin_runs_the_version_commands_at_once(tmp_path):
+    """Each fake tool waits until the other has started: run one after the other, the
+    first would wait in vain and fail; run at once, both answer."""
+    for name, other in (("a", "b"), ("b", "a")):
+        tool = tmp_path / name
+        tool.write_text(
+            f"#!/bin/sh\ntouch {tmp_path}/{name}.started\n"
+            f"for i in $(seq 30); do [ -e {tmp_path}/{other}.started ] && "
+            f"echo 'ffmpeg version 9.9' && exit 0; sleep 0.1; done\nexit 1\n"
+        )
+        tool.chmod(0o755)
+    commands: dict[str, list[str] | None] = {
+        "ffmpeg": [str(tmp_path / "a"), "-version"],
+        "yt_dlp": [str(tmp_path / "b"), "-version"],
+    }
+    assert asyncio.run(_all(commands)) == ["ffmpeg version 9.9\n"] * 2
+    # The same tools one after the other, as the blocking side runs them: the first fails.
+    for marker in tmp_path.glob("*.started"):
+        marker.unlink()
+    assert [_blocking(argv) for argv in commands.values() if argv] == [None, "ffmpeg version 9.9\n"]
+
+
+async def _all(commands: dict[str, list[str] | None]) -> list[str | None]:
+    return list(
+        await asyncio.gather(
+            *(run_version_command_async(argv) for argv in commands.values() if argv)
+        )
+    )
 
 
 def test_version_parsers():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from ruamel.yaml import YAML
@@ -11,6 +12,17 @@ from gateway.cli import main
 from gateway.routes import flask_routes
 
 MANIFEST = Path(__file__).resolve().parent.parent / "migration_status.yaml"
+
+
+def legacy_manifest(path: Path) -> Path:
+    """A copy of the committed manifest at `path` with every route owned by flask: the
+    state before the migration, whatever has been rolled out since."""
+    from gateway import manifest as mf
+
+    shutil.copy(MANIFEST, path)
+    with mf.locked(path):
+        mf.set_owners(path, {e.key: "flask" for e in mf.load(path).entries})
+    return path
 
 
 def manifest_routes() -> dict[str, str]:

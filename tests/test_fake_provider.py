@@ -26,7 +26,8 @@ from shared.fakes.metadata_provider import (
     build_catalogue,
     create_provider_app,
 )
-from tests.provider import provider_url, refused_url, serve
+from shared.fakes.serving import serve
+from tests.provider import provider_url, refused_url
 
 __all__ = ["provider_url"]  # a fixture, used by name
 

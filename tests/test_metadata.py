@@ -18,8 +18,9 @@ from legacy_flask import create_app
 from shared.config import Settings
 from shared.db.models import Artist, Video
 from shared.fakes.metadata_provider import EMPTY_ARTIST_NAME, build_catalogue
+from shared.fakes.serving import serve
 from tests.conftest import assert_error
-from tests.provider import down_url, provider_url, serve
+from tests.provider import down_url, provider_url
 
 __all__ = ["down_url", "provider_url"]  # fixtures, used by name
 

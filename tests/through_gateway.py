@@ -60,7 +60,7 @@ def route_through_gateway(app: Flask, settings: Settings, tmp: Path) -> Callable
     def teardown() -> None:
         async def stop() -> None:
             await gateway.watcher.stop()
-            await modern.state.figway.engine.dispose()
+            await modern.state.figway.aclose()
             pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             for task in pending:
                 task.cancel()

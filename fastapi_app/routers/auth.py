@@ -1,24 +1,137 @@
-"""Session check and the current user: the twins of legacy_flask/blueprints/auth.py."""
+"""Login, logout, session check, the current user and bearer tokens: the twins of
+legacy_flask/blueprints/auth.py.
+
+The session cookie is Flask's own format (shared.auth.session_cookie), backed by the same
+user_sessions rows: a login made here holds on the Flask side and the reverse, and a
+logout on either side revokes the row both sides check.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
 
-from fastapi_app.deps import OptionalUser, SessionDep, SettingsDep, require
-from fastapi_app.http import json_data
+from fastapi_app.deps import (
+    SESSION_TOKEN_KEY,
+    ModernDep,
+    OptionalUser,
+    SessionDep,
+    SettingsDep,
+    require,
+)
+from fastapi_app.docs import answers, json_body
+from fastapi_app.http import json_data, legacy_args
+from fastapi_app.pages import login_page, redirect
+from fastapi_app.schemas.common import SuccessOut
+from fastapi_app.schemas.users import CheckOut, LoginOut, MeOut, TokenOut
 from shared.auth.tokens import issue_token
 from shared.db.models import User
+from shared.errors import AppError
 from shared.serializers import user_json
 from shared.services import auth as auth_service
+from shared.services.auth import safe_next
 from shared.services.users import LoginBody, me_json
 from shared.validation import parse_body
 
 router = APIRouter(tags=["auth"])
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-@router.get("/auth/check", dependencies=[Depends(require("public"))])
+@router.post(
+    "/auth/login",
+    dependencies=[Depends(require("public"))],
+    response_model=None,
+    responses={
+        **answers(LoginOut, 400, 423),
+        302: {"description": "A form login: to the `next` path (same site only)"},
+    },
+    openapi_extra=json_body(LoginBody),
+)
+async def login(request: Request, session: SessionDep, state: ModernDep) -> Response:
+    form = _mimetype(request) in FORM_TYPES
+    data: Any
+    if form:
+        fields = await request.form()
+        # Flask's request.form.to_dict(): the first value of each text field (uploaded
+        # files are no form values).
+        data = {}
+        for key, value in fields.multi_items():
+            if isinstance(value, str):
+                data.setdefault(key, value)
+        query_next = legacy_args(request).get("next")
+        if "next" not in data and query_next:
+            data["next"] = query_next
+    else:
+        data = await json_data(request)
+    try:
+        creds = parse_body(LoginBody, data)
+    except AppError as err:
+        return _login_failed(err, form, data.get("next") if isinstance(data, dict) else None)
+    user, error = await session.run_sync(
+        auth_service.attempt_login, state.settings, creds.username, creds.password
+    )
+    if error is not None or user is None:
+        await session.commit()  # the failure counts toward the lockout, on both sides alike
+        assert error is not None
+        return _login_failed(error, form, creds.next)
+    token = await session.run_sync(
+        lambda s: auth_service.open_session(
+            s,
+            state.settings,
+            user,
+            ip_address=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+        )
+    )
+    await session.commit()
+    response: Response = (
+        redirect(safe_next(creds.next))
+        if form
+        else JSONResponse({"success": True, "user": user_json(user)})
+    )
+    # What Flask writes after session.clear(); permanent = True; session["sid"] = token.
+    cookie = {"_permanent": True, SESSION_TOKEN_KEY: token}
+    response.headers.append("set-cookie", state.cookies.set_cookie(cookie))
+    return response
+
+
+def _mimetype(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _login_failed(err: AppError, form: bool, next_: Any) -> Response:
+    if not form:
+        raise err
+    target = safe_next(next_ if isinstance(next_, str) else None)
+    return login_page(err.status, error=err.message, next=target)
+
+
+@router.post("/auth/logout", response_model=None, responses=answers(SuccessOut))
+async def logout(
+    request: Request,
+    _user: Annotated[User | None, Depends(require("user"))],
+    session: SessionDep,
+    state: ModernDep,
+) -> Response:
+    token = state.cookies.loads(request.cookies.get(state.cookies.name)).get(SESSION_TOKEN_KEY)
+    if isinstance(token, str):
+        await session.run_sync(auth_service.revoke_session_token, token)
+        await session.commit()
+    response = JSONResponse({"success": True})
+    # Flask clears the session, so it always sends the expired cookie, even to a caller
+    # that came with a bearer token and no cookie at all.
+    response.headers.append("set-cookie", state.cookies.clear_cookie())
+    return response
+
+
+@router.get(
+    "/auth/check",
+    dependencies=[Depends(require("public"))],
+    response_model=None,
+    responses=answers(CheckOut),
+)
 async def check(user: OptionalUser) -> dict[str, Any]:
     return {
         "authenticated": user is not None,
@@ -26,13 +139,19 @@ async def check(user: OptionalUser) -> dict[str, Any]:
     }
 
 
-@router.get("/api/auth/me")
+@router.get("/api/auth/me", response_model=None, responses=answers(MeOut))
 async def me(user: Annotated[User | None, Depends(require("readonly"))]) -> dict[str, Any]:
     assert user is not None  # require() guarantees it
     return me_json(user)
 
 
-@router.post("/api/auth/token", dependencies=[Depends(require("public"))])
+@router.post(
+    "/api/auth/token",
+    dependencies=[Depends(require("public"))],
+    response_model=None,
+    responses=answers(TokenOut, 400, 423),
+    openapi_extra=json_body(LoginBody),
+)
 async def token(request: Request, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
     creds = parse_body(LoginBody, await json_data(request))
     user, error = await session.run_sync(

@@ -8,7 +8,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from fastapi_app.deps import SessionDep, require
+from fastapi_app.docs import answers, json_body
 from fastapi_app.http import body
+from fastapi_app.schemas.common import SuccessOut
+from fastapi_app.schemas.settings import BulkOut, SettingList, SettingOut
 from shared.auth.roles import has_role
 from shared.db.models import User
 from shared.services import settings as settings_service
@@ -19,13 +22,18 @@ Admin = Annotated[User | None, Depends(require("admin"))]
 Manager = Annotated[User | None, Depends(require("manager"))]
 
 
-@router.get("/api/settings")
+@router.get("/api/settings", response_model=None, responses=answers(SettingList))
 async def list_settings(_user: Admin, session: SessionDep) -> dict[str, Any]:
     return await session.run_sync(settings_service.list_settings)
 
 
 # Declared before /api/settings/{key}: PUT here never sets a key "bulk", as in Flask.
-@router.put("/api/settings/bulk")
+@router.put(
+    "/api/settings/bulk",
+    response_model=None,
+    responses=answers(BulkOut, 400, 409),
+    openapi_extra=json_body(SettingsBulk),
+)
 async def bulk_update(request: Request, _user: Admin, session: SessionDep) -> dict[str, Any]:
     data = await body(request, SettingsBulk)
     result = await session.run_sync(settings_service.bulk_update, data)
@@ -33,7 +41,7 @@ async def bulk_update(request: Request, _user: Admin, session: SessionDep) -> di
     return result
 
 
-@router.get("/api/settings/{key}")
+@router.get("/api/settings/{key}", response_model=None, responses=answers(SettingOut, 404))
 async def get_setting(key: str, user: Manager, session: SessionDep) -> dict[str, Any]:
     assert user is not None  # require() guarantees it
     reveal = has_role(user.role, "admin")
@@ -42,7 +50,13 @@ async def get_setting(key: str, user: Manager, session: SessionDep) -> dict[str,
     )
 
 
-@router.put("/api/settings/{key}")
+@router.put(
+    "/api/settings/{key}",
+    response_model=None,
+    # 200 replaces a key, 201 creates it: both answer the setting.
+    responses={**answers(SettingOut, 400, 409), **answers(SettingOut, status=201)},
+    openapi_extra=json_body(SettingPut),
+)
 async def put_setting(
     key: str, request: Request, _user: Admin, session: SessionDep
 ) -> JSONResponse:
@@ -53,7 +67,7 @@ async def put_setting(
     return JSONResponse(setting, status_code=201 if created else 200)
 
 
-@router.delete("/api/settings/{key}")
+@router.delete("/api/settings/{key}", response_model=None, responses=answers(SuccessOut, 404))
 async def delete_setting(key: str, _user: Admin, session: SessionDep) -> dict[str, Any]:
     result = await session.run_sync(settings_service.delete_setting, key)
     await session.commit()

@@ -2,6 +2,141 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from fastapi_app.deps import SessionDep, SettingsDep, require
+from fastapi_app.docs import answers, json_body
+from fastapi_app.http import body, legacy_args
+from fastapi_app.schemas.artists import BulkDeleteOut
+from fastapi_app.schemas.common import SuccessOut
+from fastapi_app.schemas.videos import BulkStatusOut, VideoList, VideoOut, VideoSearchOut
+from shared.db.models import User
+from shared.pagination import LimitOffset
+from shared.services import videos as videos_service
+from shared.services.artists import IdsBody, bool_arg
+from shared.services.videos import (
+    BulkStatusBody,
+    StatusBody,
+    VideoCreate,
+    VideoQuery,
+    VideoUpdate,
+)
 
 router = APIRouter(tags=["videos"])
+Reader = Annotated[User | None, Depends(require("readonly"))]
+Writer = Annotated[User | None, Depends(require("user"))]
+Manager = Annotated[User | None, Depends(require("manager"))]
+Admin = Annotated[User | None, Depends(require("admin"))]
+
+
+@router.get("/api/videos", response_model=None, responses=answers(VideoList, 400))
+async def list_videos(request: Request, _user: Reader, session: SessionDep) -> dict[str, Any]:
+    args = legacy_args(request)
+    query = VideoQuery.from_args(args)
+    page = LimitOffset.from_args(args)
+    return await session.run_sync(videos_service.list_videos, query, page)
+
+
+# The static routes come before /api/videos/{video_id:int}, as Flask prefers them;
+# "search" and "bulk" are no ints anyway.
+@router.get("/api/videos/search", response_model=None, responses=answers(VideoSearchOut, 400))
+async def search_videos(request: Request, _user: Reader, session: SessionDep) -> dict[str, Any]:
+    args = legacy_args(request)
+    q = videos_service.search_query(args)
+    page = LimitOffset.from_args(args)
+    return await session.run_sync(videos_service.search_videos, q, page)
+
+
+@router.post(
+    "/api/videos",
+    status_code=201,
+    response_model=None,
+    responses=answers(VideoOut, 400, 409, status=201),
+    openapi_extra=json_body(VideoCreate),
+)
+async def create_video(request: Request, _user: Manager, session: SessionDep) -> JSONResponse:
+    data = await body(request, VideoCreate)
+    created = await session.run_sync(videos_service.create_video, data)
+    await session.commit()
+    return JSONResponse(created, status_code=201)
+
+
+@router.post(
+    "/api/videos/bulk/status",
+    response_model=None,
+    responses=answers(BulkStatusOut, 400),
+    openapi_extra=json_body(BulkStatusBody),
+)
+async def bulk_status(request: Request, _user: Manager, session: SessionDep) -> dict[str, Any]:
+    data = await body(request, BulkStatusBody)
+    result = await session.run_sync(videos_service.bulk_set_status, data)
+    await session.commit()
+    return result
+
+
+@router.post(
+    "/api/videos/bulk/delete",
+    response_model=None,
+    responses=answers(BulkDeleteOut, 400),
+    openapi_extra=json_body(IdsBody),
+)
+async def bulk_delete(request: Request, _user: Admin, session: SessionDep) -> dict[str, Any]:
+    data = await body(request, IdsBody)
+    result = await session.run_sync(videos_service.bulk_delete_videos, data)
+    await session.commit()
+    return result
+
+
+@router.get("/api/videos/{video_id:int}", response_model=None, responses=answers(VideoOut, 404))
+async def get_video(video_id: int, _user: Reader, session: SessionDep) -> dict[str, Any]:
+    return await session.run_sync(videos_service.get_video, video_id)
+
+
+@router.put(
+    "/api/videos/{video_id:int}",
+    response_model=None,
+    responses=answers(VideoOut, 400, 404, 409),
+    openapi_extra=json_body(VideoUpdate),
+)
+async def update_video(
+    video_id: int, request: Request, _user: Manager, session: SessionDep
+) -> dict[str, Any]:
+    data = await body(request, VideoUpdate)
+    updated = await session.run_sync(videos_service.update_video, video_id, data)
+    await session.commit()
+    return updated
+
+
+@router.delete(
+    "/api/videos/{video_id:int}", response_model=None, responses=answers(SuccessOut, 400, 404)
+)
+async def delete_video(
+    video_id: int, request: Request, _user: Manager, session: SessionDep, settings: SettingsDep
+) -> dict[str, Any]:
+    delete_file = bool_arg(legacy_args(request), "delete_file") or False
+    file_path = await session.run_sync(videos_service.delete_video, video_id)
+    await session.commit()
+    # Only after the commit: a failed delete must not have lost the file. Off the loop:
+    # resolving and unlinking are filesystem calls.
+    if delete_file:
+        await asyncio.to_thread(videos_service.remove_media_file, settings.media_dir, file_path)
+    return {"success": True}
+
+
+@router.put(
+    "/api/videos/{video_id:int}/status",
+    response_model=None,
+    responses=answers(VideoOut, 400, 404),
+    openapi_extra=json_body(StatusBody),
+)
+async def set_status(
+    video_id: int, request: Request, _user: Writer, session: SessionDep
+) -> dict[str, Any]:
+    data = await body(request, StatusBody)
+    updated = await session.run_sync(videos_service.set_status, video_id, data)
+    await session.commit()
+    return updated

@@ -3,9 +3,11 @@ seeded database, and compare what they answer and what they leave behind."""
 
 from __future__ import annotations
 
+import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
-from sqlalchemy import create_engine, select
+from sqlalchemy import Engine, create_engine, exists, literal, select, text, union_all
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
@@ -21,7 +23,7 @@ from fastapi_app import create_fastapi_app
 from gateway.app import flat_routes
 from gateway.manifest import twin_key
 from gateway.parity.compare import Answer, first_difference
-from gateway.parity.scenario import Scenario
+from gateway.parity.scenario import PASSWORD, Scenario
 from legacy_flask import create_app
 from shared.auth.passwords import hash_password
 from shared.auth.session_cookie import SessionCookieCodec
@@ -32,11 +34,12 @@ from shared.db.base import Base
 from shared.db.engine import sync_url
 from shared.db.models import ROLES, User, UserSession
 from shared.db.scratch import scratch_database
+from shared.fakes.metadata_provider import create_provider_app
+from shared.fakes.serving import serve
 from shared.services.auth import hash_token
 from shared.validation import describe
 
 SEEDED_AT = datetime(2025, 1, 1, tzinfo=UTC)
-PASSWORD = "parity-password"  # noqa: S105 - the seeded users' password, for login scenarios
 # Hashed once per run, so both databases hold the very same row (a cheap cost: test data).
 PASSWORD_HASH = hash_password(PASSWORD, n=16)
 
@@ -47,23 +50,123 @@ class Outcome:
     difference: str | None  # None: they answered alike
 
 
+# Both test clients present the same caller: the session rows record address and agent.
+SIDES = ("flask", "fastapi")
+CLIENT_ADDRESS = "127.0.0.1"
+USER_AGENT = "figway-parity"
+
+
 def run(scenarios: list[Scenario], database_url: str | None = None) -> list[Outcome]:
-    """`database_url`: a MariaDB server to create the databases on; SQLite files if None."""
-    with tempfile.TemporaryDirectory(prefix="figway-parity-") as tmp:
-        return [_run_one(s, Path(tmp) / str(i), database_url) for i, s in enumerate(scenarios)]
+    """`database_url`: a MariaDB server to create the databases on; SQLite files if None.
+
+    Both sides talk to the same fake metadata provider, served for real on a loopback port
+    (or, for a scenario with provider="down", to a port where nobody listens).
+    """
+    with (
+        tempfile.TemporaryDirectory(prefix="figway-parity-") as tmp,
+        _Databases(Path(tmp), database_url) as databases,
+        serve(create_provider_app()) as provider,
+        _refused_url() as down,
+    ):
+        providers = {"up": provider, "down": down}
+        return [
+            _run_one(s, Path(tmp) / str(i), databases, providers[s.provider])
+            for i, s in enumerate(scenarios)
+        ]
 
 
-def _run_one(scenario: Scenario, workdir: Path, server_url: str | None) -> Outcome:
+class _Databases:
+    """An empty database per side for each scenario, made cheaply (the schema's DDL is most
+    of a scenario's cost otherwise): SQLite files copied from one template; on MariaDB two
+    databases made once and emptied before each scenario (TRUNCATE restarts the ids, so
+    every scenario sees the same ids on both sides)."""
+
+    def __init__(self, tmp: Path, server_url: str | None) -> None:
+        self._tmp = tmp
+        self._server_url = server_url
+        self._stack = ExitStack()
+        self._engines: dict[str, Engine] = {}
+        self._template = tmp / "template.db"
+
+    def __enter__(self) -> _Databases:
+        if self._server_url is None:
+            engine = create_engine(f"sqlite:///{self._template}")
+            Base.metadata.create_all(engine)
+            engine.dispose()
+            return self
+        for side in SIDES:
+            url = self._stack.enter_context(scratch_database(self._server_url, "figway_parity"))
+            engine = create_engine(sync_url(url))
+            self._stack.callback(engine.dispose)
+            Base.metadata.create_all(engine)
+            self._engines[side] = engine
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    @contextmanager
+    def fresh(self, side: str, workdir: Path) -> Iterator[tuple[str, Engine]]:
+        """The side's empty database: its URL, and an engine for the harness's own reads
+        and writes (seeding, the rows left behind)."""
+        workdir.mkdir(parents=True, exist_ok=True)
+        if self._server_url is None:
+            path = workdir / "parity.db"
+            shutil.copyfile(self._template, path)
+            engine = create_engine(f"sqlite:///{path}")
+            try:
+                yield str(engine.url), engine
+            finally:
+                engine.dispose()
+            return
+        engine = self._engines[side]
+        _empty(engine)
+        yield engine.url.render_as_string(hide_password=False), engine
+
+
+def _empty(engine: Engine) -> None:
+    """TRUNCATE (it restarts the ids) the tables a scenario touched: those with rows or a
+    moved AUTO_INCREMENT. MariaDB reads AUTO_INCREMENT live for information_schema."""
+    tables = Base.metadata.sorted_tables
+    with engine.begin() as conn:
+        probe = union_all(*(select(literal(t.name)).where(exists().select_from(t)) for t in tables))
+        has_rows = conn.execute(probe).scalars()
+        moved = conn.execute(
+            text(
+                "SELECT TABLE_NAME FROM information_schema.TABLES "
+                "WHERE TABLE_SCHEMA = DATABASE() AND AUTO_INCREMENT > 1"
+            )
+        ).scalars()
+        dirty = set(has_rows) | set(moved)
+        if dirty:
+            conn.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
+            for table in tables:
+                if table.name in dirty:
+                    conn.execute(text(f"TRUNCATE TABLE `{table.name}`"))
+            conn.execute(text("SET FOREIGN_KEY_CHECKS = 1"))
+
+
+@contextmanager
+def _refused_url() -> Iterator[str]:
+    """A loopback port of ours that nobody listens on: connections are refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def _run_one(
+    scenario: Scenario, workdir: Path, databases: _Databases, provider_url: str
+) -> Outcome:
     answers: dict[str, Answer] = {}
     now = utcnow()  # one clock reading for both seeds: identical rows on both sides
-    for side in ("flask", "fastapi"):
-        with _database(workdir / side, server_url) as url:
-            settings = _settings(workdir / side, url)
-            token = _seed(url, scenario, now)
-            headers = dict(scenario.headers)
+    for side in SIDES:
+        with databases.fresh(side, workdir / side) as (url, engine):
+            settings = _settings(workdir / side, url, provider_url)
+            token = _seed(engine, scenario, now)
+            headers = {"User-Agent": USER_AGENT, **scenario.headers}
             if scenario.role is not None:
-                headers.update(_credentials(settings, url, scenario, token))
-            answers[side] = _call(side, settings, scenario, headers, url)
+                headers.update(_credentials(settings, engine, scenario, token))
+            answers[side] = _call(side, settings, scenario, headers, engine)
     difference = first_difference(answers["flask"], answers["fastapi"], scenario.volatile)
     return Outcome(scenario, difference or undocumented(scenario, answers["flask"]))
 
@@ -94,24 +197,7 @@ def _documented_models() -> dict[tuple[str, int], type[BaseModel]]:
     return found
 
 
-@contextmanager
-def _database(workdir: Path, server_url: str | None) -> Iterator[str]:
-    workdir.mkdir(parents=True, exist_ok=True)
-    if server_url is None:
-        url = f"sqlite:///{workdir / 'parity.db'}"
-        engine = create_engine(url)
-        Base.metadata.create_all(engine)
-        engine.dispose()
-        yield url
-        return
-    with scratch_database(server_url, "figway_parity") as url:
-        engine = create_engine(url)
-        Base.metadata.create_all(engine)
-        engine.dispose()
-        yield url
-
-
-def _settings(workdir: Path, url: str) -> Settings:
+def _settings(workdir: Path, url: str, provider_url: str = "http://127.0.0.1:9") -> Settings:
     return Settings(
         _env_file=None,
         env="test",
@@ -120,86 +206,89 @@ def _settings(workdir: Path, url: str) -> Settings:
         secret_key=SecretStr("parity-secret-key-0123456789abcdef"),
         media_root=workdir / "media",
         log_file=workdir / "var" / "figway.log",
-        metadata_base_url="http://127.0.0.1:9",
+        metadata_base_url=provider_url,
         redis_url=None,
     )
 
 
-def _seed(url: str, scenario: Scenario, now: datetime) -> str:
+def _seed(engine: Engine, scenario: Scenario, now: datetime) -> str:
     """One user per role and a live session for the scenario's role; the same rows on
     both sides (fixed times, fixed hash, fixed token)."""
     token = f"parity-session-{scenario.role or 'none'}"
-    engine = create_engine(sync_url(url))
-    try:
-        with Session(engine) as session, session.begin():
-            for role in ROLES:
-                session.add(
-                    User(
-                        username=f"parity_{role}",
-                        role=role,
-                        preferences={},
-                        password_hash=PASSWORD_HASH,
-                        created_at=SEEDED_AT,
-                    )
+    with Session(engine) as session, session.begin():
+        for role in ROLES:
+            session.add(
+                User(
+                    username=f"parity_{role}",
+                    role=role,
+                    preferences={},
+                    password_hash=PASSWORD_HASH,
+                    created_at=SEEDED_AT,
                 )
+            )
+        session.flush()
+        if scenario.role is not None:
+            user_id = session.scalar(select(User.id).where(User.role == scenario.role))
+            assert user_id is not None
+            # Seen just now: neither side refreshes last_seen_at during the request.
+            session.add(
+                UserSession(
+                    user_id=user_id,
+                    token_hash=hash_token(token),
+                    created_at=SEEDED_AT,
+                    last_seen_at=now,
+                    expires_at=now + timedelta(days=1),
+                )
+            )
+        if scenario.arrange is not None:
             session.flush()
-            if scenario.role is not None:
-                user_id = session.scalar(select(User.id).where(User.role == scenario.role))
-                assert user_id is not None
-                # Seen just now: neither side refreshes last_seen_at during the request.
-                session.add(
-                    UserSession(
-                        user_id=user_id,
-                        token_hash=hash_token(token),
-                        created_at=SEEDED_AT,
-                        last_seen_at=now,
-                        expires_at=now + timedelta(days=1),
-                    )
-                )
-            if scenario.arrange is not None:
-                session.flush()
-                scenario.arrange(session, now)
-    finally:
-        engine.dispose()
+            scenario.arrange(session, now)
     return token
 
 
-def _credentials(settings: Settings, url: str, scenario: Scenario, token: str) -> dict[str, str]:
+def _credentials(
+    settings: Settings, engine: Engine, scenario: Scenario, token: str
+) -> dict[str, str]:
     if scenario.auth == "bearer":
-        engine = create_engine(sync_url(url))
-        try:
-            with Session(engine) as session:
-                user = session.scalars(select(User).where(User.role == scenario.role)).one()
-                jwt = issue_token(settings, user.id, user.role)["access_token"]
-        finally:
-            engine.dispose()
+        with Session(engine) as session:
+            user = session.scalars(select(User).where(User.role == scenario.role)).one()
+            jwt = issue_token(settings, user.id, user.role)["access_token"]
         return {"Authorization": f"Bearer {jwt}"}
     cookie = SessionCookieCodec(settings).dumps({"_permanent": True, "sid": token})
     return {"Cookie": f"{settings.session_cookie_name}={cookie}"}
 
 
 def _call(
-    side: str, settings: Settings, scenario: Scenario, headers: dict[str, str], url: str
+    side: str, settings: Settings, scenario: Scenario, headers: dict[str, str], engine: Engine
 ) -> Answer:
     if side == "flask":
         app = create_app(settings)
         try:
             # No cookie jar: it would replace the Cookie header the scenario sends.
             response = app.test_client(use_cookies=False).open(
-                scenario.path, method=scenario.method, headers=headers, **_body(scenario, "flask")
+                scenario.path,
+                method=scenario.method,
+                headers=headers,
+                environ_base={"REMOTE_ADDR": CLIENT_ADDRESS},
+                **_body(scenario, "flask"),
             )
             answer = Answer(
                 response.status_code,
                 {k.lower(): v for k, v in response.headers.items()},
                 tuple(response.headers.getlist("Set-Cookie")),
                 response.get_data(),
-                _rows(url),
+                _rows(engine),
             )
             response.close()
         finally:
             app.extensions["figway"].close()
         return answer
-    with TestClient(create_fastapi_app(settings), base_url="http://localhost") as client:
+    with TestClient(
+        create_fastapi_app(settings),
+        base_url="http://localhost",
+        follow_redirects=False,
+        client=(CLIENT_ADDRESS, 50000),
+    ) as client:
         if scenario.raw is not None:
             headers = {**headers, "content-type": "application/json"}
         reply = client.request(
@@ -210,7 +299,7 @@ def _call(
         {k.lower(): v for k, v in reply.headers.items()},
         tuple(reply.headers.get_list("set-cookie")),
         reply.content,
-        _rows(url),
+        _rows(engine),
     )
 
 
@@ -220,23 +309,21 @@ def _body(scenario: Scenario, side: str) -> dict[str, Any]:
         if side == "flask":
             return {"data": scenario.raw, "content_type": "application/json"}
         return {"content": scenario.raw}
+    if scenario.form is not None:
+        return {"data": scenario.form}  # both clients urlencode a dict
     return {"json": scenario.json} if scenario.json is not None else {}
 
 
-def _rows(url: str) -> dict[str, list[dict[str, Any]]]:
+def _rows(engine: Engine) -> dict[str, list[dict[str, Any]]]:
     """Every row of every table, in primary-key order, as plain values."""
-    engine = create_engine(sync_url(url))
-    try:
-        with engine.connect() as conn:
-            return {
-                table.name: [
-                    {k: _plain(v) for k, v in row._mapping.items()}
-                    for row in conn.execute(table.select().order_by(*table.primary_key))
-                ]
-                for table in Base.metadata.sorted_tables
-            }
-    finally:
-        engine.dispose()
+    with engine.connect() as conn:
+        return {
+            table.name: [
+                {k: _plain(v) for k, v in row._mapping.items()}
+                for row in conn.execute(table.select().order_by(*table.primary_key))
+            ]
+            for table in Base.metadata.sorted_tables
+        }
 
 
 def _plain(value: Any) -> Any:

@@ -22,10 +22,12 @@ class Scenario:
     auth: str = "cookie"  # cookie or bearer, when role is set
     json: Any = None
     raw: bytes | None = None  # a body sent as is, as JSON (for malformed input)
+    form: dict[str, str] | None = None  # a urlencoded form body (the login page posts one)
     headers: dict[str, str] = field(default_factory=dict)
     arrange: Arrange | None = None  # extra rows, run on both databases alike
     # JSON paths ("user.last_login_at", "items.*.created_at") allowed to differ.
     volatile: tuple[str, ...] = ()
+    provider: str = "up"  # the metadata provider: "up" (the fake) or "down" (refused)
 
     @property
     def method(self) -> str:
@@ -36,5 +38,7 @@ class Scenario:
         return f"{self.route} [{self.name}]"
 
 
-# Seeded users, by role: readonly 1, user 2, manager 3, admin 4 (see runner._seed).
+# Seeded users, by role: readonly 1, user 2, manager 3, admin 4 (see runner._seed), named
+# parity_<role>, all with this password.
+PASSWORD = "parity-password"  # noqa: S105 - test data, for the login scenarios
 READONLY, USER, MANAGER, ADMIN = 1, 2, 3, 4

@@ -3,11 +3,13 @@ Fields that may differ are declared there, per scenario, and nowhere else."""
 
 from __future__ import annotations
 
-from gateway.parity.catalogue import artists, foundation, playlists, videos
+from gateway.parity.catalogue import admin, artists, foundation, metadata, playlists, videos
 from gateway.parity.scenario import Scenario
 
 CATALOGUE: tuple[Scenario, ...] = (
     *foundation.SCENARIOS,
+    *admin.SCENARIOS,
+    *metadata.SCENARIOS,
     *artists.SCENARIOS,
     *videos.SCENARIOS,
     *playlists.SCENARIOS,

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, session
 from werkzeug.wrappers import Response as BaseResponse
 
-from legacy_flask.auth import SESSION_TOKEN_KEY, current_user, require, safe_next
+from legacy_flask.auth import SESSION_TOKEN_KEY, current_user, require
 from legacy_flask.db import db
 from legacy_flask.extensions import legacy
 from legacy_flask.http import json_data
@@ -15,6 +15,7 @@ from shared.auth.tokens import issue_token
 from shared.errors import AppError
 from shared.serializers import user_json
 from shared.services import auth as auth_service
+from shared.services.auth import safe_next
 from shared.services.users import LoginBody, me_json
 from shared.validation import parse_body
 

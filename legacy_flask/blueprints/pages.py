@@ -18,7 +18,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from legacy_flask.auth import current_user, page, safe_next
+from legacy_flask.auth import current_user, page
 from legacy_flask.db import db
 from shared.auth.roles import has_role
 from shared.db.models import (
@@ -33,6 +33,7 @@ from shared.db.models import (
     Video,
 )
 from shared.serializers import setting_json
+from shared.services.auth import safe_next
 
 bp = Blueprint("pages", __name__)
 

@@ -116,3 +116,10 @@ def user_for_bearer(session: Session, settings: Settings, token: str) -> User | 
     except AuthRequired:
         return None
     return session.get(User, user_id)
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths: '/x' yes, '//evil.example' and 'http://…' no."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target

@@ -1,11 +1,12 @@
 """What the admin routes report about the running system: tool versions, disk, process, log.
 
-Parsing is kept apart from the blocking calls (subprocess, /proc, the log file) so the
-async twin can run the same commands with asyncio subprocesses and reuse the parsers.
+Parsing is kept apart from the blocking calls (subprocess, /proc, the log file): the
+async twin runs the same commands on asyncio subprocesses and reuses the parsers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import platform
 import re
@@ -93,6 +94,39 @@ def tool_versions(settings: Settings) -> dict[str, str | None]:
     return versions_json(outputs)
 
 
+async def run_version_command_async(
+    argv: list[str], limit_s: float = VERSION_TIMEOUT_S
+) -> str | None:
+    """run_version_command on an asyncio subprocess: the loop keeps serving meanwhile."""
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+        )
+    except OSError:
+        return None
+    try:
+        stdout, _ = await asyncio.wait_for(process.communicate(), limit_s)
+    except TimeoutError:
+        process.kill()  # a hung tool must not outlive the request
+        await process.wait()
+        return None
+    if process.returncode != 0:
+        return None
+    return stdout.decode("utf-8", "replace")
+
+
+async def tool_versions_async(settings: Settings) -> dict[str, str | None]:
+    """tool_versions with the commands run at once: the slowest sets the wait, not the sum."""
+    # Locating ffmpeg may run it once to check it works (imageio-ffmpeg): a thread's job.
+    commands = await asyncio.to_thread(version_commands, settings)
+
+    async def output(argv: list[str] | None) -> str | None:
+        return await run_version_command_async(argv) if argv is not None else None
+
+    outputs = await asyncio.gather(*(output(argv) for argv in commands.values()))
+    return versions_json(dict(zip(commands, outputs, strict=True)))
+
+
 # -- disk and process ------------------------------------------------------------------
 
 
@@ -160,11 +194,13 @@ def process_json() -> dict[str, Any]:
 
 def system_json(settings: Settings) -> dict[str, Any]:
     """GET /api/admin/system, the blocking way: version commands run one after the other."""
-    return {
-        "versions": tool_versions(settings),
-        "disk": disk_json(settings.media_dir),
-        "process": process_json(),
-    }
+    return system_figures(tool_versions(settings), settings)
+
+
+def system_figures(versions: dict[str, str | None], settings: Settings) -> dict[str, Any]:
+    """The answer around the versions: disk and process figures (reads files: a thread's
+    work on the async side)."""
+    return {"versions": versions, "disk": disk_json(settings.media_dir), "process": process_json()}
 
 
 # -- the app's own log -----------------------------------------------------------------

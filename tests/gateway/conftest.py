@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from gateway.app import Gateway
 from gateway.asgi import create_figway
 from shared.config import Settings
 from tests.conftest import MARIADB_SERVER_URL, service_missing
-from tests.test_contract import MANIFEST
+from tests.test_contract import legacy_manifest
 
 
 @pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
@@ -30,9 +29,7 @@ def server_url(request: pytest.FixtureRequest) -> str | None:
 
 @pytest.fixture
 def manifest_path(tmp_path: Path) -> Path:
-    path = tmp_path / "migration_status.yaml"
-    shutil.copy(MANIFEST, path)
-    return path
+    return legacy_manifest(tmp_path / "migration_status.yaml")
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import PASSWORD
@@ -53,6 +54,72 @@ def test_login_on_flask_holds_on_fastapi_and_logout_on_flask_is_honoured(gateway
     assert check["authenticated"] is True and check["user"]["id"] == user.id
     assert gw.post("/auth/logout").status_code == 200
     assert gw.get("/auth/check").json() == {"authenticated": False, "user": None}
+
+
+OTHER = {"flask": "fastapi", "fastapi": "flask"}
+
+
+def own(gateway, owners: dict[str, str]) -> None:
+    """Give each route its owner and wait until the gateway's table says so."""
+    for route, owner in owners.items():
+        flip(gateway, route, owner)
+
+    def following() -> bool:
+        return all(
+            gateway.table.decide(*route.split(" ", 1)).owner == owner
+            for route, owner in owners.items()
+        )
+
+    wait_for(following)
+
+
+@pytest.mark.parametrize("login_side", ["flask", "fastapi"])
+@pytest.mark.parametrize("logout_side", ["flask", "fastapi"])
+def test_one_session_across_both_sides(gateway, gw, make_user, login_side, logout_side):
+    """Log in on one side, be logged in on both; log out on either, be rejected on both."""
+    user = make_user("user")
+    own(
+        gateway,
+        {
+            "POST /auth/login": login_side,
+            "POST /auth/logout": logout_side,
+            "GET /auth/check": login_side,
+            "GET /api/auth/me": OTHER[login_side],
+        },
+    )
+    login = gw.post("/auth/login", json={"username": user.username, "password": PASSWORD})
+    assert login.status_code == 200 and served_by(login) == login_side
+    check, me = gw.get("/auth/check"), gw.get("/api/auth/me")
+    assert (served_by(check), served_by(me)) == (login_side, OTHER[login_side])
+    assert check.json()["user"]["id"] == me.json()["id"] == user.id
+    cookie = gw.cookies.get("session")
+    logout = gw.post("/auth/logout")
+    assert logout.status_code == 200 and served_by(logout) == logout_side
+    assert gw.get("/auth/check").json() == {"authenticated": False, "user": None}
+    assert gw.get("/api/auth/me").status_code == 401
+    # The old cookie, replayed: its session row is revoked, and both sides check the row.
+    replay = {"Cookie": f"session={cookie}"}
+    gw.cookies.clear()
+    assert gw.get("/auth/check", headers=replay).json()["authenticated"] is False
+    assert gw.get("/api/auth/me", headers=replay).status_code == 401
+
+
+def test_the_lockout_counts_failures_from_both_sides(gateway, gw, make_user):
+    user = make_user("user")
+    own(gateway, {"POST /auth/login": "fastapi", "POST /api/auth/token": "flask"})
+    wrong = {"username": user.username, "password": "wrong-password"}
+    for _ in range(2):
+        assert served_by(attempt := gw.post("/auth/login", json=wrong)) == "fastapi"
+        assert attempt.status_code == 401
+    for _ in range(2):
+        assert served_by(attempt := gw.post("/api/auth/token", json=wrong)) == "flask"
+        assert attempt.status_code == 401
+    fifth = gw.post("/auth/login", json=wrong)
+    assert fifth.status_code == 401  # the fifth failure locks the account
+    right = {"username": user.username, "password": PASSWORD}
+    for path in ("/auth/login", "/api/auth/token"):
+        locked = gw.post(path, json=right)
+        assert locked.status_code == 423 and locked.json()["code"] == "LOCKED", path
 
 
 def test_bearer_token_from_flask_works_on_fastapi(gateway, gw, make_user):
@@ -130,7 +197,8 @@ def test_admin_api_flip_rollout_rollback_history(gateway, gw, login_gw):
     ]
     # The process that wrote the change serves by it at once.
     assert served_by(gw.get("/api/version")) == "fastapi"
-    refused = gw.post("/_figway/flip", json={"route": "GET /api/videos", "to": "fastapi"})
+    # A page of phase 4: the last to get twins.
+    refused = gw.post("/_figway/flip", json={"route": "GET /settings", "to": "fastapi"})
     assert refused.status_code == 409 and "no FastAPI twin" in refused.json()["error"]
     unknown = gw.post("/_figway/flip", json={"route": "GET /api/nope", "to": "fastapi"})
     assert unknown.status_code == 409

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import subprocess
 import time
 from collections import Counter
@@ -13,13 +12,12 @@ import httpx
 import pytest
 
 from tests.servers import base_env, figway, free_port, serving
-from tests.test_contract import MANIFEST
+from tests.test_contract import legacy_manifest
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    manifest = tmp_path / "migration_status.yaml"
-    shutil.copy(MANIFEST, manifest)
+    manifest = legacy_manifest(tmp_path / "migration_status.yaml")
     env = base_env(tmp_path, FIGWAY_MANIFEST=str(manifest))
     done = figway("db", "upgrade", env=env)
     assert done.returncode == 0, done.stderr
@@ -246,11 +244,11 @@ def test_a_route_without_scenarios_is_refused_by_name():
     from gateway.changes import Change, ChangeRefused
     from gateway.parity.vet import require_parity
 
-    with pytest.raises(ChangeRefused, match=r"GET /api/videos: no parity scenarios"):
+    with pytest.raises(ChangeRefused, match=r"GET /settings: no parity scenarios"):
         require_parity(
             [
-                Change("GET /api/videos", 3, "flask", "fastapi"),
+                Change("GET /settings", 4, "flask", "fastapi"),
                 Change("GET /api/version", 1, "flask", "fastapi"),
             ]
         )
-    require_parity([Change("GET /api/videos", 3, "fastapi", "flask")])  # rollback: no check
+    require_parity([Change("GET /settings", 4, "fastapi", "flask")])  # rollback: no check

@@ -1,13 +1,14 @@
-"""Phase 1 foundation: health, version, session check, tokens, users, settings."""
+"""Phase 1 foundation: health, version, login and logout, session check, tokens, users,
+settings."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from gateway.parity.scenario import ADMIN, USER, Scenario
-from shared.db.models import Setting, UserSession
+from gateway.parity.scenario import ADMIN, PASSWORD, USER, Scenario
+from shared.db.models import Setting, User, UserSession
 
 
 def _revoke_sessions(session: Session, now: datetime) -> None:
@@ -26,6 +27,112 @@ def _some_settings(session: Session, now: datetime) -> None:
     )
 
 
+def _locked(session: Session, now: datetime) -> None:
+    session.query(User).filter(User.role == "user").update(
+        {"locked_until": now + timedelta(minutes=10)}
+    )
+
+
+def _four_failures(session: Session, now: datetime) -> None:
+    session.query(User).filter(User.role == "user").update({"failed_login_count": 4})
+
+
+RIGHT = {"username": "parity_user", "password": PASSWORD}
+WRONG = {"username": "parity_user", "password": "not-the-password"}
+# A login writes its moment (last login, the session row) and a random session token.
+LOGGED_IN = (
+    "user.last_login_at",
+    "rows.users.*.last_login_at",
+    "rows.user_sessions.*.token_hash",
+    "rows.user_sessions.*.created_at",
+    "rows.user_sessions.*.last_seen_at",
+    "rows.user_sessions.*.expires_at",
+)
+REVOKED = ("rows.user_sessions.*.revoked_at",)
+
+LOGIN: tuple[Scenario, ...] = (
+    Scenario(
+        "POST /auth/login", "JSON, right password", "/auth/login", json=RIGHT, volatile=LOGGED_IN
+    ),
+    Scenario("POST /auth/login", "JSON, wrong password", "/auth/login", json=WRONG),
+    Scenario(
+        "POST /auth/login",
+        "JSON, unknown user",
+        "/auth/login",
+        json={"username": "nobody", "password": "x"},
+    ),
+    Scenario("POST /auth/login", "locked account", "/auth/login", json=RIGHT, arrange=_locked),
+    Scenario(
+        "POST /auth/login",
+        "fifth failure locks",
+        "/auth/login",
+        json=WRONG,
+        arrange=_four_failures,
+        volatile=("rows.users.*.locked_until",),
+    ),
+    Scenario(
+        "POST /auth/login",
+        "right password resets the failures",
+        "/auth/login",
+        json=RIGHT,
+        arrange=_four_failures,
+        volatile=LOGGED_IN,
+    ),
+    Scenario("POST /auth/login", "malformed JSON", "/auth/login", raw=b"{nope"),
+    Scenario(
+        "POST /auth/login", "wrong type", "/auth/login", json={"username": 5, "password": "x"}
+    ),
+    Scenario("POST /auth/login", "not an object", "/auth/login", json=["parity_user"]),
+    Scenario(
+        "POST /auth/login",
+        "form, to next",
+        "/auth/login",
+        form={**RIGHT, "next": "/videos?status=wanted"},
+        volatile=LOGGED_IN,
+    ),
+    Scenario(
+        "POST /auth/login",
+        "form, next in the query",
+        "/auth/login?next=/artists",
+        form=RIGHT,
+        volatile=LOGGED_IN,
+    ),
+    Scenario(
+        "POST /auth/login",
+        "form, offsite next",
+        "/auth/login",
+        form={**RIGHT, "next": "//evil.example/x"},
+        volatile=LOGGED_IN,
+    ),
+    Scenario(
+        "POST /auth/login",
+        "form, wrong password: the page again",
+        "/auth/login",
+        form={**WRONG, "next": "/videos"},
+    ),
+    Scenario(
+        "POST /auth/login",
+        "form, no password: the page again",
+        "/auth/login",
+        form={"username": "parity_user", "next": "/<script>"},
+    ),
+    Scenario("POST /auth/logout", "cookie", "/auth/logout", role="user", volatile=REVOKED),
+    Scenario("POST /auth/logout", "admin", "/auth/logout", role="admin", volatile=REVOKED),
+    Scenario(
+        "POST /auth/logout", "bearer, no cookie", "/auth/logout", role="manager", auth="bearer"
+    ),
+    Scenario("POST /auth/logout", "readonly", "/auth/logout", role="readonly"),
+    Scenario("POST /auth/logout", "anonymous", "/auth/logout"),
+    Scenario(
+        "POST /auth/logout",
+        "revoked session",
+        "/auth/logout",
+        role="user",
+        arrange=_revoke_sessions,
+    ),
+)
+
+
 NEW_USER = {
     "username": "newbie",
     "password": "long-enough-1",
@@ -38,6 +145,7 @@ TOUCHED_SETTINGS = ("rows.settings.*.updated_at",)
 
 
 SCENARIOS: tuple[Scenario, ...] = (
+    *LOGIN,
     Scenario("GET /api/version", "anonymous", "/api/version"),
     Scenario("GET /api/version", "logged in", "/api/version", role="user"),
     Scenario("GET /api/health", "anonymous", "/api/health"),

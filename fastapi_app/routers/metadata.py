@@ -1,0 +1,120 @@
+"""Routes that consult the metadata provider: the twins of legacy_flask/blueprints/metadata.py.
+
+Where Flask parks a thread on the provider, these await the shared async client, so a slow
+provider costs a coroutine, not a worker. The database connection is given back before
+each wait (`_release`), as on the Flask side: hundreds of requests waiting on the provider
+must not hold the pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fastapi_app.deps import ModernDep, SessionDep, require
+from fastapi_app.docs import answers, json_body
+from fastapi_app.http import body, legacy_args
+from fastapi_app.schemas.artists import ArtistOut
+from fastapi_app.schemas.metadata import DiscoverOut, SearchOut
+from fastapi_app.schemas.videos import VideoOut
+from shared.clients.metadata import AsyncMetadataClient, ProviderVideo
+from shared.db.models import User
+from shared.errors import NotFound
+from shared.services import metadata as service
+
+router = APIRouter(tags=["metadata"])
+Manager = Annotated[User | None, Depends(require("manager"))]
+Member = Annotated[User | None, Depends(require("user"))]
+PROVIDER_ERRORS = (503,)  # the provider down, slow or talking nonsense
+
+
+async def _release(session: AsyncSession) -> None:
+    await session.rollback()
+
+
+@router.post(
+    "/api/artists/import-from-imvdb",
+    status_code=201,
+    response_model=None,
+    responses=answers(ArtistOut, 400, 404, 409, *PROVIDER_ERRORS, status=201),
+    openapi_extra=json_body(service.ImportArtist),
+)
+async def import_from_imvdb(
+    request: Request, _user: Manager, session: SessionDep, state: ModernDep
+) -> JSONResponse:
+    data = await body(request, service.ImportArtist)
+    await _release(session)
+    client = state.metadata
+    imvdb_id = data.imvdb_id
+    if imvdb_id is None:
+        assert data.name is not None  # the body needs one of the two
+        found = await client.search_artists(data.name)
+        imvdb_id = service.pick_match(found, data.name).imvdb_id
+    detail = await client.artist(imvdb_id)
+    result = await session.run_sync(service.import_artist, detail)
+    await session.commit()
+    return JSONResponse(result, status_code=201)
+
+
+@router.post(
+    "/api/artists/{artist_id:int}/videos/discover",
+    response_model=None,
+    responses=answers(DiscoverOut, 404, 409, *PROVIDER_ERRORS),
+)
+async def discover_videos(
+    artist_id: int, _user: Manager, session: SessionDep, state: ModernDep
+) -> dict[str, Any]:
+    imvdb_id = await session.run_sync(service.discovery_target, artist_id)
+    await _release(session)
+    client = state.metadata
+    offered = (await client.artist(imvdb_id)).videos
+    todo = await session.run_sync(service.new_videos, artist_id, offered)
+    await _release(session)
+    # The full records, for their source URLs: at once, where Flask fetches one by one.
+    lacking = [v for v in todo if v.source_url is None]
+    fetched = await asyncio.gather(*(_with_source(client, v) for v in lacking))
+    complete = {v.imvdb_id: v for v in fetched}
+    videos = [complete.get(v.imvdb_id, v) for v in offered]
+    result = await session.run_sync(service.add_discovered_videos, artist_id, videos)
+    await session.commit()
+    return result
+
+
+async def _with_source(client: AsyncMetadataClient, summary: ProviderVideo) -> ProviderVideo:
+    """The full record, for its source URL; the summary if the provider lost the video since."""
+    try:
+        return await client.video(summary.imvdb_id)
+    except NotFound:
+        return summary
+
+
+@router.post(
+    "/api/videos/{video_id:int}/refresh-metadata",
+    response_model=None,
+    responses=answers(VideoOut, 404, 409, *PROVIDER_ERRORS),
+)
+async def refresh_metadata(
+    video_id: int, _user: Manager, session: SessionDep, state: ModernDep
+) -> dict[str, Any]:
+    imvdb_id = await session.run_sync(service.refresh_target, video_id)
+    await _release(session)
+    meta = await state.metadata.video(imvdb_id)
+    result = await session.run_sync(service.apply_video_metadata, video_id, meta)
+    await session.commit()
+    return result
+
+
+@router.get(
+    "/api/metadata/search", response_model=None, responses=answers(SearchOut, 400, *PROVIDER_ERRORS)
+)
+async def search(
+    request: Request, _user: Member, session: SessionDep, state: ModernDep
+) -> dict[str, Any]:
+    query = service.search_query(legacy_args(request).get("q"))
+    await _release(session)
+    results = await state.metadata.search_artists(query)
+    return service.search_json(query, results)

@@ -1,0 +1,103 @@
+"""/docs and /openapi.json describe every twin with its real request and response models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from fastapi_app import create_fastapi_app
+from gateway.manifest import twin_key
+from shared.config import Settings
+from tests.test_contract import manifest_routes
+
+# Routes whose body is not one model: free-form preferences, a login form or JSON.
+FREE_BODIES = {"PUT /api/users/me/preferences"}
+# Writes that take no body at all.
+NO_BODY = {
+    "POST /auth/logout",
+    "DELETE /api/users/{user_id}",
+    "DELETE /api/settings/{key}",
+    "DELETE /api/artists/{artist_id}",
+    "DELETE /api/videos/{video_id}",
+    "DELETE /api/playlists/{playlist_id}",
+    "DELETE /api/playlists/{playlist_id}/videos/{entry_id}",
+    "POST /api/artists/{artist_id}/videos/discover",
+    "POST /api/videos/{video_id}/refresh-metadata",
+}
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict[str, Any]:
+    settings = Settings(_env_file=None, env="test", database_url="sqlite://", secret_key="k" * 32)
+    with TestClient(create_fastapi_app(settings)) as client:
+        assert client.get("/docs").status_code == 200
+        response = client.get("/openapi.json")
+    assert response.status_code == 200
+    found: dict[str, Any] = response.json()
+    return found
+
+
+def _operations(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    contract = {twin_key(k) for k in manifest_routes()}
+    found = {}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            key = twin_key(f"{method.upper()} {path}")
+            if key in contract:
+                found[key] = operation
+    return found
+
+
+def _resolve(schema: dict[str, Any], ref: str) -> dict[str, Any]:
+    name = ref.removeprefix("#/components/schemas/")
+    assert name in schema["components"]["schemas"], f"{ref} does not resolve"
+    component: dict[str, Any] = schema["components"]["schemas"][name]
+    return component
+
+
+def test_every_twin_documents_its_answer_with_a_model(schema):
+    operations = _operations(schema)
+    assert len(operations) >= 20
+    for key, operation in operations.items():
+        success = {c: r for c, r in operation["responses"].items() if c.startswith("2")}
+        assert success, f"{key}: no success response"
+        for code, response in success.items():
+            ref = response["content"]["application/json"]["schema"].get("$ref")
+            assert ref, f"{key} {code}: no model"
+            assert _resolve(schema, ref)["properties"], f"{key} {code}: an empty model"
+        errors = operation["responses"]
+        if "401" in errors:
+            assert errors["401"]["content"]["application/json"]["schema"]["$ref"].endswith(
+                "/ErrorOut"
+            )
+
+
+def test_every_twin_that_reads_a_body_documents_its_model(schema):
+    for key, operation in _operations(schema).items():
+        method = key.split(" ", 1)[0]
+        if method not in ("POST", "PUT") or key in NO_BODY:
+            assert "requestBody" not in operation, f"{key}: documents a body it never reads"
+            continue
+        body = operation.get("requestBody")
+        assert body, f"{key}: its body is undocumented"
+        content = body["content"]["application/json"]["schema"]
+        if key in FREE_BODIES:
+            assert content == {"type": "object"}
+            continue
+        model = _resolve(schema, content["$ref"])
+        assert model["properties"], key
+
+
+def test_no_422_is_promised(schema):
+    """Bad input answers the legacy 400 on the twins (fastapi_app/errors.py), never a 422."""
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            assert "422" not in operation["responses"], f"{method.upper()} {path}"
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+
+
+def test_login_documents_its_form_redirect(schema):
+    responses = _operations(schema)["POST /auth/login"]["responses"]
+    assert "302" in responses and "423" in responses
