@@ -7,6 +7,8 @@ import getpass
 import sys
 from collections.abc import Callable
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from gateway import changes as ops
 from gateway import manifest as mf
 from gateway.parity.vet import require_parity
@@ -77,7 +79,11 @@ def _apply(args: argparse.Namespace, planner: ops.Planner, action: str) -> int:
 
             def stage_audit(changes: list[ops.Change]) -> None:
                 if not args.force and any(c.to_owner == "fastapi" for c in changes):
-                    print("checking parity of the routes moving to fastapi...", flush=True)
+                    moving = {c.route for c in changes if c.to_owner == "fastapi"}
+                    print(
+                        f"checking parity of the {len(moving)} route(s) moving to fastapi...",
+                        flush=True,
+                    )
                     require_parity(changes)
                 ops.record(
                     session,
@@ -94,6 +100,15 @@ def _apply(args: argparse.Namespace, planner: ops.Planner, action: str) -> int:
                 )
             except (ops.ChangeRefused, mf.ManifestError) as exc:
                 print(f"figway {action}: refused: {exc}", file=sys.stderr)
+                return 1
+            except SQLAlchemyError as exc:
+                # The audit row is staged before the file is written: nothing changed.
+                print(
+                    f"figway {action}: the change cannot be recorded in the database, so it "
+                    f"was not made ({type(exc).__name__}: {getattr(exc, 'orig', exc)}); "
+                    "is the schema current? `figway db upgrade`",
+                    file=sys.stderr,
+                )
                 return 1
             session.commit()
     finally:

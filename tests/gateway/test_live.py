@@ -252,3 +252,13 @@ def test_a_route_without_scenarios_is_refused_by_name():
             ]
         )
     require_parity([Change("GET /settings", 4, "fastapi", "flask")])  # rollback: no check
+
+
+def test_a_change_that_cannot_be_recorded_is_not_made(tmp_path):
+    manifest = legacy_manifest(tmp_path / "migration_status.yaml")
+    env = base_env(tmp_path, FIGWAY_MANIFEST=str(manifest))  # no `db upgrade`: no tables
+    before = manifest.read_text()
+    done = figway("flip", "GET /api/version", "--to", "fastapi", "--force", env=env)
+    assert done.returncode == 1 and "figway db upgrade" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert manifest.read_text() == before
