@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from gateway import manifest as mf
-from tests.test_contract import MANIFEST
+from tests.test_contract import MANIFEST, legacy_manifest
 
 LEGACY = [e.key for e in mf.load(MANIFEST).entries]
 
 
 @pytest.fixture
 def copy(tmp_path: Path) -> Path:
-    target = tmp_path / "migration_status.yaml"
-    shutil.copy(MANIFEST, target)
-    return target
+    """The committed manifest with every route on flask, whatever has been rolled out."""
+    return legacy_manifest(tmp_path / "migration_status.yaml")
 
 
 def _edit(path: Path, old: str, new: str, count: int = 1) -> None:
