@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from fastapi_app import convertors  # noqa: F401 - Flask's <int:> for the routes below
 from fastapi_app.docs import install_openapi
 from fastapi_app.errors import register_error_handlers
 from fastapi_app.routers import (

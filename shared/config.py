@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 5 * 1024 * 1024
     max_transcodes: int = 4
 
+    @property
+    def max_request_bytes(self) -> int:
+        """The largest request body either side reads (413 past it): an upload's limit plus
+        room for the multipart framing around it."""
+        return self.max_upload_bytes + 64 * 1024
+
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
         if not self.database_url:

@@ -22,7 +22,7 @@ from fastapi_app.deps import (
     require,
 )
 from fastapi_app.docs import answers, json_body
-from fastapi_app.http import json_data, legacy_args
+from fastapi_app.http import check_length, json_data, legacy_args
 from fastapi_app.pages import login_page, redirect
 from fastapi_app.schemas.common import SuccessOut
 from fastapi_app.schemas.users import CheckOut, LoginOut, MeOut, TokenOut
@@ -53,6 +53,7 @@ async def login(request: Request, session: SessionDep, state: ModernDep) -> Resp
     form = _mimetype(request) in FORM_TYPES
     data: Any
     if form:
+        check_length(request)
         fields = await request.form()
         # Flask's request.form.to_dict(): the first value of each text field (uploaded
         # files are no form values).

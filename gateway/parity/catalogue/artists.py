@@ -223,6 +223,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         arrange=library,
     ),
     Scenario(CREATE, "malformed JSON", "/api/artists", role="manager", raw=b"{"),
+    Scenario(CREATE, "body too large", "/api/artists", role="manager", raw=b" " * (6 * 2**20)),
     Scenario(CREATE, "not an object", "/api/artists", role="manager", json=["name"]),
     Scenario(CREATE, "missing name", "/api/artists", role="manager", json={"genres": []}),
     Scenario(CREATE, "blank name", "/api/artists", role="manager", json={"name": "   "}),
@@ -241,6 +242,9 @@ SCENARIOS: tuple[Scenario, ...] = (
         json={"name": "ok", "thumbnail_url": "javascript:alert(1)"},
     ),
     # --- GET /api/artists/<int:artist_id> -------------------------------------------------
+    # Flask's <int:> reads any Unicode digits: ٣ is 3.
+    Scenario(ONE, "id in Arabic-Indic digits", "/api/artists/٣", role="readonly", arrange=library),
+    Scenario(ONE, "Arabic-Indic digits, anonymous", "/api/artists/٣", arrange=library),
     Scenario(ONE, "anonymous", "/api/artists/1", arrange=library),
     Scenario(ONE, "counts by status", "/api/artists/1", role="readonly", arrange=library),
     Scenario(ONE, "no videos", "/api/artists/4", role="user", auth="bearer", arrange=library),

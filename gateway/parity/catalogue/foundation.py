@@ -79,6 +79,8 @@ LOGIN: tuple[Scenario, ...] = (
         volatile=LOGGED_IN,
     ),
     Scenario("POST /auth/login", "malformed JSON", "/auth/login", raw=b"{nope"),
+    # Past the default 5 MiB upload limit plus framing: 413 before the body is parsed.
+    Scenario("POST /auth/login", "body too large", "/auth/login", raw=b" " * (6 * 2**20)),
     Scenario(
         "POST /auth/login", "wrong type", "/auth/login", json={"username": 5, "password": "x"}
     ),
