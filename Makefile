@@ -34,6 +34,11 @@ $(BENCH_STAMP): $(STAMP)
 
 # Side-by-side measurements, written to bench/results/latest.md (needs wrk: the script
 # says how to install it). bench-smoke runs every scenario briefly; its figures mean little.
+# The search benchmark runs on MariaDB, as deployed (a database of its own on this server,
+# dropped after); FIGWAY_BENCH_DATABASE_URL= (empty) measures on SQLite instead.
+FIGWAY_BENCH_DATABASE_URL ?= mysql://root@127.0.0.1:3306/test
+export FIGWAY_BENCH_DATABASE_URL
+
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench
 

@@ -19,7 +19,8 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,9 +48,9 @@ PASSWORD = "bench-password-0123"  # noqa: S105 - a throwaway user in a throwaway
 STACKS: dict[str, str] = {
     "httpx": "plain `httpx.AsyncClient` (limits: 200 connections)",
     "httpx-aiohttp": "`httpx.AsyncClient` over `httpx_aiohttp.AiohttpTransport`",
-    "AsyncMetadataClient": "`AsyncMetadataClient.search_artists()` (the above, plus "
+    "aiohttp": "raw `aiohttp.ClientSession`",
+    "AsyncMetadataClient": "`AsyncMetadataClient.search_artists()` (aiohttp, plus "
     "retries, the concurrency bound and parsing)",
-    "aiohttp": "raw `aiohttp.ClientSession` (reference)",
 }
 
 
@@ -100,7 +101,7 @@ def client_stacks(workdir: Path, quick: bool) -> Scenario:
         f"{ceiling:,.0f} calls/s ({CLIENT_TASKS} calls every {LATENCY_MS} ms). "
         "Columns: calls/s, per-call latency, failed calls.",
         sides=[Side(f"{name}: {STACKS[name]}", _median(results[name]).load) for name in STACKS],
-        # The claim in AsyncMetadataClient's docstring: plain httpx holds under a tenth.
+        # The claim in AsyncMetadataClient's docstring: plain httpx holds a small fraction.
         goals=[Goal("calls/s, AsyncMetadataClient / plain httpx", ratio, 10.0)],
         notes=[
             f"httpx over the aiohttp transport / plain httpx, same calling code: "
@@ -112,9 +113,10 @@ def client_stacks(workdir: Path, quick: bool) -> Scenario:
                 + ", ".join(f"{x.cpu_ms_per_call:.2f} ms" for x in results[name])
                 for name in STACKS
             ),
-            "This is why AsyncMetadataClient (shared/clients/metadata.py) keeps httpx's API "
-            "but sends over aiohttp's connection pool: with hundreds of calls in flight, "
-            "plain httpx's own pool is the bottleneck, not the provider.",
+            "This is why AsyncMetadataClient (shared/clients/metadata.py) is built on aiohttp: "
+            "with hundreds of calls in flight, plain httpx's own pool is the bottleneck, not "
+            "the provider; httpx over the aiohttp transport fixes that, but costs several "
+            "times aiohttp's CPU per call, and the search twin is CPU-bound at 500 clients.",
         ],
     )
 
@@ -290,13 +292,46 @@ def _client_main(argv: list[str]) -> int:
 # --- scenario 2: the search twin under load ---------------------------------------------
 
 
+# The deployment the owners run: MariaDB, one uvicorn worker per core. Unset (or empty)
+# FIGWAY_BENCH_DATABASE_URL measures on a SQLite file instead.
+BENCH_DATABASE_ENV = "FIGWAY_BENCH_DATABASE_URL"
+WORKERS = os.cpu_count() or 1
+
+
+@contextmanager
+def _bench_database(work: Path) -> Iterator[tuple[str, str]]:
+    """A fresh database for the run, and how the report names it."""
+    server = os.environ.get(BENCH_DATABASE_ENV, "").strip()
+    if not server:
+        yield f"sqlite:///{work / 'bench.db'}", "SQLite"
+        return
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from shared.db.scratch import scratch_database
+
+    stack = ExitStack()
+    try:
+        url = stack.enter_context(scratch_database(server, "figway_bench"))
+    except SQLAlchemyError as exc:
+        print(f"bench: no database server at {server} ({type(exc).__name__}); using SQLite")
+        yield f"sqlite:///{work / 'bench.db'}", "SQLite"
+        return
+    with stack:
+        yield url, "MariaDB"
+
+
 def search_twin(workdir: Path, quick: bool) -> Scenario:
-    """`GET /api/metadata/search` through one gateway at 500 clients, the route owned by
+    with _bench_database(workdir / "search-twin") as (url, database):
+        return _search_twin(workdir, quick, url, database)
+
+
+def _search_twin(workdir: Path, quick: bool, database_url: str, database: str) -> Scenario:
+    """`GET /api/metadata/search` through the gateway at 500 clients, the route owned by
     the FastAPI twin and by Flask in alternating rounds, the provider at 100 ms.
 
-    Besides wrk's figures, the CPU time the gateway and provider processes spent in each
-    round (from /proc): one gateway process cannot use more than about one core, so its
-    CPU per request is what bounds the twin once the provider's latency no longer does.
+    Besides wrk's figures, the CPU time the gateway (all workers) and the provider spent in
+    each round (from /proc): once the provider's latency no longer bounds the twin, its
+    CPU per request does.
     """
     rounds, seconds = (1, 3.0) if quick else (3, 8.0)
     work = workdir / "search-twin"
@@ -309,6 +344,7 @@ def search_twin(workdir: Path, quick: bool) -> Scenario:
         work,
         FIGWAY_MANIFEST=str(manifest),
         METADATA_BASE_URL=f"http://127.0.0.1:{ports['provider']}",
+        DATABASE_URL=database_url,
     )
     figway("db", "upgrade", env=env)
     _create_user(env["DATABASE_URL"])
@@ -331,7 +367,11 @@ def search_twin(workdir: Path, quick: bool) -> Scenario:
             ready_path=PROVIDER_SEARCH,
         ) as provider,
         running(
-            [python, "-m", "gateway.cli", "serve", "--port", str(ports["gateway"])],
+            [
+                python,
+                *("-m", "gateway.cli", "serve", "--port", str(ports["gateway"])),
+                *("--workers", str(WORKERS)),
+            ],
             env,
             ports["gateway"],
             logs / "gateway.log",
@@ -341,9 +381,9 @@ def search_twin(workdir: Path, quick: bool) -> Scenario:
         pids = (gw.pid, provider.pid)
 
         def load(url: str, headers: tuple[str, ...] = (auth,)) -> _Round:
-            before = [_cpu_s(pid) for pid in pids]
+            before = [_tree_cpu_s(pid) for pid in pids]
             result = wrk(url, connections=GATEWAY_CONNECTIONS, seconds=seconds, headers=headers)
-            spent = [_cpu_s(pid) - b for pid, b in zip(pids, before, strict=True)]
+            spent = [_tree_cpu_s(pid) - b for pid, b in zip(pids, before, strict=True)]
             return _Round(result, gateway_cpu_s=spent[0], provider_cpu_s=spent[1])
 
         # The provider alone, the same way: what the gateway could at best pass on.
@@ -367,25 +407,27 @@ def search_twin(workdir: Path, quick: bool) -> Scenario:
     twin_ok = median([x.load.ok_per_s for x in twin])
     legacy_ok = median([x.load.ok_per_s for x in legacy])
     ratio = twin_ok / max(legacy_ok, 1e-9)
-    ceiling = _setting("metadata_max_concurrency") * 1000 / LATENCY_MS
-    twin_cpu = median([x.gateway_ms_per_request for x in twin])
+    ceiling = WORKERS * _setting("metadata_max_concurrency") * 1000 / LATENCY_MS
     return Scenario(
         "Metadata search twin under load",
-        f"`GET {SEARCH}` with a bearer token through one `figway serve` process (SQLite, "
-        "default settings: no environment overrides), wrk with "
+        f"`GET {SEARCH}` with a bearer token through `figway serve --workers {WORKERS}` (one "
+        f"worker per core, {database}, default settings otherwise), wrk with "
         f"{GATEWAY_CONNECTIONS} connections and a 10 s timeout, the fake provider at "
         f"{LATENCY_MS} ms in its own process; {rounds} alternating round(s) of {seconds:g} s "
         "with the route owned by fastapi (the async twin) and by flask (a2wsgi, "
-        f"{threads} threads, queue {queue}: past that the gateway answers 503 at once); the "
-        "median round of each side is shown. Errors are non-2xx answers plus socket errors; "
-        "the 2xx/s column counts successful answers only. For scale, the provider alone and "
-        "`GET /api/auth/me` (the same bearer lookup, no provider call) owned by fastapi, "
-        "one round each.",
+        f"{threads} threads per worker, queue {queue}: past that the gateway answers 503 at "
+        "once); the median round of each side is shown. Errors are non-2xx answers plus "
+        "socket errors; the 2xx/s column counts successful answers only. For scale, the "
+        "provider alone and `GET /api/auth/me` (the same bearer lookup, no provider call) "
+        "owned by fastapi, one round each.",
         sides=[
             Side(f"fake provider alone ({LATENCY_MS} ms)", alone.load),
             Side("gateway, GET /api/auth/me owned by fastapi (bearer lookup only)", me.load),
             Side("gateway, search owned by fastapi (the twin)", _best(twin).load),
-            Side(f"gateway, search owned by flask ({threads} threads)", _best(legacy).load),
+            Side(
+                f"gateway, search owned by flask ({WORKERS} x {threads} threads)",
+                _best(legacy).load,
+            ),
         ],
         goals=[
             Goal(
@@ -403,31 +445,23 @@ def search_twin(workdir: Path, quick: bool) -> Scenario:
             f"errors per round, twin: {', '.join(str(x.load.errors) for x in twin)}; flask: "
             f"{', '.join(str(x.load.errors) for x in legacy)} (flask's are the gateway's 503s "
             "for a full legacy queue, by design)",
-            "gateway CPU per request (ms, all answers counted): twin "
+            "gateway CPU per request (ms, all workers, all answers counted): twin "
             + ", ".join(f"{x.gateway_ms_per_request:.2f}" for x in twin)
             + f"; /api/auth/me {me.gateway_ms_per_request:.2f}; gateway CPU in use (cores): "
             "twin "
             + ", ".join(f"{x.gateway_cores(seconds):.2f}" for x in twin)
             + "; flask "
             + ", ".join(f"{x.gateway_cores(seconds):.2f}" for x in legacy)
-            + f". One process does at most about {1000 / max(twin_cpu, 1e-9):,.0f} twin "
-            "requests per second of CPU; the provider spent "
-            f"{median([x.provider_ms_per_request for x in twin]):.2f} ms per call",
-            "where the twin stops short (measured while writing this scenario, and checked "
-            "by the rows and CPU figures above): not the provider (its row: thousands of "
-            "req/s at 500 connections), not FIGWAY_METADATA_CONCURRENCY (ceiling below), not "
-            "the database pool (on SQLite FIGWAY_DB_POOL_SIZE does not apply: SQLAlchemy's "
-            "5 + 10 connections; the bearer lookup alone, in one process, did ~1,800/s at "
-            "~0.5 ms CPU with 15 or 50 connections alike), but CPU per request in the "
-            "one process: the FastAPI app alone, driven over ASGI in-process with no HTTP "
-            "and no gateway, spent ~1.6 ms per search (~0.7 ms for /api/auth/me); a "
-            "profile puts first the ~6 hand-offs to aiosqlite's thread per request (bearer "
-            "lookup, rollback, close), then FastAPI's dependencies, its route matching and "
-            "jsonable_encoder, then the httpx-over-aiohttp call (~0.3 ms, see the client "
-            "scenario); and the process shares 2 cores with the provider and wrk",
-            f"the flask side's ceiling is {threads} threads / {LATENCY_MS} ms = "
-            f"{threads * 1000 / LATENCY_MS:,.0f} req/s; the twin's is "
-            f"FIGWAY_METADATA_CONCURRENCY / {LATENCY_MS} ms = {ceiling:,.0f} req/s, "
+            + f"; the provider spent {median([x.provider_ms_per_request for x in twin]):.2f} "
+            "ms per call",
+            "the twin is bound by CPU, not by waiting: the gateway, the provider, the "
+            "database and wrk share the machine's cores. Per request, the bearer lookup "
+            "(the /api/auth/me row) costs about as much as the rest of the search; on SQLite "
+            "every statement is a hand-off to aiosqlite's thread, which costs more CPU than "
+            "asyncmy's socket reads (set FIGWAY_BENCH_DATABASE_URL to compare)",
+            f"the flask side's ceiling is {WORKERS} x {threads} threads / {LATENCY_MS} ms = "
+            f"{WORKERS * threads * 1000 / LATENCY_MS:,.0f} req/s; the twin's is "
+            f"{WORKERS} x FIGWAY_METADATA_CONCURRENCY / {LATENCY_MS} ms = {ceiling:,.0f} req/s, "
             "before CPU: gateway, provider and wrk share the machine's cores",
         ],
         ok_column=True,
@@ -450,6 +484,21 @@ class _Round:
 
     def gateway_cores(self, seconds: float) -> float:
         return self.gateway_cpu_s / seconds
+
+
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds of a process and its children (uvicorn's workers) so far."""
+    return _cpu_s(pid) + sum(_cpu_s(child) for child in _children(pid))
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [int(c) for c in task.read_text().split()]
+        except OSError:
+            continue
+    return found
 
 
 def _cpu_s(pid: int) -> float:
