@@ -17,6 +17,8 @@ from fastapi_app.routers import (
     health,
     metadata,
     playlists,
+    streams,
+    thumbnails,
     users,
     videos,
 )
@@ -36,6 +38,8 @@ ROUTERS = (
     playlists.router,
     metadata.router,
     admin.router,
+    streams.router,
+    thumbnails.router,
 )
 
 

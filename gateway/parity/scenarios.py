@@ -3,7 +3,16 @@ Fields that may differ are declared there, per scenario, and nowhere else."""
 
 from __future__ import annotations
 
-from gateway.parity.catalogue import admin, artists, foundation, metadata, playlists, videos
+from gateway.parity.catalogue import (
+    admin,
+    artists,
+    foundation,
+    metadata,
+    playlists,
+    streams,
+    thumbnails,
+    videos,
+)
 from gateway.parity.scenario import Scenario
 
 CATALOGUE: tuple[Scenario, ...] = (
@@ -13,6 +22,8 @@ CATALOGUE: tuple[Scenario, ...] = (
     *artists.SCENARIOS,
     *videos.SCENARIOS,
     *playlists.SCENARIOS,
+    *streams.SCENARIOS,
+    *thumbnails.SCENARIOS,
 )
 
 

@@ -1,0 +1,7 @@
+"""Thumbnails: the twins of legacy_flask/blueprints/media.py."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["media"])
