@@ -31,8 +31,8 @@ class Goal:
         verdict = "**met**" if self.met else "**not met**"
         gap = ""
         if not self.met:
-            gap = f" (short by {abs(self.target - self.measured):.3g})"
-        return f"{self.what}: {self.measured:.3g} (goal {sign} {self.target:g}): {verdict}{gap}"
+            gap = f" (short by {number(abs(self.target - self.measured))})"
+        return f"{self.what}: {number(self.measured)} (goal {sign} {self.target:g}): {verdict}{gap}"
 
 
 @dataclass
@@ -80,8 +80,13 @@ def render(title: str, header: list[str], scenarios: list[Scenario]) -> str:
             summary.append(
                 f"| {scenario.name} | {goal.what} "
                 f"{'>=' if goal.higher_is_better else '<='} {goal.target:g} | "
-                f"{goal.measured:.3g} | {'yes' if goal.met else 'no'} |"
+                f"{number(goal.measured)} | {'yes' if goal.met else 'no'} |"
             )
     parts += [*summary, ""]
     parts += [s.render() for s in scenarios]
     return "\n".join(parts)
+
+
+def number(value: float) -> str:
+    """Three significant digits, without exponents for the large figures (1,087 not 1.09e+03)."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
