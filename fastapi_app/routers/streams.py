@@ -1,7 +1,165 @@
-"""Streams: the twins of legacy_flask/blueprints/media.py."""
+"""Streams: the twins of legacy_flask/blueprints/media.py.
+
+Nothing here blocks the loop: the row comes through `run_sync`, the file is sent by
+fastapi_app/files.py (werkzeug's decisions, reads in a worker thread), and ffmpeg is an
+asyncio subprocess whose stdout is read without blocking.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import AsyncGenerator
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy.orm import Session
+
+from fastapi_app.deps import SessionDep, SettingsDep, require
+from fastapi_app.docs import answers
+from fastapi_app.files import CHUNK_BYTES, Streamed, send_file
+from fastapi_app.http import legacy_args
+from shared.config import Settings
+from shared.db.models import User, Video
+from shared.errors import NotFound, Unavailable, ValidationFailed
+from shared.media.ffmpeg import FfmpegMissing, ffmpeg_exe, transcode_command
+from shared.services import find
+from shared.services import media as service
 
 router = APIRouter(tags=["media"])
+Reader = Annotated[User | None, Depends(require("readonly"))]
+
+RETRY_AFTER_S = "5"  # as the legacy 503 says it
+_TRUE, _FALSE = ("1", "true", "yes"), ("", "0", "false", "no")
+_SLOTS_ATTR = "figway_transcodes"
+
+# A binary 200/206 has no model (the parity runner checks models on JSON answers only).
+# video/mp4 always for a transcode, mostly for a file; video/* covers webm, mkv and the rest.
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+_VIDEO = {"video/mp4": _BINARY, "video/*": _BINARY}
+STREAM_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The file, or with ?transcode=1 a fragmented MP4", "content": _VIDEO},
+    206: {"description": "The byte range asked for with Range", "content": _VIDEO},
+    304: {"description": "Not modified (If-None-Match, If-Modified-Since)"},
+    **answers(None, 400, 404, 416, 503),
+}
+
+
+@router.get(
+    "/api/videos/{video_id:int}/stream",
+    response_model=None,
+    responses=STREAM_ANSWERS,
+    response_class=Response,
+)
+async def stream(
+    video_id: int, request: Request, _user: Reader, session: SessionDep, settings: SettingsDep
+) -> Response:
+    stored = await session.run_sync(_stored_path, video_id)
+    # The stream may outlast the request by far: hold no connection meanwhile.
+    await session.close()
+    # media_file stats and resolves: filesystem calls, so off the loop.
+    path = await asyncio.to_thread(service.media_file, settings, stored)
+    if path is None:
+        raise NotFound("Video has no file")  # service.video_file's message
+    if _transcode_requested(request):  # after the 404s, as Flask checks them first
+        return await _transcoded(request, settings, path)
+    return await send_file(request, path, service.video_mimetype(path))
+
+
+def _stored_path(session: Session, video_id: int) -> str | None:
+    # service.video_file would also stat the file inside run_sync, i.e. on the loop.
+    return find(session, Video, video_id, "Video").file_path
+
+
+def _transcode_requested(request: Request) -> bool:
+    value = legacy_args(request).get("transcode", "").lower()
+    if value not in _TRUE + _FALSE:
+        raise ValidationFailed("transcode must be 1 or 0")
+    return value in _TRUE
+
+
+# The file ---------------------------------------------------------------------------
+
+
+# The transcode ----------------------------------------------------------------------
+
+
+def _slots(request: Request, settings: Settings) -> asyncio.Semaphore:
+    """One bound per app, made on first use (as Flask's is): settings.max_transcodes then."""
+    state = request.app.state
+    slots = getattr(state, _SLOTS_ATTR, None)
+    if slots is None:
+        slots = asyncio.Semaphore(settings.max_transcodes)
+        setattr(state, _SLOTS_ATTR, slots)
+    assert isinstance(slots, asyncio.Semaphore)
+    return slots
+
+
+async def _transcoded(request: Request, settings: Settings, path: Path) -> Response:
+    slots = _slots(request, settings)
+    # Non-blocking acquire: a full house is answered at once, never queued.
+    if slots.locked():
+        raise Unavailable(
+            "Too many transcodes running; try again shortly", headers={"Retry-After": RETRY_AFTER_S}
+        )
+    await slots.acquire()  # returns at once: not locked, and nothing ran in between
+    try:
+        # Locating the binary may run a subprocess (imageio-ffmpeg): off the loop.
+        exe = await asyncio.to_thread(ffmpeg_exe, settings)
+        proc = await asyncio.create_subprocess_exec(
+            *transcode_command(exe, path),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            # No pipe at all: one nobody reads could fill up and stall ffmpeg.
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+    except (FfmpegMissing, OSError) as exc:
+        slots.release()
+        raise Unavailable("Transcoding is not available") from exc
+    job = _Transcode(proc, slots)
+    headers = [
+        (b"content-type", b"video/mp4"),
+        (b"cache-control", b"no-store"),
+        (b"accept-ranges", b"none"),
+    ]
+    return Streamed(200, headers, job.chunks, job.aclose)
+
+
+class _Transcode:
+    """One ffmpeg process piping to one response; closing kills and reaps it and frees
+    its slot."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, slots: asyncio.Semaphore) -> None:
+        self._proc = proc
+        self._slots = slots
+        self._closed = False
+        self._finished = False
+
+    async def chunks(self) -> AsyncGenerator[bytes, None]:
+        stdout = self._proc.stdout
+        assert stdout is not None
+        # read(n): what ffmpeg has written so far, up to n, rather than waiting for n.
+        while chunk := await stdout.read(CHUNK_BYTES):
+            yield chunk
+        self._finished = True  # ffmpeg closed its output: it is exiting by itself
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if not self._finished and self._proc.returncode is None:
+                # os.kill, not Process.kill: that polls (waitpid) first and can reap a
+                # just-exited ffmpeg under asyncio's child watcher, which then reports a
+                # made-up exit status. A pid stays ours until the watcher reaps it.
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self._proc.pid, signal.SIGKILL)
+            # Reaped (no zombie left behind), and its stdout read to EOF and closed: a client
+            # that stopped reading left that pipe paused, and a paused pipe never sees its
+            # EOF, so it would stay open past the process.
+            await self._proc.communicate()
+        finally:
+            self._slots.release()

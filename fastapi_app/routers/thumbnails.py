@@ -1,7 +1,186 @@
-"""Thumbnails: the twins of legacy_flask/blueprints/media.py."""
+"""Thumbnails: the twins of legacy_flask/blueprints/media.py.
+
+The database work runs through `run_sync` like every twin; everything that blocks
+(ffmpeg, Pillow, stat, reads and writes) runs in a worker thread: the subprocess wait and
+most of Pillow's decoding release the GIL, so threads keep the loop free without the
+pickling a process pool would add.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import io
+import re
+from typing import Annotated, Any, BinaryIO
+
+from fastapi import APIRouter, Depends, Request, Response
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
+from starlette.types import Message, Receive
+from werkzeug.http import (
+    parse_options_header,
+)
+
+from fastapi_app.deps import SessionDep, SettingsDep, require
+from fastapi_app.docs import answers
+from fastapi_app.files import send_file
+from fastapi_app.http import check_length, read_body
+from fastapi_app.schemas.thumbnails import ArtistThumbnailOut
+from shared.db.models import User
+from shared.errors import ValidationFailed
+from shared.services import media as service
 
 router = APIRouter(tags=["media"])
+Reader = Annotated[User | None, Depends(require("readonly"))]
+Manager = Annotated[User | None, Depends(require("manager"))]
+
+JPEG = "image/jpeg"
+MULTIPART = "multipart/form-data"
+# A binary 200/206 has no model (the parity runner checks models on JSON answers only);
+# response_class=Response keeps FastAPI from also promising an application/json 200.
+_IMAGE = {JPEG: {"schema": {"type": "string", "format": "binary"}}}
+IMAGE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The JPEG image", "content": _IMAGE},
+    206: {"description": "The byte range asked for with Range", "content": _IMAGE},
+    304: {"description": "Not modified (If-None-Match, If-Modified-Since)"},
+    **answers(None, 400, 404, 416, 503),
+}
+_MISSING_FILE = "file: a multipart field named 'file' is required"
+
+
+@router.get(
+    "/api/videos/{video_id:int}/thumbnail",
+    response_model=None,
+    response_class=Response,
+    responses=IMAGE_ANSWERS,
+)
+async def video_thumbnail(
+    video_id: int, request: Request, _user: Reader, session: SessionDep, settings: SettingsDep
+) -> Response:
+    # frame_source's media_file is a stat or two, no read: cheap enough beside the row.
+    source = await session.run_sync(service.frame_source, settings, video_id)
+    await session.close()  # the frame can take a while; hold no connection meanwhile
+    path = await asyncio.to_thread(service.ensure_video_thumbnail, settings, source)
+    return await send_file(request, path, JPEG)
+
+
+@router.get(
+    "/api/videos/{video_id:int}/thumbnail/{size}",
+    response_model=None,
+    response_class=Response,
+    responses=IMAGE_ANSWERS,
+)
+async def video_thumbnail_sized(
+    video_id: int,
+    size: str,
+    request: Request,
+    _user: Reader,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    service.thumbnail_box(size)  # 400 before any work, as Flask checks it first
+    # frame_source's media_file is a stat or two, no read: cheap enough beside the row.
+    source = await session.run_sync(service.frame_source, settings, video_id)
+    await session.close()
+    path = await asyncio.to_thread(service.ensure_sized_thumbnail, settings, source, size)
+    return await send_file(request, path, JPEG)
+
+
+@router.get(
+    "/api/artists/{artist_id:int}/thumbnail",
+    response_model=None,
+    response_class=Response,
+    responses=IMAGE_ANSWERS,
+)
+async def artist_thumbnail(
+    artist_id: int, request: Request, _user: Reader, session: SessionDep, settings: SettingsDep
+) -> Response:
+    # media_file's stat is no read and cheap; one service call keeps the 404s Flask's.
+    path = await session.run_sync(service.artist_thumbnail_file, settings, artist_id)
+    return await send_file(request, path, JPEG)
+
+
+@router.post(
+    "/api/artists/{artist_id:int}/thumbnail",
+    response_model=None,
+    responses=answers(ArtistThumbnailOut, 400, 404, 413),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                    }
+                }
+            },
+        }
+    },
+)
+async def upload_artist_thumbnail(
+    artist_id: int, request: Request, _user: Manager, session: SessionDep, settings: SettingsDep
+) -> dict[str, Any]:
+    await session.run_sync(service.check_artist, artist_id)
+    upload = await _upload_file(request)
+    data = await asyncio.to_thread(service.read_upload, upload, settings.max_upload_bytes)
+    # Every rejection happens here, before anything is written.
+    jpeg = await asyncio.to_thread(service.prepare_artist_image, data)
+    path = service.artist_thumbnail_path(settings, artist_id)
+    await asyncio.to_thread(service.write_atomic, path, jpeg)
+    result = await session.run_sync(service.set_artist_thumbnail, artist_id, path)
+    await session.commit()
+    return result
+
+
+async def _upload_file(request: Request) -> BinaryIO:
+    """The part Flask's `request.files.get("file")` gives: the first *file* part named
+    "file" (Starlette's form.get would give the last, file or not), as an in-memory copy.
+
+    The body is read first, whole and bounded (the legacy 413, as Flask's
+    MAX_CONTENT_LENGTH), and handed to Starlette's parser only when complete: python-
+    multipart leaves an unterminated file part out of the form with its spooled file
+    never closed, where werkzeug finds no files at all in such a body.
+    """
+    check_length(request)  # Flask refuses a declared oversize body whatever its type
+    mimetype, params = parse_options_header(request.headers.get("content-type"))
+    if mimetype.lower() != MULTIPART:
+        raise ValidationFailed(_MISSING_FILE)
+    body = await read_body(request)
+    boundary = params.get("boundary", "").encode("latin-1", "replace")
+    if not boundary or b"\r\n--" + boundary + b"--" not in body:
+        raise ValidationFailed(_MISSING_FILE)
+    replay = Request(request.scope, _replay(_werkzeug_empty_parts(body, boundary)))
+    try:
+        async with replay.form() as form:
+            upload = next((v for v in form.getlist("file") if isinstance(v, UploadFile)), None)
+            if upload is None:
+                raise ValidationFailed(_MISSING_FILE)
+            # A copy: the form's spooled files close with the form.
+            return io.BytesIO(await upload.read())
+    except MultiPartException:
+        raise ValidationFailed(_MISSING_FILE) from None  # werkzeug: no files, no error
+
+
+def _werkzeug_empty_parts(body: bytes, boundary: bytes) -> bytes:
+    """werkzeug's own encoder writes an empty file with no CRLF before the next delimiter,
+    and its parser reads that as an empty file (Flask: "file is empty"); python-multipart
+    needs the CRLF, so it is put back, right after a part's headers only."""
+    b = re.escape(boundary)
+    part_head = rb"(--" + b + rb"\r\n(?:[^\r\n]+\r\n)+\r\n)(--" + b + rb")"
+    return re.sub(part_head, rb"\1\r\n\2", body)
+
+
+def _replay(body: bytes) -> Receive:
+    """The body already read, given again to Starlette's form parser."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Any
 
+from PIL import Image
+
 # Headers a client can tell apart; the rest (Date, Server, ...) may differ freely.
-COMPARED_HEADERS = ("content-type", "location", "allow", "retry-after", "www-authenticate")
+COMPARED_HEADERS = (
+    "content-type",
+    "location",
+    "allow",
+    "retry-after",
+    "www-authenticate",
+    # What a file answer tells a client about caching, ranges and the name to save as.
+    "cache-control",
+    "accept-ranges",
+    "content-range",
+    "content-disposition",
+)
 
 
 @dataclass(frozen=True)
@@ -29,7 +43,13 @@ def first_difference(flask: Answer, fastapi: Answer, volatile: tuple[str, ...]) 
     cookies_a, cookies_b = _cookies(flask.set_cookies), _cookies(fastapi.set_cookies)
     if cookies_a != cookies_b:
         return f"cookies: flask {cookies_a}, fastapi {cookies_b}"
-    diff = _json_diff(_json(flask.body), _json(fastapi.body), "", volatile)
+    if _is_image(flask) and _is_image(fastapi):
+        image_a, image_b = _image(flask.body), _image(fastapi.body)
+        if image_a != image_b:
+            return f"body image: flask {_brief_image(image_a)}, fastapi {_brief_image(image_b)}"
+        diff = None
+    else:
+        diff = _json_diff(_json(flask.body), _json(fastapi.body), "", volatile)
     if diff is not None:
         return f"body {diff}"
     for table in sorted(set(flask.rows) | set(fastapi.rows)):
@@ -46,6 +66,28 @@ def _normal_header(name: str, value: str | None) -> str | None:
         return value
     # "application/json" and "application/json; charset=utf-8" say the same for JSON.
     return value.split(";", 1)[0].strip().lower()
+
+
+def _is_image(answer: Answer) -> bool:
+    return answer.headers.get("content-type", "").lower().startswith("image/")
+
+
+def _image(body: bytes) -> tuple[str | None, tuple[int, int]] | bytes:
+    """An image as its format and pixel size: two encoders (or two runs of one) need not
+    write the same bytes for the same picture. Bytes that Pillow cannot read (a range of
+    a file, say) are compared as bytes."""
+    try:
+        with Image.open(io.BytesIO(body)) as image:
+            return image.format, image.size
+    except (OSError, ValueError, SyntaxError, EOFError):
+        return body
+
+
+def _brief_image(found: tuple[str | None, tuple[int, int]] | bytes) -> str:
+    if isinstance(found, bytes):
+        return f"{len(found)} unreadable bytes"
+    fmt, (width, height) = found
+    return f"{fmt} {width}x{height}"
 
 
 def _cookies(headers: tuple[str, ...]) -> dict[str, tuple[str, ...]]:

@@ -3,6 +3,7 @@ seeded database, and compare what they answer and what they leave behind."""
 
 from __future__ import annotations
 
+import io
 import shutil
 import socket
 import tempfile
@@ -18,6 +19,8 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from sqlalchemy import Engine, create_engine, exists, literal, select, text, union_all
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
 from fastapi_app import create_fastapi_app
 from gateway.app import flat_routes
@@ -40,6 +43,9 @@ from shared.services.auth import hash_token
 from shared.validation import describe
 
 SEEDED_AT = datetime(2025, 1, 1, tzinfo=UTC)
+# A fixed boundary: the multipart body is the same bytes on every run and both sides.
+MULTIPART_BOUNDARY = "figway-parity-boundary"
+MULTIPART = f"multipart/form-data; boundary={MULTIPART_BOUNDARY}"
 # Hashed once per run, so both databases hold the very same row (a cheap cost: test data).
 PASSWORD_HASH = hash_password(PASSWORD, n=16)
 
@@ -163,6 +169,7 @@ def _run_one(
         with databases.fresh(side, workdir / side) as (url, engine):
             settings = _settings(workdir / side, url, provider_url)
             token = _seed(engine, scenario, now)
+            _place_media(settings, scenario)
             headers = {"User-Agent": USER_AGENT, **scenario.headers}
             if scenario.role is not None:
                 headers.update(_credentials(settings, engine, scenario, token))
@@ -246,6 +253,16 @@ def _seed(engine: Engine, scenario: Scenario, now: datetime) -> str:
     return token
 
 
+def _place_media(settings: Settings, scenario: Scenario) -> None:
+    """The scenario's files, written under the side's own media dir."""
+    if scenario.media is None:
+        return
+    for relative, data in scenario.media().items():
+        target = settings.media_dir / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
 def _credentials(
     settings: Settings, engine: Engine, scenario: Scenario, token: str
 ) -> dict[str, str]:
@@ -291,6 +308,8 @@ def _call(
     ) as client:
         if scenario.raw is not None:
             headers = {**headers, "content-type": "application/json"}
+        if scenario.files is not None:
+            headers = {**headers, "content-type": MULTIPART}
         reply = client.request(
             scenario.method, scenario.path, headers=headers, **_body(scenario, "fastapi")
         )
@@ -309,9 +328,20 @@ def _body(scenario: Scenario, side: str) -> dict[str, Any]:
         if side == "flask":
             return {"data": scenario.raw, "content_type": "application/json"}
         return {"content": scenario.raw}
+    if scenario.files is not None:
+        data = _multipart(scenario.files)
+        return {"data": data, "content_type": MULTIPART} if side == "flask" else {"content": data}
     if scenario.form is not None:
         return {"data": scenario.form}  # both clients urlencode a dict
     return {"json": scenario.json} if scenario.json is not None else {}
+
+
+def _multipart(files: dict[str, tuple[str, bytes, str]]) -> bytes:
+    parts = {
+        name: FileStorage(io.BytesIO(data), filename=filename, content_type=content_type)
+        for name, (filename, data, content_type) in files.items()
+    }
+    return encode_multipart(parts, boundary=MULTIPART_BOUNDARY)[1]
 
 
 def _rows(engine: Engine) -> dict[str, list[dict[str, Any]]]:

@@ -11,6 +11,9 @@ from sqlalchemy.orm import Session
 
 # Extra rows for one scenario, given the scenario's one clock reading (both sides alike).
 Arrange = Callable[[Session, datetime], None]
+# Files for a scenario, by path relative to each side's media dir. A callable, called per
+# run: the bytes may cost something to make (a sample video is an ffmpeg run).
+MediaFiles = Callable[[], dict[str, bytes]]
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,10 @@ class Scenario:
     # JSON paths ("user.last_login_at", "items.*.created_at") allowed to differ.
     volatile: tuple[str, ...] = ()
     provider: str = "up"  # the metadata provider: "up" (the fake) or "down" (refused)
+    media: MediaFiles | None = None  # files placed in each side's media dir alike
+    # A multipart/form-data body, field -> (filename, bytes, content type): an upload. The
+    # runner encodes it once, so both sides get the very same bytes.
+    files: dict[str, tuple[str, bytes, str]] | None = None
 
     @property
     def method(self) -> str:

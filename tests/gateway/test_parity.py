@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,26 @@ def _manifest() -> Path:
     from tests.test_contract import MANIFEST
 
     return MANIFEST
+
+
+def _jpeg_answer(size: tuple[int, int], quality: int, fmt: str = "JPEG") -> Answer:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, "teal").save(out, format=fmt, quality=quality)
+    return Answer(200, {"content-type": "image/jpeg"}, (), out.getvalue(), {})
+
+
+def test_images_are_alike_by_format_and_pixel_size_not_bytes():
+    small = _jpeg_answer((64, 48), 90)
+    assert first_difference(small, _jpeg_answer((64, 48), 40), ()) is None
+    assert (
+        first_difference(small, _jpeg_answer((48, 64), 90), ())
+        == "body image: flask JPEG 64x48, fastapi JPEG 48x64"
+    )
+    assert _diff(small, _jpeg_answer((64, 48), 90, "PNG")).startswith("body image")
+    # Bytes Pillow cannot read are compared as bytes; other types as before.
+    cut = Answer(200, small.headers, (), small.body[:10], {})
+    assert _diff(small, cut) == "body image: flask JPEG 64x48, fastapi 10 unreadable bytes"
+    plain = Answer(200, {"content-type": "text/plain"}, (), b"a", {})
+    assert _diff(plain, Answer(200, plain.headers, (), b"b", {})).startswith("body (root)")
