@@ -133,8 +133,19 @@ class _Client:
         return None
 
 
+# ffmpeg children this process had before the test: earlier tests' business, not ours.
+_BEFORE: set[int] = set()
+
+
+@pytest.fixture(autouse=True)
+def _ffmpeg_baseline() -> None:
+    _BEFORE.clear()
+    _BEFORE.update(media_fixtures.ffmpeg_children(os.getpid()))
+
+
 def _ffmpeg_children() -> list[int]:
-    return media_fixtures.ffmpeg_children(os.getpid())
+    """The ffmpeg children started during this test and not yet reaped."""
+    return [pid for pid in media_fixtures.ffmpeg_children(os.getpid()) if pid not in _BEFORE]
 
 
 def _run(settings: Settings, scenario: Callable[[FastAPI], Any]) -> Any:
