@@ -12,16 +12,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.orm import Session
 from starlette.types import Message
@@ -33,8 +30,7 @@ from shared.db.models import Artist, Video
 from shared.media.ffmpeg import make_sample_video
 from tests import media_fixtures
 from tests.loop_guard import guarding
-from tests.media_fixtures import ffmpeg_binary, place_video, wait_for
-from tests.servers import free_port
+from tests.media_fixtures import ffmpeg_binary, place_video
 
 # A fixture this module uses by name, bound here so pytest finds it.
 sample_video = media_fixtures.sample_video
@@ -308,36 +304,6 @@ def test_a_transcode_read_to_the_end_frees_its_slot(
         assert client.header("accept-ranges") == "none"
         assert client.header("content-length") is None
     assert _ffmpeg_children() == []
-
-
-def test_over_a_real_server_a_closed_connection_kills_ffmpeg(
-    db_session: Session, settings: Settings, long_video: Path, auth: dict[str, str]
-) -> None:
-    """The same through uvicorn and a socket: the client closes the connection after the
-    first chunk, and ffmpeg is gone within the limit."""
-    video_id = _video_on_disk(db_session, settings, long_video)
-    port = free_port()
-    config = uvicorn.Config(
-        create_fastapi_app(settings), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="twin-server", daemon=True)
-    thread.start()
-    try:
-        wait_for(lambda: server.started, timeout=10)
-        with (
-            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,
-            client.stream("GET", f"/api/videos/{video_id}/stream?transcode=1", headers=auth) as r,
-        ):
-            assert r.status_code == 200
-            assert next(r.iter_raw())[4:8] == b"ftyp"
-            wait_for(lambda: len(_ffmpeg_children()) == 1, timeout=5.0)
-        left_at = time.monotonic()
-        wait_for(lambda: _ffmpeg_children() == [], timeout=DISCONNECT_LIMIT_S)
-        assert time.monotonic() - left_at < DISCONNECT_LIMIT_S
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 # The event loop ----------------------------------------------------------------------
