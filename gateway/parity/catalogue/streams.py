@@ -8,36 +8,20 @@ scenarios use values that do not depend on it ("*", dates far off, a stale tag).
 
 from __future__ import annotations
 
-import tempfile
-from datetime import UTC, datetime
-from functools import cache
-from pathlib import Path
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from gateway.parity.catalogue.media import CLIP, FAR_FUTURE, FAR_PAST, T0, add_videos, sample_mp4
 from gateway.parity.scenario import MediaFiles, Scenario
-from shared.db.models import Artist, Video
-from shared.media.ffmpeg import find_ffmpeg, make_sample_video
+from shared.db.models import Artist
 
 ROUTE = "GET /api/videos/<int:video_id>/stream"
-T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-CLIP = "videos/1/clip.mp4"
 ODD_NAME = "videos/2/Jóga (live; 1997).mp4"  # non-ASCII: werkzeug's filename* case
-FAR_FUTURE = "Fri, 01 Jan 2100 00:00:00 GMT"
-FAR_PAST = "Mon, 01 Jan 1990 00:00:00 GMT"
-
-
-@cache
-def _sample() -> bytes:
-    """A ~1 s H.264/AAC MP4, made once per process: ffmpeg's output for one input is the
-    same bytes every time, so both sides' transcodes can be compared whole."""
-    with tempfile.TemporaryDirectory(prefix="figway-parity-sample-") as tmp:
-        path = make_sample_video(find_ffmpeg(), Path(tmp) / "sample.mp4", 1, "160x120")
-        return path.read_bytes()
 
 
 def _media() -> dict[str, bytes]:
-    return {CLIP: _sample(), ODD_NAME: _sample()}
+    return {CLIP: sample_mp4(), ODD_NAME: sample_mp4()}
 
 
 MEDIA: MediaFiles = _media
@@ -49,18 +33,7 @@ def _videos(session: Session, now: datetime) -> None:
     session.add(Artist(id=1, name="Streamer", created_at=T0, updated_at=T0))
     session.flush()
     paths = (CLIP, ODD_NAME, None, "videos/4/gone.mp4", "../outside.mp4")
-    session.add_all(
-        Video(
-            id=i,
-            artist_id=1,
-            title=f"Clip {i}",
-            file_path=path,
-            status="downloaded" if path else "wanted",
-            created_at=T0,
-            updated_at=T0,
-        )
-        for i, path in enumerate(paths, start=1)
-    )
+    add_videos(session, paths)
 
 
 def _stream(

@@ -12,41 +12,26 @@ from __future__ import annotations
 
 import io
 import struct
-import tempfile
 import zlib
-from datetime import UTC, datetime
-from functools import cache
-from pathlib import Path
+from datetime import datetime
 
 from PIL import Image
 from sqlalchemy.orm import Session
 
+from gateway.parity.catalogue.media import CLIP, FAR_FUTURE, FAR_PAST, T0, add_videos, sample_mp4
 from gateway.parity.scenario import Scenario
 from shared.config import Settings
-from shared.db.models import Artist, Video
-from shared.media.ffmpeg import find_ffmpeg, make_sample_video
+from shared.db.models import Artist
 
 VIDEO = "GET /api/videos/<int:video_id>/thumbnail"
 SIZED = "GET /api/videos/<int:video_id>/thumbnail/<size>"
 ARTIST = "GET /api/artists/<int:artist_id>/thumbnail"
 UPLOAD = "POST /api/artists/<int:artist_id>/thumbnail"
-T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-CLIP = "videos/1/clip.mp4"
 JUNK = "videos/5/broken.mp4"
 CACHED = "thumbnails/videos/3.jpg"  # a frame cached for video 3, which has no file
 ARTIST_IMAGE = "thumbnails/artists/1.jpg"
-FAR_FUTURE = "Fri, 01 Jan 2100 00:00:00 GMT"
-FAR_PAST = "Mon, 01 Jan 1990 00:00:00 GMT"
 # The runner leaves max_upload_bytes at its default.
 UPLOAD_LIMIT: int = Settings.model_fields["max_upload_bytes"].default
-
-
-@cache
-def _sample() -> bytes:
-    """A ~1 s MP4, made once per process (ffmpeg makes the same frame from it each time)."""
-    with tempfile.TemporaryDirectory(prefix="figway-parity-thumb-") as tmp:
-        path = make_sample_video(find_ffmpeg(), Path(tmp) / "sample.mp4", 1, "160x120")
-        return path.read_bytes()
 
 
 def _image(size: tuple[int, int], fmt: str = "JPEG", mode: str = "RGB") -> bytes:
@@ -57,7 +42,7 @@ def _image(size: tuple[int, int], fmt: str = "JPEG", mode: str = "RGB") -> bytes
 
 def _media() -> dict[str, bytes]:
     return {
-        CLIP: _sample(),
+        CLIP: sample_mp4(),
         JUNK: b"this is not a video" * 100,
         CACHED: _image((64, 48)),
         ARTIST_IMAGE: _image((40, 30)),
@@ -77,19 +62,7 @@ def _rows(session: Session, now: datetime) -> None:
     )
     session.flush()
     paths = (CLIP, None, None, "videos/4/gone.mp4", JUNK, "../outside.mp4")
-    session.add_all(
-        Video(
-            id=i,
-            artist_id=1,
-            title=f"Clip {i}",
-            file_path=path,
-            duration=1 if i == 1 else None,
-            status="downloaded" if path else "wanted",
-            created_at=T0,
-            updated_at=T0,
-        )
-        for i, path in enumerate(paths, start=1)
-    )
+    add_videos(session, paths, duration=lambda i: 1 if i == 1 else None)
 
 
 def _get(
