@@ -14,6 +14,7 @@ from bench.report import Goal, Scenario, Side
 from gateway import changes as ops
 from gateway import manifest as mf
 from gateway.table import RouteTable
+from tests.polling import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUTE = "GET /api/version"
@@ -152,11 +153,11 @@ def through_the_gateway(workdir: Path, quick: bool, threads: int) -> list[Scenar
 def _wait_owner(url: str, owner: str) -> None:
     import httpx
 
-    deadline = time.monotonic() + 5
-    while httpx.get(url + "/api/version").headers.get("x-served-by") != owner:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the gateway did not follow the flip to {owner}")
-        time.sleep(0.05)
+    wait_for(
+        lambda: httpx.get(url + "/api/version").headers.get("x-served-by") == owner,
+        timeout=5,
+        interval=0.05,
+    )
 
 
 def _alternate(

@@ -29,6 +29,7 @@ import httpx
 from bench.harness import Load, base_env, figway, free_port, median, running, wrk
 from bench.report import Goal, Scenario, Side
 from gateway import changes as ops
+from tests.polling import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 LATENCY_MS = 100
@@ -560,17 +561,12 @@ def _wait_owner(url: str, auth: str, owner: str) -> None:
     """Until a successful answer for `url` says `owner` served it (the gateway follows a
     flip within about a second; a draining legacy queue may answer 503 meanwhile)."""
     name, _, value = auth.partition(": ")
-    deadline = time.monotonic() + 15
-    while True:
+
+    def served() -> bool:
         response = httpx.get(url, headers={name: value}, timeout=15)
-        if response.status_code == 200 and response.headers.get("x-served-by") == owner:
-            return
-        if time.monotonic() > deadline:
-            raise RuntimeError(
-                f"no 200 from {owner} for {url}: {response.status_code} "
-                f"{response.headers.get('x-served-by')} {response.text[:200]}"
-            )
-        time.sleep(0.05)
+        return response.status_code == 200 and response.headers.get("x-served-by") == owner
+
+    wait_for(served, timeout=15, interval=0.05)
 
 
 def _best(rounds: list[_Round]) -> _Round:
