@@ -14,6 +14,7 @@ from fastapi_app.routers import (
     admin,
     artists,
     auth,
+    downloads,
     health,
     metadata,
     playlists,
@@ -40,6 +41,7 @@ ROUTERS = (
     admin.router,
     streams.router,
     thumbnails.router,
+    downloads.router,
 )
 
 
@@ -49,6 +51,7 @@ def create_fastapi_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        state.start()
         yield
         await state.aclose()
 

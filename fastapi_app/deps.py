@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
 
 from fastapi_app.state import Modern
 from shared.auth.roles import AuthLevel, has_role
@@ -21,7 +22,11 @@ SESSION_TOKEN_KEY = "sid"  # noqa: S105 - the key inside the Flask session, not 
 # Trivial dependencies are async on purpose: FastAPI runs a sync `def` dependency in a
 # worker thread, a hop that costs more than the work.
 async def modern(request: Request) -> Modern:
-    state: Modern = request.app.state.figway
+    return state_of(request)
+
+
+def state_of(connection: HTTPConnection) -> Modern:
+    state: Modern = connection.app.state.figway
     return state
 
 
@@ -45,11 +50,16 @@ SessionDep = Annotated[AsyncSession, Depends(db_session)]
 
 
 async def optional_user(request: Request, state: ModernDep, session: SessionDep) -> User | None:
-    header = request.headers.get("authorization", "")
+    return await caller(request, state, session)
+
+
+async def caller(connection: HTTPConnection, state: Modern, session: AsyncSession) -> User | None:
+    """Who is calling, by bearer token or session cookie (a request or a WebSocket)."""
+    header = connection.headers.get("authorization", "")
     if header[:7].lower() == "bearer ":
         token = header[7:].strip()
         return await session.run_sync(auth_service.user_for_bearer, state.settings, token)
-    data = state.cookies.loads(request.cookies.get(state.cookies.name))
+    data = state.cookies.loads(connection.cookies.get(state.cookies.name))
     sid = data.get(SESSION_TOKEN_KEY)
     if not isinstance(sid, str):
         return None
@@ -72,17 +82,22 @@ def require(level: AuthLevel) -> Callable[..., Coroutine[Any, Any, User | None]]
         return None
 
     async def dependency(user: OptionalUser) -> User | None:
-        if user is None:
-            raise AuthRequired()
-        if not has_role(user.role, level):
-            raise Forbidden()
-        return user
+        return check_level(user, level)
 
     chosen: Callable[..., Coroutine[Any, Any, User | None]] = (
         public if level == "public" else dependency
     )
     chosen._figway_auth = level  # type: ignore[attr-defined]
     return chosen
+
+
+def check_level(user: User | None, level: AuthLevel) -> User:
+    """401 without a user, 403 below `level` (legacy shape)."""
+    if user is None:
+        raise AuthRequired()
+    if not has_role(user.role, level):
+        raise Forbidden()
+    return user
 
 
 def auth_level(endpoint_dependencies: list[Any]) -> str | None:

@@ -1,16 +1,23 @@
 """What the FastAPI side holds for its lifetime: settings, the async engine, the codec,
-the metadata client."""
+the metadata client, the download jobs (and their reaper)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
 
+import anyio.to_thread
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.auth.session_cookie import SessionCookieCodec
 from shared.clients.metadata import AsyncMetadataClient
 from shared.config import Settings
 from shared.db.engine import async_session_factory, create_async_engine
+from shared.jobs.runners import DownloadJobs
+
+log = logging.getLogger("figway.downloads")
 
 
 @dataclass
@@ -20,6 +27,8 @@ class Modern:
     sessions: async_sessionmaker[AsyncSession]
     cookies: SessionCookieCodec
     metadata: AsyncMetadataClient
+    downloads: DownloadJobs
+    _reaper: asyncio.Task[None] | None = field(default=None, init=False)
 
     @classmethod
     def create(cls, settings: Settings) -> Modern:
@@ -38,9 +47,31 @@ class Modern:
                 api_key=key.get_secret_value() if key is not None else None,
                 max_concurrency=settings.metadata_max_concurrency,
             ),
+            downloads=DownloadJobs.create(settings),
         )
 
+    def start(self) -> None:
+        """At startup, on the serving loop: the reaper, in every process that serves."""
+        if self._reaper is None:
+            self._reaper = asyncio.create_task(self._reap_forever(), name="download-reaper")
+
+    async def _reap_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.download_reaper_interval_s)
+            try:
+                await anyio.to_thread.run_sync(self.downloads.reap)
+            except Exception:  # the database may be away for a while: try again next time
+                log.warning("download reaper: pass failed", exc_info=True)
+
     async def aclose(self) -> None:
-        """Release the pools (database, provider) on the loop that used them."""
+        """Stop the reaper and this process's downloads, then release the pools (database,
+        provider, progress) on the loop that used them."""
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+            self._reaper = None
+        await anyio.to_thread.run_sync(self.downloads.close)
+        await self.downloads.progress.aclose()
         await self.metadata.aclose()
         await self.engine.dispose()

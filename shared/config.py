@@ -72,6 +72,23 @@ class Settings(BaseSettings):
     manifest_poll_s: float = Field(0.2, validation_alias=_env("FIGWAY_MANIFEST_POLL"))
     # Celery, when REDIS_URL is set: the queue downloads go to.
     celery_queue: str = Field("figway", validation_alias=_env("FIGWAY_CELERY_QUEUE"))
+    # Downloads (both runners): a running job stamps heartbeat_at this often; the reaper,
+    # every reaper interval, fails a running download whose stamp is older than stale_after
+    # (its worker died). Transient failures (refused, timeout, 5xx) are retried this many
+    # times, after retry_delay, doubling. The legacy app's threads never retry (its contract).
+    download_heartbeat_s: float = Field(
+        5.0, gt=0, validation_alias=_env("FIGWAY_DOWNLOAD_HEARTBEAT")
+    )
+    download_stale_after_s: float = Field(
+        30.0, gt=0, validation_alias=_env("FIGWAY_DOWNLOAD_STALE_AFTER")
+    )
+    download_reaper_interval_s: float = Field(
+        10.0, gt=0, validation_alias=_env("FIGWAY_DOWNLOAD_REAPER_INTERVAL")
+    )
+    download_max_retries: int = Field(2, ge=0, validation_alias=_env("FIGWAY_DOWNLOAD_RETRIES"))
+    download_retry_delay_s: float = Field(
+        2.0, ge=0, validation_alias=_env("FIGWAY_DOWNLOAD_RETRY_DELAY")
+    )
     max_upload_bytes: int = 5 * 1024 * 1024
     max_transcodes: int = 4
 

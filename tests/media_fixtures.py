@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import shutil
 import threading
+import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from tests.polling import wait_for
 __all__ = ["wait_for"]  # re-exported: the download and worker tests import it from here
 
 SLOW_PREFIX = "/slow/"
+# /flaky/<n>/<name>: the first n requests for that path get a 503, then the file is served.
+FLAKY_PREFIX = "/flaky/"
 SLOW_SIZE = 64 * 1024 * 1024  # declared length: far more than a test ever waits for
 SLOW_CHUNK = 16 * 1024
 SLOW_PAUSE_S = 0.02  # ~800 KB/s: a download that is still running when the test cancels it
@@ -54,12 +57,25 @@ class MediaServer:
     def url(self, name: str) -> str:
         return f"{self.base_url}/{name}"
 
+    hits: dict[str, int] = field(default_factory=dict)  # requests per path, for the flaky ones
+
     def slow_url(self, name: str = "slow.mp4") -> str:
         """A video that trickles in slowly and never ends within a test."""
         return f"{self.base_url}{SLOW_PREFIX}{name}"
 
+    def flaky_url(self, failures: int, name: str = "sample.mp4") -> str:
+        """`name`, after `failures` answers of 503 Service Unavailable (a unique path each)."""
+        return f"{self.base_url}{FLAKY_PREFIX}{failures}/{uuid.uuid4().hex}/{name}"
 
-def _handler(root: Path, stop: threading.Event) -> type[SimpleHTTPRequestHandler]:
+    def requests_to(self, url: str) -> int:
+        return self.hits.get(url.removeprefix(self.base_url), 0)
+
+
+def _handler(
+    root: Path, stop: threading.Event, hits: dict[str, int]
+) -> type[SimpleHTTPRequestHandler]:
+    lock = threading.Lock()
+
     class Handler(SimpleHTTPRequestHandler):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, directory=str(root), **kwargs)
@@ -70,8 +86,20 @@ def _handler(root: Path, stop: threading.Event) -> type[SimpleHTTPRequestHandler
         def do_GET(self) -> None:
             if self.path.startswith(SLOW_PREFIX):
                 self._trickle()
+            elif self.path.startswith(FLAKY_PREFIX):
+                self._flaky()
             else:
                 super().do_GET()
+
+        def _flaky(self) -> None:
+            failures, _unique, name = self.path.removeprefix(FLAKY_PREFIX).split("/", 2)
+            with lock:
+                seen = hits[self.path] = hits.get(self.path, 0) + 1
+            if seen <= int(failures):
+                self.send_error(503, "Service Unavailable")
+                return
+            self.path = f"/{name}"
+            super().do_GET()
 
         def _trickle(self) -> None:
             self.send_response(200)
@@ -98,12 +126,13 @@ def media_server(
     root = tmp_path_factory.mktemp("served")
     shutil.copyfile(sample_video, root / "sample.mp4")
     stop = threading.Event()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(root, stop))
+    hits: dict[str, int] = {}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(root, stop, hits))
     thread = threading.Thread(target=server.serve_forever, name="media-server", daemon=True)
     thread.start()
     host, port = server.server_address[:2]
     try:
-        yield MediaServer(root=root, base_url=f"http://{host!s}:{port}")
+        yield MediaServer(root=root, base_url=f"http://{host!s}:{port}", hits=hits)
     finally:
         stop.set()
         server.shutdown()

@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from legacy_flask.blueprints.downloads import RUNNER_PART, DownloadThreads
+from legacy_flask.blueprints.downloads import RUNNER_PART
 from shared.clock import utcnow
 from shared.db.models import Artist, Download, Video
 from shared.jobs.downloads import run_download, videos_dir
+from shared.jobs.threads import DownloadThreads
 from shared.serializers import video_json
 from tests import media_fixtures
 from tests.conftest import assert_error

@@ -24,6 +24,8 @@ NO_BODY = {
     "DELETE /api/playlists/{playlist_id}",
     "DELETE /api/playlists/{playlist_id}/videos/{entry_id}",
     "POST /api/artists/{artist_id}/videos/discover",
+    "POST /api/videos/{video_id}/download",
+    "POST /api/downloads/{download_id}/cancel",
     "POST /api/videos/{video_id}/refresh-metadata",
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -103,6 +104,31 @@ def create_async_engine(settings: Settings) -> AsyncEngine:
 
 def sync_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+class LazySyncSessions:
+    """Sync sessions for job threads, on an engine made at the first call: after a worker
+    process forks, never before, and never for a process that runs no job."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._engine: Engine | None = None
+        self._factory: sessionmaker[Session] | None = None
+
+    def __call__(self) -> Session:
+        with self._lock:
+            if self._factory is None:
+                self._engine = create_sync_engine(self._settings)
+                self._factory = sync_sessionmaker(self._engine)
+            factory = self._factory
+        return factory()
+
+    def dispose(self) -> None:
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
+            self._engine = self._factory = None
 
 
 def async_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

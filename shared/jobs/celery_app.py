@@ -2,32 +2,22 @@
 
 The tasks call the same job code the legacy app runs in its threads
 (shared/jobs/downloads.py); the database row stays the truth, so a task that is
-delivered twice finds its row already claimed and does nothing.
+delivered twice finds its row already claimed and does nothing. Progress goes out on
+Redis pub/sub (shared/jobs/progress.py) for the WebSockets of every gateway process.
 """
 
 from __future__ import annotations
 
-from functools import cached_property
+from typing import Any
 
 from celery import Celery
-from sqlalchemy.orm import Session, sessionmaker
 
 from shared.config import Settings
-from shared.db.engine import create_sync_engine, sync_sessionmaker
-from shared.jobs.downloads import run_download
+from shared.db.engine import LazySyncSessions
+from shared.jobs.downloads import Outcome, retry_delay, run_download
+from shared.jobs.progress import RedisProgress
 
 DOWNLOAD_TASK = "figway.download"
-
-
-class _WorkerDatabase:
-    """One sync engine per worker process, made on first use (after the fork, not before)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-
-    @cached_property
-    def sessions(self) -> sessionmaker[Session]:
-        return sync_sessionmaker(create_sync_engine(self.settings))
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -45,13 +35,51 @@ def create_celery(settings: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
     )
-    database = _WorkerDatabase(settings)
+    # One engine per worker process, made on first use (after the fork, not before).
+    sessions = LazySyncSessions(settings)
+    progress = RedisProgress(settings.redis_url)
 
-    @app.task(name=DOWNLOAD_TASK)  # type: ignore[untyped-decorator]
-    def download(download_id: int) -> None:
-        run_download(database.sessions, settings, download_id)
+    @app.task(name=DOWNLOAD_TASK, bind=True)  # type: ignore[untyped-decorator]
+    def download(task: Any, download_id: int) -> None:
+        retries_done: int = task.request.retries
+        delay = retry_delay(settings, retries_done)
+        outcome = run_download(
+            sessions,
+            settings,
+            download_id,
+            publish=progress.publish,
+            may_retry=delay is not None,
+        )
+        if outcome is Outcome.RETRY:
+            # A new message for later; this one is acknowledged. The row is queued again,
+            # so the retry claims it like a first delivery would.
+            raise task.retry(countdown=delay, max_retries=settings.download_max_retries)
 
     return app
+
+
+class CeleryDownloads:
+    """The FastAPI side's downloads with REDIS_URL set: queued to Celery, run by workers.
+
+    `submit` talks to the broker, so callers on an event loop run it in a thread. Cancel
+    needs no message: the row is the signal, and the worker reads it at its next progress
+    write or heartbeat."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._app = create_celery(settings)
+        self._queue = settings.celery_queue
+
+    def submit(self, download_id: int) -> None:
+        self._app.send_task(DOWNLOAD_TASK, args=[download_id], queue=self._queue)
+
+    def cancel(self, download_id: int) -> None:
+        return None
+
+    def join(self, timeout: float) -> bool:
+        return True  # nothing runs in this process
+
+    def close(self, timeout: float = 10.0) -> None:
+        self._app.close()
 
 
 def run_worker(settings: Settings, concurrency: int) -> None:

@@ -3,11 +3,17 @@
 Every database step is a conditional UPDATE in its own transaction: the row only moves
 forward from the state this job left it in, so a cancel (or a delete) that lands
 between two steps wins, and the job cleans up after itself instead of overwriting it.
+The same function runs in the legacy app's threads, in the FastAPI side's embedded
+threads and in Celery workers; what differs is who calls it again after a RETRY.
+
+While it runs, a heartbeat thread stamps the row; the reaper (shared/jobs/reaper.py)
+fails a running row whose stamp went stale, because its worker died.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -16,10 +22,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
@@ -27,12 +34,15 @@ from shared.clock import utcnow
 from shared.config import Settings
 from shared.db.models import Download, Video
 from shared.media.ffmpeg import FfmpegMissing, ffmpeg_exe
+from shared.serializers import download_json
 from shared.services.downloads import settle_video
 
 log = logging.getLogger("figway.downloads")
 
 SessionFactory = Callable[[], Session]
 CancelCheck = Callable[[], bool]
+# Told the row's client-facing JSON after every change this job makes (live progress).
+Publish = Callable[[int, dict[str, Any]], None]
 
 WRITE_EVERY_S = 0.5
 WRITE_EVERY_PERCENT = 5
@@ -41,12 +51,29 @@ MAX_ERROR_CHARS = 300
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
+INTERRUPTED = "Download was interrupted"
+# HTTP statuses worth another attempt: the server may answer next time.
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+class Outcome(Enum):
+    SKIPPED = "skipped"  # nothing to claim: cancelled before it started, deleted, or taken
+    COMPLETED = "completed"
+    FAILED = "failed"  # the row says why
+    STOPPED = "stopped"  # cancelled while running, or stopped by the runner (shutdown)
+    RETRY = "retry"  # a transient failure: the row is queued again, the caller re-runs it
+
+
 class _Stopped(Exception):
     """Raised from the progress hook to abort yt-dlp: cancelled, or the row is gone."""
 
 
 class _Failed(Exception):
     """An expected failure (bad url, HTTP error, no media); its message is for the client."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 def videos_dir(settings: Settings, video_id: int) -> Path:
@@ -59,37 +86,78 @@ def run_download(
     download_id: int,
     *,
     should_cancel: CancelCheck | None = None,
-) -> None:
-    """Run a queued download to its end; never raises for a failed download."""
+    publish: Publish | None = None,
+    may_retry: bool = False,
+) -> Outcome:
+    """Run a queued download to its end; never raises for a failed download.
+
+    `may_retry`: a transient failure puts the row back to queued and returns RETRY (the
+    caller runs it again later) instead of failing it.
+    """
     claimed = _claim(session_factory, download_id)
     if claimed is None:
-        return  # cancelled before it started, deleted, or another worker has it
+        return Outcome.SKIPPED  # cancelled before it started, deleted, or another worker has it
     video_id, url = claimed
+    announced = functools.partial(announce, session_factory, download_id, publish)
+    announced()
+    heartbeat = _Heartbeat(session_factory, download_id, settings.download_heartbeat_s)
+    cancelled = should_cancel or (lambda: False)
+    hook = _ProgressHook(
+        session_factory, download_id, lambda: cancelled() or heartbeat.lost.is_set(), announced
+    )
+    heartbeat.start()
+    try:
+        outcome = _attempt(session_factory, settings, download_id, video_id, url, hook, may_retry)
+    finally:
+        heartbeat.stop()
+    if outcome is not Outcome.COMPLETED:
+        remove_files(settings, video_id, download_id)
+    announced()
+    return outcome
+
+
+def _attempt(
+    session_factory: SessionFactory,
+    settings: Settings,
+    download_id: int,
+    video_id: int,
+    url: str | None,
+    hook: _ProgressHook,
+    may_retry: bool,
+) -> Outcome:
     target = videos_dir(settings, video_id)
-    stem = str(download_id)  # every file this job writes starts with it, partials included
-    hook = _ProgressHook(session_factory, download_id, should_cancel or (lambda: False))
     try:
         if not url:
             raise _Failed("Video has no url to download from")
-        path = _fetch(settings, url, target, stem, hook)
+        # Every file this job writes starts with its id, partials included.
+        path = _fetch(settings, url, target, str(download_id), hook)
     except _Stopped:
-        _remove_files(target, stem)
         # A cancel already ended the row; a stop from the runner (shutdown) did not.
-        _fail(session_factory, download_id, video_id, "Download was interrupted")
-        return
+        fail(session_factory, download_id, INTERRUPTED)
+        return Outcome.STOPPED
     except _Failed as exc:
-        log.warning("download %s failed: %s", download_id, exc)
-        _remove_files(target, stem)
-        _fail(session_factory, download_id, video_id, _short(str(exc)))
-        return
+        message = _short(str(exc))
+        if exc.transient and may_retry and _requeue(session_factory, download_id):
+            log.info("download %s: transient failure, will retry: %s", download_id, message)
+            return Outcome.RETRY
+        log.warning("download %s failed: %s", download_id, message)
+        fail(session_factory, download_id, message)
+        return Outcome.FAILED
     except Exception as exc:  # any failure at all must end as a failed row
         log.exception("download %s failed", download_id)
-        _remove_files(target, stem)
-        _fail(session_factory, download_id, video_id, _short(f"{type(exc).__name__}: {exc}"))
-        return
+        fail(session_factory, download_id, _short(f"{type(exc).__name__}: {exc}"))
+        return Outcome.FAILED
     if not _complete(session_factory, download_id, video_id, path):
-        _remove_files(target, stem)  # cancelled after the last byte: keep nothing
-        _settle(session_factory, video_id)
+        _settle(session_factory, video_id)  # cancelled after the last byte: keep nothing
+        return Outcome.STOPPED
+    return Outcome.COMPLETED
+
+
+def retry_delay(settings: Settings, retries_done: int) -> float | None:
+    """How long to wait before the next attempt, or None when the retries are used up."""
+    if retries_done >= settings.download_max_retries:
+        return None
+    return float(settings.download_retry_delay_s * 2**retries_done)
 
 
 def _running(download_id: int) -> Any:
@@ -126,6 +194,56 @@ def _claim(session_factory: SessionFactory, download_id: int) -> tuple[int, str 
         return video.id, video.url
 
 
+def announce(session_factory: SessionFactory, download_id: int, publish: Publish | None) -> None:
+    """Publish the row as clients see it (GET /api/downloads/<id>) after a change."""
+    if publish is None:
+        return
+    with session_factory() as session:
+        download = session.get(Download, download_id)
+        payload = download_json(download) if download is not None else None
+    if payload is None:
+        return
+    try:
+        publish(download_id, payload)
+    except Exception:  # live progress is a courtesy: the row stays the truth
+        log.warning("download %s: could not publish progress", download_id, exc_info=True)
+
+
+class _Heartbeat:
+    """Stamps heartbeat_at while the job runs, in its own thread, so a download that is
+    slow (no progress for a while) is still seen alive; a job whose row stopped running
+    (cancelled, reaped) learns it here even when yt-dlp reports no progress."""
+
+    def __init__(self, session_factory: SessionFactory, download_id: int, every_s: float) -> None:
+        self._sessions = session_factory
+        self._id = download_id
+        self._every = every_s
+        self._done = threading.Event()
+        self.lost = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"heartbeat-{download_id}", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._done.wait(self._every):
+            try:
+                with self._sessions() as session, session.begin():
+                    alive = _rowcount(session, _running(self._id).values(heartbeat_at=utcnow()))
+            except Exception:  # a database blip: the next beat tries again
+                log.warning("download %s: heartbeat failed", self._id, exc_info=True)
+                continue
+            if not alive:
+                self.lost.set()
+                return
+
+
 @dataclass
 class _ProgressHook:
     """yt-dlp's progress hook: throttled progress writes, and the place a cancel lands."""
@@ -133,6 +251,7 @@ class _ProgressHook:
     session_factory: SessionFactory
     download_id: int
     should_cancel: CancelCheck
+    announce: Callable[[], None]
     written_at: float = field(default_factory=time.monotonic)
     written_percent: int = 0
 
@@ -154,6 +273,7 @@ class _ProgressHook:
             # No row still running: cancelled (or deleted) from elsewhere.
             if not _rowcount(session, statement):
                 raise _Stopped()
+        self.announce()
 
 
 def _percent(status: dict[str, Any]) -> int:
@@ -218,7 +338,7 @@ def _fetch(settings: Settings, url: str, target: Path, stem: str, hook: _Progres
         try:
             info = ydl.extract_info(url, download=True)
         except yt_dlp.utils.DownloadError as exc:
-            raise _Failed(str(exc)) from exc
+            raise _Failed(str(exc), transient=_is_transient(exc.exc_info)) from exc
         if info is None:
             raise _Failed("Nothing to download at this url")
         requested = info.get("requested_downloads") or [info]
@@ -258,17 +378,55 @@ def _replace_old_file(old: str | None, new: Path) -> None:
         previous.unlink()
 
 
-def _fail(session_factory: SessionFactory, download_id: int, video_id: int, message: str) -> None:
+def fail(
+    session_factory: SessionFactory, download_id: int, message: str, *, where: Any = None
+) -> bool:
+    """Running -> failed (and its video failed), if it is still running (and `where` holds);
+    otherwise only settle the video a cancel left behind. True if this call failed it."""
     with session_factory() as session, session.begin():
-        statement = _running(download_id).values(
-            status="failed", error_message=message, finished_at=utcnow()
+        statement = _running(download_id)
+        if where is not None:
+            statement = statement.where(where)
+        video_id = session.scalar(select(Download.video_id).where(Download.id == download_id))
+        done = _rowcount(
+            session, statement.values(status="failed", error_message=message, finished_at=utcnow())
         )
-        if not _rowcount(session, statement):
+        if video_id is None:
+            return False
+        if not done:
             settle_video(session, video_id)
-            return
+            return False
         video = session.get(Video, video_id)
         if video is not None:
             video.status = "failed"
+    return True
+
+
+def abandon(session_factory: SessionFactory, download_id: int, message: str) -> bool:
+    """Queued -> failed: a row waiting for a retry that will never come (shutdown)."""
+    with session_factory() as session, session.begin():
+        statement = (
+            update(Download)
+            .where(Download.id == download_id, Download.status == "queued")
+            .values(status="failed", error_message=message, finished_at=utcnow())
+        )
+        if not _rowcount(session, statement):
+            return False
+        video_id = session.scalar(select(Download.video_id).where(Download.id == download_id))
+        video = session.get(Video, video_id) if video_id is not None else None
+        if video is not None:
+            video.status = "failed"
+    return True
+
+
+def _requeue(session_factory: SessionFactory, download_id: int) -> bool:
+    """Running -> queued for another attempt, as if never started (the video stays
+    'downloading'). False if a cancel got there first."""
+    with session_factory() as session, session.begin():
+        statement = _running(download_id).values(
+            status="queued", progress=0, started_at=None, heartbeat_at=None, worker_id=None
+        )
+        return bool(_rowcount(session, statement))
 
 
 def _settle(session_factory: SessionFactory, video_id: int) -> None:
@@ -276,12 +434,33 @@ def _settle(session_factory: SessionFactory, video_id: int) -> None:
         settle_video(session, video_id)
 
 
-def _remove_files(target: Path, stem: str) -> None:
-    """Remove what this job wrote (<stem>.mp4.part, <stem>.f137.mp4, ...), then an empty folder."""
-    for path in target.glob(f"{stem}.*"):
+def remove_files(settings: Settings, video_id: int, download_id: int) -> None:
+    """Remove what a download wrote (<id>.mp4.part, <id>.f137.mp4, ...), then an empty folder."""
+    target = videos_dir(settings, video_id)
+    for path in target.glob(f"{download_id}.*"):
         path.unlink(missing_ok=True)
     with contextlib.suppress(OSError):  # not empty: other files of the video live there
         target.rmdir()
+
+
+def _is_transient(exc_info: Any) -> bool:
+    """A refused or dropped connection, a timeout, or a 5xx/429: worth another attempt.
+    yt-dlp wraps its networking errors (ExtractorError.cause, __cause__), so walk the chain."""
+    from yt_dlp.networking.exceptions import HTTPError, TransportError
+
+    seen: set[int] = set()
+    pending = [exc_info[1]] if exc_info else []
+    while pending:
+        exc = pending.pop()
+        if exc is None or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        if isinstance(exc, TransportError | TimeoutError | ConnectionError):
+            return True
+        if isinstance(exc, HTTPError):
+            return exc.status in TRANSIENT_STATUSES
+        pending += [getattr(exc, "cause", None), exc.__cause__, exc.__context__]
+    return False
 
 
 def _short(text: str) -> str:

@@ -1,0 +1,162 @@
+"""Downloads: the twins of legacy_flask/blueprints/downloads.py, and WS /ws/downloads/<id>.
+
+The route records the queued row (the same service function as Flask) and submits its id
+to the runner chosen at start-up (shared/jobs/runners.py): Celery workers with REDIS_URL,
+threads of this process without. It never waits for the download itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated, Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Request, WebSocket
+from fastapi.responses import JSONResponse
+from starlette.websockets import WebSocketDisconnect
+
+from fastapi_app.deps import ModernDep, SessionDep, caller, check_level, require, state_of
+from fastapi_app.docs import answers
+from fastapi_app.http import legacy_args
+from fastapi_app.schemas.common import SuccessOut
+from fastapi_app.schemas.downloads import DownloadList, DownloadOut, QueuedOut
+from fastapi_app.state import Modern
+from shared.db.models import DOWNLOAD_ACTIVE, User
+from shared.errors import AppError, Unavailable
+from shared.jobs.downloads import abandon
+from shared.services import downloads as service
+
+log = logging.getLogger("figway.downloads")
+router = APIRouter(tags=["downloads"])
+Writer = Annotated[User | None, Depends(require("user"))]
+Manager = Annotated[User | None, Depends(require("manager"))]
+
+NOT_QUEUED = "Could not queue the download: the job queue is unavailable"
+# How long a WebSocket waits for a published change before it reads the row itself: the
+# safety net for a lost message, or a download the legacy app's threads run (they publish
+# nothing).
+POLL_S = 2.0
+# WebSocket close codes for the legacy errors: 4000 + the HTTP status.
+WS_ERROR_BASE = 4000
+
+
+@router.post(
+    "/api/videos/{video_id:int}/download",
+    status_code=202,
+    response_model=None,
+    responses=answers(QueuedOut, 400, 404, 409, 503, status=202),
+)
+async def queue(video_id: int, user: Writer, session: SessionDep, state: ModernDep) -> JSONResponse:
+    download = await session.run_sync(service.queue_download, video_id, user.id if user else None)
+    download_id = download.id
+    await session.commit()  # the runner must find the row
+    try:
+        # In a thread: with Celery this talks to the broker.
+        await anyio.to_thread.run_sync(state.downloads.runner.submit, download_id)
+    except Exception as exc:
+        # The row must not wait for a job that was never sent: fail it, say so.
+        log.exception("download %s: could not submit it", download_id)
+        await anyio.to_thread.run_sync(abandon, state.downloads.sessions, download_id, NOT_QUEUED)
+        raise Unavailable(NOT_QUEUED) from exc
+    return JSONResponse({"success": True, "download_id": download_id}, status_code=202)
+
+
+@router.get("/api/downloads", response_model=None, responses=answers(DownloadList, 400))
+async def list_downloads(request: Request, _user: Writer, session: SessionDep) -> dict[str, Any]:
+    status = legacy_args(request).get("status")
+    return await session.run_sync(service.list_downloads, status)
+
+
+@router.get(
+    "/api/downloads/{download_id:int}", response_model=None, responses=answers(DownloadOut, 404)
+)
+async def get_download(download_id: int, _user: Writer, session: SessionDep) -> dict[str, Any]:
+    return await session.run_sync(service.get_download, download_id)
+
+
+@router.post(
+    "/api/downloads/{download_id:int}/cancel",
+    response_model=None,
+    responses=answers(DownloadOut, 404, 409),
+)
+async def cancel(
+    download_id: int, _user: Writer, session: SessionDep, state: ModernDep
+) -> dict[str, Any]:
+    result = await session.run_sync(service.cancel_download, download_id)
+    await session.commit()
+    # Embedded threads hear it at once; a Celery worker reads the row at its next
+    # progress write or heartbeat.
+    state.downloads.runner.cancel(download_id)
+    return result
+
+
+@router.delete(
+    "/api/downloads/{download_id:int}",
+    response_model=None,
+    responses=answers(SuccessOut, 404, 409),
+)
+async def delete(download_id: int, _user: Manager, session: SessionDep) -> dict[str, Any]:
+    result = await session.run_sync(service.delete_download, download_id)
+    await session.commit()
+    return result
+
+
+@router.websocket("/ws/downloads/{download_id:int}")
+async def progress(websocket: WebSocket, download_id: int) -> None:
+    """Live progress: the download's JSON (as GET /api/downloads/<id>) on connect and on
+    every change, closed with 1000 once it has ended. Auth as GET /api/downloads/<id>
+    (level user, session cookie or bearer token); a refusal is the legacy error JSON, then
+    a close with 4000 + its HTTP status (4401, 4403, 4404)."""
+    state = state_of(websocket)
+    await websocket.accept()
+    try:
+        async with state.sessions() as session:
+            check_level(await caller(websocket, state, session), "user")
+            await session.commit()  # the throttled last_seen_at, as for a request
+        async with state.downloads.progress.subscribe(download_id) as subscription:
+            # Read after subscribing: a change in between arrives as a message, not lost.
+            current = await _read(state, download_id)
+            await websocket.send_json(current)
+            watch = asyncio.ensure_future(_watch(websocket, state, subscription, current))
+            hang_up = asyncio.ensure_future(_until_disconnect(websocket))
+            done, pending = await asyncio.wait({watch, hang_up}, return_when="FIRST_COMPLETED")
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            if hang_up in done:
+                return
+            watch.result()
+    except AppError as exc:
+        await websocket.send_json(exc.body())
+        await websocket.close(code=WS_ERROR_BASE + exc.status)
+        return
+    except WebSocketDisconnect:
+        return
+    await websocket.close(code=1000)
+
+
+async def _read(state: Modern, download_id: int) -> dict[str, Any]:
+    async with state.sessions() as session:
+        return await session.run_sync(service.get_download, download_id)
+
+
+async def _watch(
+    websocket: WebSocket, state: Modern, subscription: Any, current: dict[str, Any]
+) -> None:
+    """Send each change until the download has ended."""
+    while current["status"] in DOWNLOAD_ACTIVE:
+        latest = await subscription.next(POLL_S)
+        if latest is None:
+            latest = await _read(state, current["id"])
+        if latest != current:
+            await websocket.send_json(latest)
+            current = latest
+
+
+async def _until_disconnect(websocket: WebSocket) -> None:
+    """Returns when the client leaves; anything it sends is ignored."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return

@@ -1,0 +1,66 @@
+"""Where the FastAPI side's downloads run, chosen once from the settings.
+
+With REDIS_URL: Celery workers, on as many machines as needed, progress over Redis pub/sub.
+Without (the embedded default of `make run`): threads of this process, running the same
+job code, progress through an in-process bus. Either way the route only queues a row and
+submits its id; it never waits for the download.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+from shared.config import Settings
+from shared.db.engine import LazySyncSessions
+from shared.jobs.progress import LocalProgress, ProgressBus, RedisProgress
+from shared.jobs.reaper import reap_stale_downloads
+from shared.jobs.threads import DownloadThreads
+
+log = logging.getLogger("figway.downloads")
+
+
+class DownloadRunner(Protocol):
+    def submit(self, download_id: int) -> None: ...
+
+    def cancel(self, download_id: int) -> None: ...
+
+    def join(self, timeout: float) -> bool: ...
+
+    def close(self, timeout: float = 10.0) -> None: ...
+
+
+@dataclass
+class DownloadJobs:
+    runner: DownloadRunner
+    progress: ProgressBus
+    sessions: LazySyncSessions  # for the embedded threads and the reaper, in threads only
+    settings: Settings
+
+    @classmethod
+    def create(cls, settings: Settings) -> DownloadJobs:
+        sessions = LazySyncSessions(settings)
+        if settings.redis_url:
+            # Imported here: Celery is only loaded by processes that talk to a broker.
+            from shared.jobs.celery_app import CeleryDownloads
+
+            return cls(
+                CeleryDownloads(settings), RedisProgress(settings.redis_url), sessions, settings
+            )
+        progress = LocalProgress()
+        runner = DownloadThreads(sessions, settings, publish=progress.publish, retries=True)
+        return cls(runner, progress, sessions, settings)
+
+    @property
+    def embedded(self) -> bool:
+        return isinstance(self.runner, DownloadThreads)
+
+    def reap(self) -> list[int]:
+        """One pass of the reaper (blocking: run it in a thread)."""
+        return reap_stale_downloads(self.sessions, self.settings, publish=self.progress.publish)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Blocking: stops this process's downloads (embedded), then the pools."""
+        self.runner.close(timeout)
+        self.sessions.dispose()
