@@ -19,6 +19,7 @@ from shared.serializers import video_json
 from tests import media_fixtures
 from tests.conftest import assert_error
 from tests.media_fixtures import wait_for
+from tests.through_gateway import MODERN_KEY
 
 # Fixtures this module uses by name, bound here so pytest finds them.
 media_server = media_fixtures.media_server
@@ -56,9 +57,25 @@ def files_in(directory: Path) -> list[Path]:
 
 @pytest.fixture
 def runner(app):
-    """The app's download threads, joined before the app and its database go away."""
-    yield lambda: app.extensions["figway"].parts[RUNNER_PART]
-    threads = app.extensions["figway"].parts.get(RUNNER_PART)
+    """The download threads serving this test (the app's own, or through the gateway the
+    twin's embedded ones), joined before the app and its database go away."""
+
+    def current() -> DownloadThreads:
+        modern = app.extensions.get(MODERN_KEY)
+        if modern is not None:
+            found = modern.state.figway.downloads.runner
+        else:
+            found = app.extensions["figway"].parts[RUNNER_PART]
+        assert isinstance(found, DownloadThreads)
+        return found
+
+    yield current
+    modern = app.extensions.get(MODERN_KEY)
+    threads = (
+        modern.state.figway.downloads.runner
+        if modern is not None
+        else app.extensions["figway"].parts.get(RUNNER_PART)
+    )
     if threads is not None:
         assert threads.join(20), "download threads still running at teardown"
 

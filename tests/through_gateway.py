@@ -31,6 +31,9 @@ from gateway.app import create_gateway, modern_route_keys
 from shared.config import Settings
 from tests.test_contract import MANIFEST
 
+# Where a test finds the FastAPI app serving the twins (e.g. its download runner).
+MODERN_KEY = "figway-through-gateway-modern"
+
 
 def route_through_gateway(app: Flask, settings: Settings, tmp: Path) -> Callable[[], None]:
     """Put the gateway in front of `app`; returns the teardown."""
@@ -56,6 +59,7 @@ def route_through_gateway(app: Flask, settings: Settings, tmp: Path) -> Callable
     thread = threading.Thread(target=loop.run_forever, name="gateway-loop", daemon=True)
     thread.start()
     app.wsgi_app = _Bridge(gateway, loop)  # type: ignore[method-assign]
+    app.extensions[MODERN_KEY] = modern
 
     def teardown() -> None:
         async def stop() -> None:

@@ -23,11 +23,13 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from fastapi_app import create_fastapi_app
+from fastapi_app.state import Modern
 from gateway.app import flat_routes
 from gateway.manifest import twin_key
 from gateway.parity.compare import Answer, first_difference
 from gateway.parity.scenario import PASSWORD, Scenario
 from legacy_flask import create_app
+from legacy_flask.blueprints.downloads import RUNNER_PART as DOWNLOAD_THREADS
 from shared.auth.passwords import hash_password
 from shared.auth.session_cookie import SessionCookieCodec
 from shared.auth.tokens import issue_token
@@ -43,6 +45,8 @@ from shared.services.auth import hash_token
 from shared.validation import describe
 
 SEEDED_AT = datetime(2025, 1, 1, tzinfo=UTC)
+# How long a scenario's background downloads may take to end on each side.
+SETTLE_S = 30.0
 # A fixed boundary: the multipart body is the same bytes on every run and both sides.
 MULTIPART_BOUNDARY = "figway-parity-boundary"
 MULTIPART = f"multipart/form-data; boundary={MULTIPART_BOUNDARY}"
@@ -214,7 +218,8 @@ def _settings(workdir: Path, url: str, provider_url: str = "http://127.0.0.1:9")
         media_root=workdir / "media",
         log_file=workdir / "var" / "figway.log",
         metadata_base_url=provider_url,
-        redis_url=None,
+        redis_url=None,  # the twin's downloads run embedded, as Flask's do: in threads
+        download_retry_delay_s=0.0,
     )
 
 
@@ -289,11 +294,16 @@ def _call(
                 environ_base={"REMOTE_ADDR": CLIENT_ADDRESS},
                 **_body(scenario, "flask"),
             )
+            body = response.get_data()
+            # A queued download runs on in a thread: the rows compared are its last ones.
+            threads = app.extensions["figway"].parts.get(DOWNLOAD_THREADS)
+            if threads is not None:
+                threads.join(SETTLE_S)
             answer = Answer(
                 response.status_code,
                 {k.lower(): v for k, v in response.headers.items()},
                 tuple(response.headers.getlist("Set-Cookie")),
-                response.get_data(),
+                body,
                 _rows(engine),
             )
             response.close()
@@ -313,6 +323,8 @@ def _call(
         reply = client.request(
             scenario.method, scenario.path, headers=headers, **_body(scenario, "fastapi")
         )
+        modern: Modern = client.app.state.figway  # type: ignore[attr-defined]
+        modern.downloads.runner.join(SETTLE_S)
     return Answer(
         reply.status_code,
         {k.lower(): v for k, v in reply.headers.items()},

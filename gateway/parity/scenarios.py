@@ -6,6 +6,7 @@ from __future__ import annotations
 from gateway.parity.catalogue import (
     admin,
     artists,
+    downloads,
     foundation,
     metadata,
     playlists,
@@ -24,6 +25,7 @@ CATALOGUE: tuple[Scenario, ...] = (
     *playlists.SCENARIOS,
     *streams.SCENARIOS,
     *thumbnails.SCENARIOS,
+    *downloads.SCENARIOS,
 )
 
 

@@ -11,7 +11,7 @@ from shared.clock import utcnow
 from shared.db.models import DOWNLOAD_ACTIVE, DOWNLOAD_STATUSES, Download, Video
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.serializers import download_json
-from shared.services import find
+from shared.services import find, valid_id
 
 FINISHED = ("completed", "failed", "cancelled")
 
@@ -35,7 +35,12 @@ def _active_download_id(session: Session, video_id: int) -> int | None:
 def queue_download(session: Session, video_id: int, user_id: int | None) -> Download:
     """A queued row for the video; the caller commits, then hands the id to a runner."""
     # The row lock makes two concurrent requests for one video queue once (MariaDB).
-    video = session.scalars(select(Video).where(Video.id == video_id).with_for_update()).first()
+    # An id out of range cannot exist (and SQLite could not even bind it).
+    video = (
+        session.scalars(select(Video).where(Video.id == video_id).with_for_update()).first()
+        if valid_id(video_id)
+        else None
+    )
     if video is None:
         raise NotFound("Video not found")
     if not video.url:
