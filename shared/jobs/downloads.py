@@ -110,8 +110,6 @@ def run_download(
         outcome = _attempt(session_factory, settings, download_id, video_id, url, hook, may_retry)
     finally:
         heartbeat.stop()
-    if outcome is not Outcome.COMPLETED:
-        remove_files(settings, video_id, download_id)
     announced()
     return outcome
 
@@ -126,16 +124,20 @@ def _attempt(
     may_retry: bool,
 ) -> Outcome:
     target = videos_dir(settings, video_id)
+    # On every way out but success, the files go first, then the row says how it ended: a
+    # client that sees the end never sees a partial file.
     try:
         if not url:
             raise _Failed("Video has no url to download from")
         # Every file this job writes starts with its id, partials included.
         path = _fetch(settings, url, target, str(download_id), hook)
     except _Stopped:
+        remove_files(settings, video_id, download_id)
         # A cancel already ended the row; a stop from the runner (shutdown) did not.
         fail(session_factory, download_id, INTERRUPTED)
         return Outcome.STOPPED
     except _Failed as exc:
+        remove_files(settings, video_id, download_id)
         message = _short(str(exc))
         if exc.transient and may_retry and _requeue(session_factory, download_id):
             log.info("download %s: transient failure, will retry: %s", download_id, message)
@@ -145,10 +147,12 @@ def _attempt(
         return Outcome.FAILED
     except Exception as exc:  # any failure at all must end as a failed row
         log.exception("download %s failed", download_id)
+        remove_files(settings, video_id, download_id)
         fail(session_factory, download_id, _short(f"{type(exc).__name__}: {exc}"))
         return Outcome.FAILED
     if not _complete(session_factory, download_id, video_id, path):
-        _settle(session_factory, video_id)  # cancelled after the last byte: keep nothing
+        remove_files(settings, video_id, download_id)  # cancelled after the last byte
+        _settle(session_factory, video_id)
         return Outcome.STOPPED
     return Outcome.COMPLETED
 
