@@ -25,14 +25,13 @@ from fastapi_app.routers.downloads import NOT_QUEUED
 from shared.clock import utcnow
 from shared.config import Settings
 from shared.db.models import Download, Video
-from shared.jobs.celery_app import DOWNLOAD_TASK, create_celery
 from shared.jobs.downloads import Outcome, run_download, videos_dir
 from shared.jobs.reaper import WORKER_LOST, reap_stale_downloads
 from tests import media_fixtures, workers
 from tests.factories import make_artist, make_video
 from tests.loop_guard import guarding
 from tests.media_fixtures import MediaServer, wait_for
-from tests.workers import FAST_JOBS, Worker
+from tests.workers import FAST_JOBS, Worker, send_download
 
 media_server = media_fixtures.media_server
 sample_video = media_fixtures.sample_video
@@ -80,6 +79,19 @@ def queue(client: TestClient, video_id: int, auth: dict[str, str]) -> int:
     assert body["success"] is True
     download_id: int = body["download_id"]
     return download_id
+
+
+def mid_download(
+    client: TestClient,
+    db_session: Session,
+    settings: Settings,
+    media_server: MediaServer,
+    auth: dict[str, str],
+) -> tuple[int, Path]:
+    """A download of a video that never ends, queued and seen running with bytes on disk:
+    its id and its folder."""
+    download_id, folder = mid_download(client, db_session, settings, media_server, auth)
+    return download_id, folder
 
 
 def watch(client: TestClient, download_id: int, auth: dict[str, str]) -> list[dict[str, Any]]:
@@ -139,10 +151,7 @@ def test_cancel_stops_a_running_download_and_removes_its_partial_file(
     twin, bearer, db_session, embedded_settings, media_server
 ):
     auth = bearer("user")
-    video = make_video(db_session, make_artist(db_session), url=media_server.slow_url())
-    download_id = queue(twin, video.id, auth)
-    folder = videos_dir(embedded_settings, video.id)
-    wait_for(lambda: any(p.stat().st_size > 0 for p in files_in(folder)))
+    download_id, folder = mid_download(twin, db_session, embedded_settings, media_server, auth)
     with twin.websocket_connect(f"/ws/downloads/{download_id}", headers=auth) as ws:
         assert ws.receive_json()["status"] == "running"
         cancelled = twin.post(f"/api/downloads/{download_id}/cancel", headers=auth)
@@ -158,10 +167,7 @@ def test_cancel_reaches_a_celery_worker_through_the_row(
     celery_twin, worker: Worker, bearer, db_session, worker_settings, media_server
 ):
     auth = bearer("user")
-    video = make_video(db_session, make_artist(db_session), url=media_server.slow_url())
-    download_id = queue(celery_twin, video.id, auth)
-    folder = videos_dir(worker_settings, video.id)
-    wait_for(lambda: any(p.stat().st_size > 0 for p in files_in(folder)), timeout=60)
+    download_id, folder = mid_download(celery_twin, db_session, worker_settings, media_server, auth)
     assert celery_twin.post(f"/api/downloads/{download_id}/cancel", headers=auth).status_code == 200
     wait_for(lambda: files_in(folder) == [] or None, timeout=10)
     assert row(db_session, download_id).status == "cancelled"
@@ -171,10 +177,7 @@ def test_killed_worker_leaves_a_failed_download_and_no_partial_file(
     celery_twin, worker: Worker, bearer, db_session, worker_settings, media_server
 ):
     auth = bearer("user")
-    video = make_video(db_session, make_artist(db_session), url=media_server.slow_url())
-    download_id = queue(celery_twin, video.id, auth)
-    folder = videos_dir(worker_settings, video.id)
-    wait_for(lambda: any(p.stat().st_size > 0 for p in files_in(folder)), timeout=60)
+    download_id, folder = mid_download(celery_twin, db_session, worker_settings, media_server, auth)
     assert row(db_session, download_id).status == "running"
     with celery_twin.websocket_connect(f"/ws/downloads/{download_id}", headers=auth) as ws:
         assert ws.receive_json()["status"] == "running"
@@ -191,7 +194,7 @@ def test_killed_worker_leaves_a_failed_download_and_no_partial_file(
     # files), then removes them: a poll can see the row a moment before that.
     wait_for(lambda: files_in(folder) == [] or None, timeout=5)
     db_session.expire_all()
-    assert db_session.get(Video, video.id).status == "failed"
+    assert db_session.get(Video, reaped.video_id).status == "failed"
 
 
 def test_a_transient_failure_is_retried_to_completion(
@@ -232,12 +235,7 @@ def test_redelivered_task_runs_once(
     download = Download(video_id=video.id, status="queued", progress=0)
     db_session.add(download)
     db_session.commit()
-    app = create_celery(worker_settings)
-    try:
-        for _ in range(2):
-            app.send_task(DOWNLOAD_TASK, args=[download.id], queue=worker_settings.celery_queue)
-    finally:
-        app.close()
+    send_download(worker_settings, download.id, times=2)
     wait_for(lambda: row(db_session, download.id).status in ENDED or None, timeout=60)
     # The second delivery must find the row claimed: wait until the queue is drained.
     import redis
@@ -290,10 +288,7 @@ def test_a_slow_live_download_is_not_reaped(
     twin, bearer, db_session, embedded_settings, media_server
 ):
     auth = bearer("user")
-    video = make_video(db_session, make_artist(db_session), url=media_server.slow_url())
-    download_id = queue(twin, video.id, auth)
-    folder = videos_dir(embedded_settings, video.id)
-    wait_for(lambda: any(p.stat().st_size > 0 for p in files_in(folder)))
+    download_id, _ = mid_download(twin, db_session, embedded_settings, media_server, auth)
     # Several reaper passes past the stale limit: its heartbeat keeps it.
     threading.Event().wait(embedded_settings.download_stale_after_s * 2)
     assert row(db_session, download_id).status == "running"

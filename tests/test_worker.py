@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from shared.db.models import Download
-from shared.jobs.celery_app import DOWNLOAD_TASK, create_celery
 from tests import media_fixtures, workers
 from tests.factories import make_artist, make_video, table_rows
 from tests.media_fixtures import wait_for
 from tests.servers import base_env
+from tests.workers import send_download
 
 media_server = media_fixtures.media_server
 sample_video = media_fixtures.sample_video
@@ -25,11 +25,7 @@ def test_worker_downloads_through_redis(
     download = Download(video_id=video.id, status="queued", progress=0)
     db_session.add(download)
     db_session.commit()
-    app = create_celery(worker_settings)
-    try:
-        app.send_task(DOWNLOAD_TASK, args=[download.id], queue=worker_settings.celery_queue)
-    finally:
-        app.close()
+    send_download(worker_settings, download.id)
 
     def finished() -> dict[str, Any] | None:
         row = next(r for r in table_rows(db_session, Download) if r["id"] == download.id)

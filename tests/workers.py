@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from shared.config import Settings
+from shared.jobs.celery_app import DOWNLOAD_TASK, create_celery
 from tests.servers import base_env
 
 # Short enough for a test to see the reaper act within seconds.
@@ -46,6 +47,17 @@ class Worker:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.kill()
+
+
+def send_download(settings: Settings, download_id: int, times: int = 1) -> None:
+    """Put the download's task on the settings' queue, as the twin does (`times` > 1: a
+    redelivery)."""
+    app = create_celery(settings)
+    try:
+        for _ in range(times):
+            app.send_task(DOWNLOAD_TASK, args=[download_id], queue=settings.celery_queue)
+    finally:
+        app.close()
 
 
 @pytest.fixture
