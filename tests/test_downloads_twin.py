@@ -90,7 +90,10 @@ def mid_download(
 ) -> tuple[int, Path]:
     """A download of a video that never ends, queued and seen running with bytes on disk:
     its id and its folder."""
-    download_id, folder = mid_download(client, db_session, settings, media_server, auth)
+    video = make_video(db_session, make_artist(db_session), url=media_server.slow_url())
+    download_id = queue(client, video.id, auth)
+    folder = videos_dir(settings, video.id)
+    wait_for(lambda: any(p.stat().st_size > 0 for p in files_in(folder)), timeout=60)
     return download_id, folder
 
 
