@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 
 BENCH_STAMP := $(VENV)/.bench-stamp
 
-.PHONY: run test lint format install clean bench bench-smoke
+.PHONY: run test lint format install clean bench bench-smoke wrk
 
 install: $(STAMP)
 
@@ -39,10 +39,19 @@ $(BENCH_STAMP): $(STAMP)
 FIGWAY_BENCH_DATABASE_URL ?= mysql://root@127.0.0.1:3306/test
 export FIGWAY_BENCH_DATABASE_URL
 
-bench: $(BENCH_STAMP)
+# wrk is a Debian package, not a PyPI one: installed here when missing and this machine
+# can (root with apt-get, as on CI); otherwise the bench says how to get it.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing wrk (apt-get)"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+		fi; }
+
+bench: $(BENCH_STAMP) wrk
 	$(BIN)/python -m bench
 
-bench-smoke: $(BENCH_STAMP)
+bench-smoke: $(BENCH_STAMP) wrk
 	$(BIN)/python -m bench --quick
 
 lint: $(STAMP)
