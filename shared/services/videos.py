@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, Field, field_validator
 from sqlalchemy import ColumnElement, Select, delete, func, or_, select, true, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from shared.clock import utcnow
 from shared.db.base import MAX_ID
@@ -144,16 +144,33 @@ def video_filters(query: VideoQuery) -> list[ColumnElement[bool]]:
 
 
 def videos_page_stmt(query: VideoQuery, page: LimitOffset) -> Select[Video, str]:
+    """One page of videos with their artists' names.
+
+    The page is cut from videos alone, then joined: given the join, MariaDB drives it from
+    the smaller artists table and sorts every matching video in a temporary table before
+    the LIMIT (about 20 ms at 10,000 videos); cut first, the page walks an index and stops.
+    """
     # id last, in the same direction: stable pages, and "desc" is exactly "asc" reversed.
     # NULL years sort first ascending on both SQLite and MariaDB, so they agree.
-    keys = [getattr(Video, query.sort), Video.id] if query.sort != "id" else [Video.id]
-    order = [k.desc() if query.descending else k.asc() for k in keys]
-    return (
-        video_rows_stmt()
+    names = [query.sort, "id"] if query.sort != "id" else ["id"]
+
+    def ordered(entity: Any) -> list[ColumnElement[Any]]:
+        keys = [getattr(entity, name) for name in names]
+        return [k.desc() if query.descending else k.asc() for k in keys]
+
+    cut = (
+        select(Video)
         .where(*video_filters(query))
-        .order_by(*order)
+        .order_by(*ordered(Video))
         .limit(page.limit)
         .offset(page.offset)
+        .subquery("page")
+    )
+    video = aliased(Video, cut)
+    return (
+        select(video, Artist.name)
+        .join(Artist, Artist.id == video.artist_id)
+        .order_by(*ordered(video))
     )
 
 
