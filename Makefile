@@ -38,6 +38,10 @@ $(BENCH_STAMP): $(STAMP)
 # dropped after); FIGWAY_BENCH_DATABASE_URL= (empty) measures on SQLite instead.
 FIGWAY_BENCH_DATABASE_URL ?= mysql://root@127.0.0.1:3306/test
 export FIGWAY_BENCH_DATABASE_URL
+# The downloads benchmark adds the FastAPI side as deployed with Celery (a `figway worker`
+# on this Redis, a queue of its own); empty, or no Redis answering, leaves that side out.
+FIGWAY_BENCH_REDIS_URL ?= redis://127.0.0.1:6379/0
+export FIGWAY_BENCH_REDIS_URL
 
 # wrk is a Debian package, not a PyPI one: installed here when missing and this machine
 # can (root with apt-get, as on CI); otherwise the bench says how to get it.

@@ -1,4 +1,5 @@
-"""`python -m bench [--quick]`: run the scenarios, write bench/results/latest.md."""
+"""`python -m bench [--quick] [--only NAME ...]`: run the scenarios, write
+bench/results/latest.md (all of them) or only-<names>.md (some)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,50 @@ import os
 import platform
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from bench import gateway, metadata
+from bench import database, gateway, jobs, memory, metadata
 from bench.harness import require_wrk
 from bench.report import Scenario, render
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+# A step: its progress line, and what it runs given (workdir, quick, threads).
+Step = tuple[str, Callable[[Path, bool, int], list[Scenario]]]
+STEPS: dict[str, Step] = {
+    "routing": ("routing decision", lambda _w, q, _t: [gateway.routing_decision(q)]),
+    "gateway": (
+        "gateway against each app alone (FastAPI under uvicorn, Flask under gunicorn)",
+        gateway.through_the_gateway,
+    ),
+    "clients": (
+        "metadata client stacks: plain httpx, httpx over aiohttp, raw aiohttp",
+        lambda w, q, _t: [metadata.client_stacks(w, q)],
+    ),
+    "search": (
+        "metadata search at 500 clients: the FastAPI twin against the Flask route",
+        lambda w, q, _t: [metadata.search_twin(w, q)],
+    ),
+    "database": (
+        "database-bound: the video list on 10,000 videos, the FastAPI twin against Flask",
+        lambda w, q, _t: [database.database_bound(w, q)],
+    ),
+    "memory": (
+        "memory: the gateway idle and under load, against the Flask app alone",
+        lambda w, q, _t: [memory.memory(w, q)],
+    ),
+    "streams": (
+        "streams: time to first byte and event-loop lag, 50 at once, flask and fastapi",
+        lambda w, q, _t: [jobs.streams(w, q)],
+    ),
+    "downloads": (
+        "health p99 while 20 downloads run, downloads owned by flask and by fastapi",
+        lambda w, q, _t: [jobs.downloads(w, q)],
+    ),
+}
+# Names for several steps at once: a module's worth.
+GROUPS = {"metadata": ("clients", "search"), "jobs": ("streams", "downloads")}
 
 
 def main() -> int:
@@ -23,35 +61,55 @@ def main() -> int:
         action="store_true",
         help="a smoke run: every scenario, briefly; no goals are meaningful",
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=[*STEPS, *GROUPS],
+        metavar="NAME",
+        help=f"run only these scenarios (repeatable): {', '.join([*STEPS, *GROUPS])}",
+    )
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument(
         "--threads", type=int, default=10, help="legacy threads (a2wsgi and gunicorn alike)"
     )
     args = parser.parse_args()
     require_wrk()
-    out = args.out or RESULTS / ("smoke.md" if args.quick else "latest.md")
+    names = [n for name in args.only or STEPS for n in GROUPS.get(name, (name,))]
+    steps = [name for name in STEPS if name in names]
+    out = args.out or RESULTS / _file_name(args.only, args.quick)
     started = time.time()
     scenarios: list[Scenario] = []
     with tempfile.TemporaryDirectory(prefix="figway-bench-") as tmp:
-        _say("routing decision")
-        scenarios.append(gateway.routing_decision(args.quick))
-        _say("gateway against each app alone (FastAPI under uvicorn, Flask under gunicorn)")
-        scenarios += gateway.through_the_gateway(Path(tmp), args.quick, args.threads)
-        _say("metadata client stacks: plain httpx, httpx over aiohttp, raw aiohttp")
-        scenarios.append(metadata.client_stacks(Path(tmp), args.quick))
-        _say("metadata search at 500 clients: the FastAPI twin against the Flask route")
-        scenarios.append(metadata.search_twin(Path(tmp), args.quick))
+        for name in steps:
+            text, run = STEPS[name]
+            _say(text)
+            scenarios += run(Path(tmp), args.quick, args.threads)
     header = [
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))} on "
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         f"{' (quick smoke run: figures not meaningful)' if args.quick else ''}.",
-        "Reproduce: `make bench` (or `make bench-smoke` for the quick run).",
+        "Reproduce: `make bench` (or `make bench-smoke` for the quick run)"
+        + (
+            ""
+            if args.only is None
+            else f"; this file: `python -m bench{' --quick' if args.quick else ''} "
+            + " ".join(f"--only {name}" for name in args.only)
+            + "`"
+        )
+        + ".",
     ]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render("figway benchmarks", header, scenarios))
     _say(f"wrote {out} in {time.time() - started:.0f} s")
     print(out.read_text())
     return 0
+
+
+def _file_name(only: list[str] | None, quick: bool) -> str:
+    if only is None:
+        return "smoke.md" if quick else "latest.md"
+    # Some scenarios only: a file of their own, so the full results stay whole.
+    return f"only-{'-'.join(only)}{'-smoke' if quick else ''}.md"
 
 
 def _say(text: str) -> None:

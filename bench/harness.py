@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
+
+from tests.polling import wait_for
 
 # One way to run servers for tests and benchmarks alike.
 from tests.servers import base_env, free_port, running
@@ -117,3 +123,143 @@ def median(values: Sequence[float]) -> float:
     ordered = sorted(values)
     mid = len(ordered) // 2
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+# --- shared by the scenarios that serve the real app -------------------------------------
+
+# The deployment the owners run: MariaDB, one uvicorn worker per core. Unset (or empty)
+# FIGWAY_BENCH_DATABASE_URL measures on a SQLite file instead.
+BENCH_DATABASE_ENV = "FIGWAY_BENCH_DATABASE_URL"
+WORKERS = os.cpu_count() or 1
+USERNAME = "bench"
+PASSWORD = "bench-password-0123"  # noqa: S105 - a throwaway user in a throwaway database
+
+
+@contextmanager
+def bench_database(work: Path) -> Iterator[tuple[str, str]]:
+    """A fresh database for the run, and how the report names it."""
+    server = os.environ.get(BENCH_DATABASE_ENV, "").strip()
+    if not server:
+        yield f"sqlite:///{work / 'bench.db'}", "SQLite"
+        return
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from shared.db.scratch import scratch_database
+
+    stack = ExitStack()
+    try:
+        url = stack.enter_context(scratch_database(server, "figway_bench"))
+    except SQLAlchemyError as exc:
+        print(f"bench: no database server at {server} ({type(exc).__name__}); using SQLite")
+        yield f"sqlite:///{work / 'bench.db'}", "SQLite"
+        return
+    with stack:
+        yield url, "MariaDB"
+
+
+def setting(name: str) -> int:
+    """An integer setting's default, as the servers under test see it."""
+    from shared.config import Settings
+
+    value = Settings.model_fields[name].default
+    assert isinstance(value, int)
+    return value
+
+
+def create_user(database_url: str) -> None:
+    """A plain user in the bench database, with the shared model and password hashing."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from shared.auth.passwords import hash_password
+    from shared.db.engine import sync_url
+    from shared.db.models import User
+
+    engine = create_engine(sync_url(database_url))
+    try:
+        with Session(engine) as session, session.begin():
+            # A low work factor: the hash is checked once, for the token.
+            session.add(
+                User(
+                    username=USERNAME,
+                    role="user",
+                    preferences={},
+                    password_hash=hash_password(PASSWORD, n=16),
+                )
+            )
+    finally:
+        engine.dispose()
+
+
+def token(gateway: str) -> str:
+    """A bearer token for the bench user, from the server at `gateway`."""
+    response = httpx.post(
+        gateway + "/api/auth/token",
+        json={"username": USERNAME, "password": PASSWORD},
+        timeout=10,
+    )
+    response.raise_for_status()
+    found = response.json()["access_token"]
+    assert isinstance(found, str)
+    return found
+
+
+def wait_owner(url: str, auth: str, owner: str) -> None:
+    """Until a successful answer for `url` says `owner` served it (the gateway follows a
+    flip within about a second; a draining legacy queue may answer 503 meanwhile)."""
+    name, _, value = auth.partition(": ")
+
+    def served() -> bool:
+        response = httpx.get(url, headers={name: value}, timeout=15)
+        return response.status_code == 200 and response.headers.get("x-served-by") == owner
+
+    wait_for(served, timeout=15, interval=0.05)
+
+
+def tree_pids(pid: int) -> list[int]:
+    """A process and all its descendants (uvicorn's or gunicorn's workers), from /proc."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            children = [int(c) for c in task.read_text().split()]
+        except OSError:
+            continue
+        for child in children:
+            found += tree_pids(child)
+    return found
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds of a process and its descendants so far."""
+    return sum(cpu_s(p) for p in tree_pids(pid))
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far, from /proc (Linux; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # After the command name: state is field 3, utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_memory_kb(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) in KiB summed over a process and its descendants, from /proc (Linux;
+    zeros elsewhere). Summed RSS counts the pages a forked worker shares with its parent
+    twice; PSS splits them between the sharers, so it sums to what the tree really holds."""
+    rss = pss = 0
+    for p in tree_pids(pid):
+        try:
+            rollup = Path(f"/proc/{p}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        for line in rollup.splitlines():
+            key, _, rest = line.partition(":")
+            if key in ("Rss", "Pss"):
+                kb = int(rest.split()[0])
+                if key == "Rss":
+                    rss += kb
+                else:
+                    pss += kb
+    return rss, pss

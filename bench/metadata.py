@@ -14,22 +14,34 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from bench.harness import Load, base_env, figway, free_port, median, running, wrk
+from bench.harness import (
+    WORKERS,
+    Load,
+    base_env,
+    figway,
+    free_port,
+    median,
+    running,
+    wrk,
+)
+from bench.harness import bench_database as _bench_database
+from bench.harness import create_user as _create_user
+from bench.harness import setting as _setting
+from bench.harness import token as _token
+from bench.harness import tree_cpu_s as _tree_cpu_s
+from bench.harness import wait_owner as _wait_owner
 from bench.report import Goal, Scenario, Side
 from gateway import changes as ops
-from tests.polling import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 LATENCY_MS = 100
@@ -42,8 +54,6 @@ CLIENT_TASKS = 200
 GATEWAY_CONNECTIONS = 500
 # The owners' target for the twin: at 500 clients, at least this many answers per second.
 TWIN_TARGET_PER_S = 1000.0
-USERNAME = "bench"
-PASSWORD = "bench-password-0123"  # noqa: S105 - a throwaway user in a throwaway database
 
 # The stacks, by the name the client loop takes, with how the report describes them.
 STACKS: dict[str, str] = {
@@ -293,34 +303,6 @@ def _client_main(argv: list[str]) -> int:
 # --- scenario 2: the search twin under load ---------------------------------------------
 
 
-# The deployment the owners run: MariaDB, one uvicorn worker per core. Unset (or empty)
-# FIGWAY_BENCH_DATABASE_URL measures on a SQLite file instead.
-BENCH_DATABASE_ENV = "FIGWAY_BENCH_DATABASE_URL"
-WORKERS = os.cpu_count() or 1
-
-
-@contextmanager
-def _bench_database(work: Path) -> Iterator[tuple[str, str]]:
-    """A fresh database for the run, and how the report names it."""
-    server = os.environ.get(BENCH_DATABASE_ENV, "").strip()
-    if not server:
-        yield f"sqlite:///{work / 'bench.db'}", "SQLite"
-        return
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from shared.db.scratch import scratch_database
-
-    stack = ExitStack()
-    try:
-        url = stack.enter_context(scratch_database(server, "figway_bench"))
-    except SQLAlchemyError as exc:
-        print(f"bench: no database server at {server} ({type(exc).__name__}); using SQLite")
-        yield f"sqlite:///{work / 'bench.db'}", "SQLite"
-        return
-    with stack:
-        yield url, "MariaDB"
-
-
 def search_twin(workdir: Path, quick: bool) -> Scenario:
     with _bench_database(workdir / "search-twin") as (url, database):
         return _search_twin(workdir, quick, url, database)
@@ -485,88 +467,6 @@ class _Round:
 
     def gateway_cores(self, seconds: float) -> float:
         return self.gateway_cpu_s / seconds
-
-
-def _tree_cpu_s(pid: int) -> float:
-    """CPU seconds of a process and its children (uvicorn's workers) so far."""
-    return _cpu_s(pid) + sum(_cpu_s(child) for child in _children(pid))
-
-
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        try:
-            found += [int(c) for c in task.read_text().split()]
-        except OSError:
-            continue
-    return found
-
-
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far, from /proc (Linux; 0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    # After the command name: state is field 3, utime and stime are fields 14 and 15.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _setting(name: str) -> int:
-    from shared.config import Settings
-
-    value = Settings.model_fields[name].default
-    assert isinstance(value, int)
-    return value
-
-
-def _create_user(database_url: str) -> None:
-    """A plain user in the bench database, with the shared model and password hashing."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.orm import Session
-
-    from shared.auth.passwords import hash_password
-    from shared.db.engine import sync_url
-    from shared.db.models import User
-
-    engine = create_engine(sync_url(database_url))
-    try:
-        with Session(engine) as session, session.begin():
-            # A low work factor: the hash is checked once, for the token.
-            session.add(
-                User(
-                    username=USERNAME,
-                    role="user",
-                    preferences={},
-                    password_hash=hash_password(PASSWORD, n=16),
-                )
-            )
-    finally:
-        engine.dispose()
-
-
-def _token(gateway: str) -> str:
-    response = httpx.post(
-        gateway + "/api/auth/token",
-        json={"username": USERNAME, "password": PASSWORD},
-        timeout=10,
-    )
-    response.raise_for_status()
-    token = response.json()["access_token"]
-    assert isinstance(token, str)
-    return token
-
-
-def _wait_owner(url: str, auth: str, owner: str) -> None:
-    """Until a successful answer for `url` says `owner` served it (the gateway follows a
-    flip within about a second; a draining legacy queue may answer 503 meanwhile)."""
-    name, _, value = auth.partition(": ")
-
-    def served() -> bool:
-        response = httpx.get(url, headers={name: value}, timeout=15)
-        return response.status_code == 200 and response.headers.get("x-served-by") == owner
-
-    wait_for(served, timeout=15, interval=0.05)
 
 
 def _best(rounds: list[_Round]) -> _Round:

@@ -11,6 +11,7 @@ from bench.harness import Load
 class Side:
     label: str
     load: Load
+    extra: tuple[str, ...] = ()  # one cell per Scenario.extra_columns, already formatted
 
 
 @dataclass
@@ -45,27 +46,28 @@ class Scenario:
     # Add a column of successful answers per second (Load.ok_per_s), for scenarios where
     # req/s counts many failures (e.g. the legacy side's 503s under overload).
     ok_column: bool = False
+    # Figures wrk does not give (e.g. the server's event-loop lag), after the errors column.
+    extra_columns: tuple[str, ...] = ()
+    # What p50/p99 time, when it is not the whole request (e.g. "TTFB ").
+    latency_label: str = ""
 
     def render(self) -> str:
         lines = [f"## {self.name}", "", self.description, ""]
-        if self.sides and self.ok_column:
+        if self.sides:
+            ok = ("2xx/s",) if self.ok_column else ()
+            p50, p99 = f"{self.latency_label}p50 ms", f"{self.latency_label}p99 ms"
+            columns = ("req/s", *ok, p50, p99, "errors", *self.extra_columns)
             lines += [
-                "| side | req/s | 2xx/s | p50 ms | p99 ms | errors |",
-                "|---|---:|---:|---:|---:|---:|",
+                "| side | " + " | ".join(columns) + " |",
+                "|---|" + "---:|" * len(columns),
             ]
-            lines += [
-                f"| {s.label} | {s.load.requests_per_s:,.0f} | {s.load.ok_per_s:,.0f} | "
-                f"{s.load.p50_ms:.2f} | {s.load.p99_ms:.2f} | {s.load.errors} |"
-                for s in self.sides
-            ]
-            lines.append("")
-        elif self.sides:
-            lines += ["| side | req/s | p50 ms | p99 ms | errors |", "|---|---:|---:|---:|---:|"]
-            lines += [
-                f"| {s.label} | {s.load.requests_per_s:,.0f} | {s.load.p50_ms:.2f} | "
-                f"{s.load.p99_ms:.2f} | {s.load.errors} |"
-                for s in self.sides
-            ]
+            for s in self.sides:
+                cells = [f"{s.load.requests_per_s:,.0f}"]
+                if self.ok_column:
+                    cells.append(f"{s.load.ok_per_s:,.0f}")
+                cells += [f"{s.load.p50_ms:.2f}", f"{s.load.p99_ms:.2f}", str(s.load.errors)]
+                cells += s.extra
+                lines.append(f"| {s.label} | " + " | ".join(cells) + " |")
             lines.append("")
         lines += [f"- {g.render()}" for g in self.goals]
         lines += [f"- {n}" for n in self.notes]

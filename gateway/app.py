@@ -114,6 +114,9 @@ class Gateway:
                     await stack.enter_async_context(_child_lifespan(self.admin))
                 self.watcher.ensure_running()
                 stack.push_async_callback(self.watcher.stop)
+                lag = self.metrics.loop_lag_monitor()
+                lag.start()
+                stack.push_async_callback(lag.stop)
             except Exception as exc:
                 await send({"type": "lifespan.startup.failed", "message": str(exc)})
                 return

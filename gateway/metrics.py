@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+# A healthy loop is late by well under a millisecond; a blocked one by the length of the
+# blocking call, so the buckets reach from timer noise to seconds.
+LOOP_LAG_BUCKETS = (
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10,
+)  # fmt: skip
+LOOP_LAG_INTERVAL_S = 0.02
 
 
 class GatewayMetrics:
@@ -60,6 +68,12 @@ class GatewayMetrics:
             "Manifest versions loaded by this process",
             registry=self.registry,
         )
+        self.loop_lag = Histogram(
+            "figway_event_loop_lag_seconds",
+            f"How late a {LOOP_LAG_INTERVAL_S:g} s sleep on the event loop wakes up",
+            buckets=LOOP_LAG_BUCKETS,
+            registry=self.registry,
+        )
 
     def observe(self, route: str, owner: str, status: int, seconds: float) -> None:
         # Resolving labels costs more than counting; the children are kept per key.
@@ -80,3 +94,37 @@ class GatewayMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+    def loop_lag_monitor(self) -> LoopLagMonitor:
+        return LoopLagMonitor(self.loop_lag, LOOP_LAG_INTERVAL_S)
+
+
+class LoopLagMonitor:
+    """A task that sleeps `interval_s` again and again and records how late it woke: the
+    time some other callback held the loop (a blocking call, a long CPU burst) that every
+    request on this process waited for too."""
+
+    def __init__(self, histogram: Histogram, interval_s: float) -> None:
+        self._histogram = histogram
+        self._interval_s = interval_s
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._watch())
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        observe, interval = self._histogram.observe, self._interval_s
+        while True:
+            started = loop.time()
+            await asyncio.sleep(interval)
+            observe(max(0.0, loop.time() - started - interval))
