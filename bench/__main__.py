@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench import database, gateway, jobs, memory, metadata
 from bench.harness import require_wrk
-from bench.report import Scenario, render
+from bench.report import Scenario, charts, render
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -99,8 +99,9 @@ def main() -> int:
         + ".",
     ]
     out.parent.mkdir(parents=True, exist_ok=True)
+    drawn = charts(scenarios, out.parent, out.stem)
     out.write_text(render("figway benchmarks", header, scenarios))
-    _say(f"wrote {out} in {time.time() - started:.0f} s")
+    _say(f"wrote {out} and {len(drawn)} chart(s) beside it in {time.time() - started:.0f} s")
     print(out.read_text())
     return 0
 

@@ -9,13 +9,12 @@ JSON while the database answers, not how long one slow call waits.
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import profile
 from bench.harness import (
     WORKERS,
     Load,
@@ -26,7 +25,6 @@ from bench.harness import (
     figway,
     free_port,
     median,
-    require_wrk,
     running,
     setting,
     token,
@@ -38,7 +36,6 @@ from bench.report import Goal, Scenario, Side
 from gateway import changes as ops
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
 ROUTE = "GET /api/videos"
 LIST = "/api/videos?limit=20"
 # The variant: the same route and code, one artist's videos, so that the statements are
@@ -52,7 +49,6 @@ CONNECTIONS = 64
 # "API Response Times: 500ms -> 250ms average (50% improvement)".
 THROUGHPUT_GOAL = 3.0
 P50_GOAL = 0.5
-PROFILE_SECONDS = 5
 OWNERS = ("flask", "fastapi")
 
 
@@ -139,7 +135,16 @@ def _database_bound(
         if not quick and not met:
             slow = min(OWNERS, key=lambda o: per_s[o])
             own(slow)
-            profiles.append(_profile(work, gw.pid, gw + LIST, auth, slow))
+            profiles.append(
+                profile.under_load(
+                    f"database-{slow}",
+                    gw.pid,
+                    gw + LIST,
+                    connections=CONNECTIONS,
+                    headers=(auth,),
+                    what=f"the slower side ({slow})",
+                )
+            )
     threads = setting("legacy_threads")
     pool = setting("db_pool_size") if pool_size is None else pool_size
     cheap = {owner: runs[CHEAP, owner] for owner in OWNERS}
@@ -188,16 +193,6 @@ def _database_bound(
             + ", ".join(f"{r.database_cpu_s / seconds:.2f}" for r in results["flask"])
             + "; fastapi "
             + ", ".join(f"{r.database_cpu_s / seconds:.2f}" for r in results["fastapi"]),
-        )
-    if throughput < THROUGHPUT_GOAL:
-        notes.append(
-            f"throughput goal missed: fastapi/flask is {throughput:.2f}, "
-            f"{THROUGHPUT_GOAL / max(throughput, 1e-9):.2f}x short of {THROUGHPUT_GOAL:g}"
-        )
-    if latency > P50_GOAL:
-        notes.append(
-            f"p50 goal missed: fastapi/flask is {latency:.2f}, "
-            f"{latency / P50_GOAL:.2f}x above {P50_GOAL:g}"
         )
     notes += profiles
     return Scenario(
@@ -357,110 +352,3 @@ def _seed(database_url: str) -> float:
     finally:
         engine.dispose()
     return time.perf_counter() - started
-
-
-def _profile(work: Path, pid: int, url: str, auth: str, owner: str) -> str:
-    """A py-spy flame graph of the gateway's workers while wrk loads `url`; the note that
-    says where it is and what it shows (or why there is none)."""
-    spy = Path(sys.executable).with_name("py-spy")
-    if not spy.exists():
-        return f"no profile: py-spy is not installed next to {Path(sys.executable).name}"
-    svg = RESULTS / f"database-{owner}.svg"
-    raw = work / f"database-{owner}.txt"
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    # Long enough to cover both recordings: the flame graph, then the raw stacks for the
-    # summary below (py-spy writes one format per recording).
-    seconds = 2 * PROFILE_SECONDS + 3
-    load = subprocess.Popen(
-        [
-            require_wrk(),
-            *("-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "-H", auth, url),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        time.sleep(1)  # let wrk open its connections first
-        failures = [_spy(spy, pid, path, fmt) for path, fmt in ((svg, "flamegraph"), (raw, "raw"))]
-    finally:
-        load.terminate()
-        load.wait()
-    if failures[0]:
-        return f"no profile of the {owner} side: py-spy failed: {failures[0]}"
-    # The processes' command lines name this checkout; the results name nothing local.
-    svg.write_text(svg.read_text().replace(f"{ROOT}/", ""))
-    summary = _summary(raw) if not failures[1] else f"(no summary: {failures[1]})"
-    return (
-        f"profile of the slower side ({owner}), {PROFILE_SECONDS} s under the same load, "
-        f"all workers: bench/results/{svg.name}; where its samples end (self time), "
-        f"{summary}"
-    )
-
-
-def _spy(spy: Path, pid: int, out: Path, fmt: str) -> str:
-    """Record one profile; the empty string, or why it failed."""
-    done = subprocess.run(
-        [
-            str(spy),
-            *("record", "-d", str(PROFILE_SECONDS), "-o", str(out), "--format", fmt),
-            *("--pid", str(pid), "--subprocesses"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=PROFILE_SECONDS + 60,
-    )
-    if done.returncode != 0 or not out.exists():
-        return (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
-    return ""
-
-
-# Innermost frames where a thread is parked, not working: a pool's worker waiting for a
-# job, a condition wait, uvicorn's supervisor listening to its workers. py-spy leaves idle
-# threads out only when the OS says they sleep; on a busy machine some are still counted.
-PARKED = {
-    ("_worker", "concurrent/futures/thread.py"),
-    ("Condition.wait", "threading.py"),
-    ("Connection._recv", "multiprocessing/connection.py"),
-}
-
-
-def _summary(raw: Path, count: int = 5) -> str:
-    """Where the samples end (the innermost frame), by package and by function, from
-    py-spy's raw format: one `frame;frame;...;frame samples` line per distinct stack."""
-    packages: Counter[str] = Counter()
-    functions: Counter[str] = Counter()
-    total = parked = 0
-    for line in raw.read_text().splitlines():
-        stack, _, samples = line.rpartition(" ")
-        if not stack or not samples.isdigit():
-            continue
-        name, path = _frame(stack.rsplit(";", 1)[-1])
-        if (name, path) in PARKED:
-            parked += int(samples)
-            continue
-        total += int(samples)
-        # uvloop's C code (sockets, callbacks) shows as the Python frame that entered it.
-        package = "uvloop" if name == "Runner.run" else path.split("/", 1)[0].removesuffix(".py")
-        packages[package] += int(samples)
-        functions[f"{name} ({path})"] += int(samples)
-    if not total:
-        return "no samples"
-
-    def shares(counter: Counter[str]) -> str:
-        return ", ".join(f"{k} {n * 100 / total:.0f}%" for k, n in counter.most_common(count))
-
-    return (
-        f"by package: {shares(packages)}; by function: {shares(functions)} "
-        f"({total} working samples; {parked} of threads parked in a wait left out)"
-    )
-
-
-def _frame(frame: str) -> tuple[str, str]:
-    """`execute (sqlalchemy/engine/base.py:1415)` -> the function and its file, without the
-    line, so that one function's lines add up."""
-    name, _, where = frame.partition(" (")
-    path = where.rsplit(":", 1)[0].removesuffix(")")
-    if "site-packages/" in path:
-        path = path.split("site-packages/", 1)[1]
-    return name, path.removeprefix(f"{ROOT}/")
