@@ -33,7 +33,7 @@ from bench.harness import Load, base_env, bench_database, figway, free_port, med
 from bench.report import Goal, Scenario, Side
 from gateway import changes as ops
 from tests.polling import wait_for
-from tests.servers import Server
+from tests.servers import Server, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -190,12 +190,7 @@ def _process(command: Sequence[str], env: dict[str, str], log: Path) -> Iterator
     try:
         yield proc.pid
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, timeout=30)
 
 
 def _seed(database_url: str, videos: list[tuple[int, str | None, str | None]]) -> None:
