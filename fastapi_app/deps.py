@@ -12,6 +12,7 @@ from starlette.requests import HTTPConnection
 from fastapi_app.state import Modern
 from shared.auth.roles import AuthLevel, has_role
 from shared.config import Settings
+from shared.db.engine import end_session
 from shared.db.models import User
 from shared.errors import AuthRequired, Forbidden
 from shared.services import auth as auth_service
@@ -42,8 +43,13 @@ SettingsDep = Annotated[Settings, Depends(settings)]
 
 async def db_session(state: ModernDep) -> AsyncIterator[AsyncSession]:
     """One AsyncSession per request, never shared between tasks; rolled back unless committed."""
-    async with state.sessions() as session:
+    session = state.sessions()
+    try:
         yield session
+    finally:
+        # Closing runs after the response has started: an error here cannot be answered
+        # any more, so end_session keeps a lost connection from raising.
+        await session.run_sync(end_session)
 
 
 SessionDep = Annotated[AsyncSession, Depends(db_session)]

@@ -7,9 +7,10 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.db.engine import is_unavailable
+from shared.db.engine import is_unavailable, unavailable_reason
 from shared.errors import AppError, Unavailable, ValidationFailed, error_for_status
 
 log = logging.getLogger("figway.modern")
@@ -45,14 +46,22 @@ def register_error_handlers(app: FastAPI) -> None:
             response.headers.update(exc.headers)
         return response
 
+    # A handler keyed by a class runs in Starlette's ExceptionMiddleware, whose response
+    # ends the request; the one keyed by `Exception` runs in ServerErrorMiddleware, which
+    # re-raises after sending, so the server logs a traceback and drops the connection.
+    # An unreachable database is an expected 503, so it must never get that far.
+    async def database_error(_request: Request, exc: Exception) -> JSONResponse:
+        if not is_unavailable(exc):
+            raise exc  # a wrong query is a bug: the 500 below, with its traceback
+        log.warning("database unavailable: %s", unavailable_reason(exc))
+        return legacy_response(Unavailable("Database unavailable"))
+
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        if is_unavailable(exc):
-            log.warning("database unavailable: %s", type(exc).__name__)
-            return legacy_response(Unavailable("Database unavailable"))
         log.exception("unhandled error", exc_info=exc)
         return legacy_response(AppError())
 
     app.add_exception_handler(AppError, app_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(SQLAlchemyError, database_error)
     app.add_exception_handler(Exception, unexpected)

@@ -7,7 +7,7 @@ import logging
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from shared.db.engine import is_unavailable
+from shared.db.engine import is_unavailable, unavailable_reason
 from shared.errors import AppError, Unavailable, error_for_status
 
 log = logging.getLogger("figway.legacy")
@@ -37,7 +37,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[Response, int]:
         if is_unavailable(exc):
-            log.warning("database unavailable: %s", type(exc).__name__)
+            log.warning("database unavailable: %s", unavailable_reason(exc))
             return _respond(Unavailable("Database unavailable"))
         log.exception("unhandled error")
         return _respond(AppError())

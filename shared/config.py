@@ -63,6 +63,15 @@ class Settings(BaseSettings):
     # scrypt work factor for new password hashes; tests lower it, hashes carry their own.
     password_scrypt_n: int = Field(2**15, validation_alias=_env("FIGWAY_SCRYPT_N"))
     db_pool_size: int = Field(10, validation_alias=_env("FIGWAY_DB_POOL_SIZE"))
+    # How long a request waits on a database that stopped answering (a hung server holds
+    # connections open and sends nothing): to open a connection, for any reply (the
+    # handshake, a ping, a statement; SQLite's lock wait) and for a free pooled connection.
+    # Past one, the request answers 503 UNAVAILABLE instead of hanging with the server.
+    db_connect_timeout_s: float = Field(
+        3.0, gt=0, validation_alias=_env("FIGWAY_DB_CONNECT_TIMEOUT")
+    )
+    db_read_timeout_s: float = Field(5.0, gt=0, validation_alias=_env("FIGWAY_DB_READ_TIMEOUT"))
+    db_pool_timeout_s: float = Field(5.0, gt=0, validation_alias=_env("FIGWAY_DB_POOL_TIMEOUT"))
     # The legacy side behind the gateway: a2wsgi threads (each holds at most one sync DB
     # connection, so the sync pool is sized to match), how many may wait, how long one may run.
     legacy_threads: int = Field(10, validation_alias=_env("FIGWAY_LEGACY_THREADS"))

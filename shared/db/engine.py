@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,12 +10,15 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.config import Settings
+
+log = logging.getLogger("figway.db")
 
 _SYNC_DRIVERS = {"sqlite": "sqlite", "mysql": "mysql+pymysql", "mariadb": "mysql+pymysql"}
 _ASYNC_DRIVERS = {
@@ -49,14 +53,34 @@ def is_sqlite(url: str | URL) -> bool:
 
 def _engine_options(url: URL, settings: Settings) -> dict[str, Any]:
     if url.get_backend_name() == "sqlite":
-        # One file shared by threads; the busy timeout rides out short write locks.
-        return {"connect_args": {"check_same_thread": False, "timeout": 30}}
+        # One file shared by threads; the busy timeout rides out short write locks, and no
+        # longer than any other database reply may take.
+        return {
+            "connect_args": {"check_same_thread": False, "timeout": settings.db_read_timeout_s},
+            "pool_timeout": settings.db_pool_timeout_s,
+        }
     return {
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_pool_size,
         "pool_pre_ping": True,
         "pool_recycle": 3600,
+        "pool_timeout": settings.db_pool_timeout_s,
+        "connect_args": _mysql_timeouts(url, settings),
     }
+
+
+def _mysql_timeouts(url: URL, settings: Settings) -> dict[str, float]:
+    """Both drivers bound the TCP connect, and every read (handshake included) at the
+    socket: a hung server fails the statement with 2013 (lost connection), a 503."""
+    timeouts = {
+        "connect_timeout": settings.db_connect_timeout_s,
+        "read_timeout": settings.db_read_timeout_s,
+    }
+    # asyncmy writes into the event loop's transport, which never blocks; PyMySQL's
+    # blocking send can, once the server stops reading.
+    if url.get_driver_name() == "pymysql":
+        timeouts["write_timeout"] = settings.db_read_timeout_s
+    return timeouts
 
 
 def _prepare_sqlite_path(url: URL) -> None:
@@ -66,14 +90,16 @@ def _prepare_sqlite_path(url: URL) -> None:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _sqlite_pragmas(engine: Engine) -> None:
+def _sqlite_pragmas(engine: Engine, busy_timeout_s: float) -> None:
+    busy_timeout_ms = round(busy_timeout_s * 1000)
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         cursor = dbapi_conn.cursor()
         # SQLite ignores foreign keys (and so ON DELETE CASCADE) unless asked, per connection.
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.close()
         # SQLite's own lower() folds ASCII only; MariaDB's folds all of Unicode. Case-blind
         # search must find the same rows on both, so SQLite gets Python's.
@@ -89,7 +115,7 @@ def create_sync_engine(settings: Settings) -> Engine:
     _prepare_sqlite_path(url)
     engine = create_engine(url, **_engine_options(url, settings))
     if url.get_backend_name() == "sqlite":
-        _sqlite_pragmas(engine)
+        _sqlite_pragmas(engine, settings.db_read_timeout_s)
     return engine
 
 
@@ -98,8 +124,24 @@ def create_async_engine(settings: Settings) -> AsyncEngine:
     _prepare_sqlite_path(url)
     engine = _create_async_engine(url, **_engine_options(url, settings))
     if url.get_backend_name() == "sqlite":
-        _sqlite_pragmas(engine.sync_engine)
+        _sqlite_pragmas(engine.sync_engine, settings.db_read_timeout_s)
+    else:
+        _asyncmy_connect_errors(engine.sync_engine)
     return engine
+
+
+def _asyncmy_connect_errors(engine: Engine) -> None:
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except RuntimeError as exc:
+            # asyncmy raises a bare RuntimeError when the server resets a connection it
+            # has just accepted (the transport is gone before the socket options are set);
+            # it is the driver's "lost connection" (2013), a database down, not a bug.
+            raise dialect.loaded_dbapi.OperationalError(
+                2013, f"Lost connection to MySQL server at connect ({exc})"
+            ) from exc
 
 
 def sync_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -149,6 +191,17 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
+def end_session(session: Session) -> None:
+    """Close a request's session (rolling back what it did not commit). A connection lost
+    by then costs only itself: it leaves the pool, with one log line, and the answer
+    already made stands (it committed, or had nothing to commit)."""
+    try:
+        session.close()
+    except SQLAlchemyError as exc:
+        log.warning("database connection lost at the end of a request: %s", unavailable_reason(exc))
+        session.invalidate()
+
+
 # Client errors that mean "the server is not there" (MySQL/MariaDB): can't connect,
 # gone away, lost connection, too many connections, server shutting down.
 _MYSQL_UNAVAILABLE = {1040, 1053, 2002, 2003, 2005, 2006, 2013}
@@ -158,8 +211,12 @@ _SQLITE_UNAVAILABLE = ("unable to open database file", "database is locked", "di
 def is_unavailable(exc: BaseException) -> bool:
     """True when a database error means the database is down, not that a query is wrong.
 
-    Down is a 503 (retry later); a wrong query or a missing table is a bug, a 500.
+    Down is a 503 (retry later); a wrong query or a missing table is a bug, a 500. No free
+    pooled connection within the pool timeout is down too: they are all held by a server
+    that stopped answering (or by more requests than it can serve).
     """
+    if isinstance(exc, PoolTimeout):
+        return True
     if not isinstance(exc, DBAPIError):
         return False
     if exc.connection_invalidated:
@@ -169,3 +226,9 @@ def is_unavailable(exc: BaseException) -> bool:
     if isinstance(code, int) and code in _MYSQL_UNAVAILABLE:
         return True
     return any(text in str(orig).lower() for text in _SQLITE_UNAVAILABLE)
+
+
+def unavailable_reason(exc: BaseException) -> str:
+    """Why, for one log line: the driver's message, without the statement or parameters."""
+    orig = getattr(exc, "orig", None) or exc
+    return f"{type(exc).__name__}: {orig}"

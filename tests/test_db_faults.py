@@ -1,0 +1,187 @@
+"""A database that goes down or hangs, behind a real `figway serve`, on each side.
+
+The server's database is a scratch database on the MariaDB server, reached through a
+FaultProxy the test brings down or hangs; the shared server itself is never touched.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from shared.auth.passwords import hash_password
+from shared.auth.tokens import issue_token
+from shared.config import Settings
+from shared.db.models import User
+from shared.db.scratch import scratch_database
+from tests.conftest import MARIADB_SERVER_URL, TEST_SCRYPT_N, service_missing
+from tests.faults import FaultProxy
+from tests.polling import wait_for
+from tests.servers import Server, base_env, figway, free_port, serving
+from tests.test_contract import MANIFEST, legacy_manifest
+
+pytestmark = pytest.mark.mariadb
+
+SECRET = "e2e-secret-key-0123456789abcdef"  # tests.servers.base_env's
+OWNERS = ["flask", "fastapi"]
+
+
+@dataclass
+class Site:
+    url: Server
+    proxy: FaultProxy
+    log: Path
+    auth: dict[str, str]
+
+    app_log: Path
+
+    def _lines(self) -> list[list[str]]:
+        """The server's output and the app's log file (FIGWAY_LOG_FILE), line by line."""
+        logs = (self.log, self.app_log)
+        return [p.read_text(errors="replace").splitlines() if p.exists() else [] for p in logs]
+
+    def log_mark(self) -> list[int]:
+        return [len(lines) for lines in self._lines()]
+
+    def logged_since(self, mark: list[int]) -> list[str]:
+        return [line for lines, n in zip(self._lines(), mark, strict=True) for line in lines[n:]]
+
+
+@contextmanager
+def _database() -> Iterator[str]:
+    if not MARIADB_SERVER_URL:
+        service_missing("MariaDB (FIGWAY_TEST_DATABASE_URL)")
+    with scratch_database(MARIADB_SERVER_URL, "figway_fault") as url:
+        yield url
+
+
+@contextmanager
+def site(tmp_path: Path, owner: str, **env_extra: str) -> Iterator[Site]:
+    """`figway serve` on a fresh database reached through a FaultProxy, every route owned
+    by `owner`, with a user and a bearer token for them."""
+    with _database() as direct:
+        server = make_url(direct)
+        with FaultProxy(server.host or "127.0.0.1", server.port or 3306) as proxy:
+            proxied = server.set(port=proxy.port).render_as_string(hide_password=False)
+            manifest = tmp_path / "migration_status.yaml"
+            if owner == "flask":
+                legacy_manifest(manifest)
+            else:
+                manifest.write_text(MANIFEST.read_text())
+            env = base_env(
+                tmp_path, DATABASE_URL=proxied, FIGWAY_MANIFEST=str(manifest), **env_extra
+            )
+            done = figway("db", "upgrade", env=env)
+            assert done.returncode == 0, done.stderr
+            auth = _bearer(direct)
+            port = free_port()
+            with serving(["serve", "--port", str(port)], env, port) as url:
+                log = tmp_path / f"server-{port}.log"
+                yield Site(url, proxy, log, auth, tmp_path / "var" / "figway.log")
+
+
+def _bearer(database_url: str) -> dict[str, str]:
+    engine = create_engine(make_url(database_url).set(drivername="mysql+pymysql"))
+    with Session(engine) as session:
+        user = User(
+            username="someone",
+            role="user",
+            password_hash=hash_password("pw", n=TEST_SCRYPT_N),
+            preferences={},
+        )
+        session.add(user)
+        session.commit()
+        user_id = user.id
+    engine.dispose()
+    settings = Settings(_env_file=None, secret_key=SECRET)
+    token = issue_token(settings, user_id, "user")["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _served_by(response: httpx.Response) -> str | None:
+    side: str | None = response.headers.get("x-served-by")
+    return side
+
+
+@pytest.mark.parametrize("owner", OWNERS)
+def test_a_database_down_answers_503_and_keeps_the_connection(tmp_path, owner):
+    rounds = 15
+    with site(tmp_path, owner) as s, httpx.Client(base_url=s.url, timeout=10) as client:
+        assert client.get("/api/playlists", headers=s.auth).status_code == 200
+        s.proxy.down()
+        mark = s.log_mark()
+        answers: Counter[tuple[str, int, str | None]] = Counter()
+        ports: set[int] = set()
+        resets = 0
+        for _ in range(rounds):
+            for path in ("/api/playlists", "/api/version"):
+                try:
+                    response = client.get(path, headers=s.auth)
+                except httpx.TransportError:
+                    resets += 1
+                    continue
+                assert _served_by(response) == owner, response.headers
+                answers[(path, response.status_code, response.json().get("code"))] += 1
+                stream = response.extensions["network_stream"]
+                ports.add(stream.get_extra_info("client_addr")[1])
+        logged = s.logged_since(mark)
+    assert resets == 0
+    assert answers == {
+        ("/api/playlists", 503, "UNAVAILABLE"): rounds,
+        ("/api/version", 200, None): rounds,
+    }
+    assert len(ports) == 1, f"the server closed the connection {len(ports) - 1} times"
+    # One line per failed request, saying why (and one for the pooled connection the
+    # outage cut); no traceback.
+    assert len(logged) <= rounds + 1, "\n".join(logged[:40])
+    assert not any("Traceback" in line for line in logged)
+
+
+@pytest.mark.parametrize("owner", OWNERS)
+def test_a_hung_database_answers_503_within_the_bounds(tmp_path, owner):
+    bounds = {
+        "FIGWAY_DB_CONNECT_TIMEOUT": "1",
+        "FIGWAY_DB_READ_TIMEOUT": "1",
+        "FIGWAY_DB_POOL_TIMEOUT": "1",
+        "FIGWAY_DB_POOL_SIZE": "1",
+    }
+    with site(tmp_path, owner, **bounds) as s, httpx.Client(base_url=s.url, timeout=20) as client:
+        assert client.get("/api/health").json()["status"] == "healthy"
+        s.proxy.hang()
+
+        def get(path: str) -> tuple[httpx.Response, float]:
+            started = time.monotonic()
+            response = httpx.get(s.url + path, headers=s.auth, timeout=20)
+            return response, time.monotonic() - started
+
+        # More requests at once than the pool holds: some wait for the pool, not the server.
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(get, ["/api/playlists"] * 4 + ["/api/health"]))
+        for response, took in results:
+            assert response.status_code == 503, (response.status_code, response.text)
+            assert response.json()["code"] == "UNAVAILABLE"
+            assert _served_by(response) == owner
+            # A ping, a reconnect (its handshake) and a statement, a second each, at most.
+            assert took < 5, took
+        health, _ = results[-1]
+        assert health.json() == {
+            "status": "unhealthy",
+            "database": "disconnected",
+            "version": health.json()["version"],
+            "error": "Database unavailable",
+            "code": "UNAVAILABLE",
+        }
+        s.proxy.resume()
+        wait_for(lambda: client.get("/api/health").status_code == 200, timeout=10)
+        assert client.get("/api/playlists", headers=s.auth).status_code == 200
