@@ -6,6 +6,7 @@ from flask import Flask, g
 from sqlalchemy.orm import Session
 
 from legacy_flask.extensions import legacy
+from shared.db.engine import end_session
 
 
 def db() -> Session:
@@ -18,8 +19,9 @@ def db() -> Session:
 def _close_db(_exc: BaseException | None) -> None:
     session: Session | None = g.pop("db", None)
     if session is not None:
-        session.rollback()
-        session.close()
+        # Never raise here: Flask runs teardowns after the error handlers, so an error
+        # would escape as the server's plain-text 500 (and lose the answer already made).
+        end_session(session)
 
 
 def init_db(app: Flask) -> None:

@@ -16,13 +16,19 @@ from pathlib import Path
 
 import httpx
 import pytest
+from flask import Response
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
 
+from fastapi_app import create_fastapi_app
+from gateway.app import create_gateway
+from legacy_flask import create_app
 from shared.auth.passwords import hash_password
 from shared.auth.tokens import issue_token
 from shared.config import Settings
+from shared.db.base import Base
 from shared.db.models import User
 from shared.db.scratch import scratch_database
 from tests.conftest import MARIADB_SERVER_URL, TEST_SCRYPT_N, service_missing
@@ -185,3 +191,38 @@ def test_a_hung_database_answers_503_within_the_bounds(tmp_path, owner):
         s.proxy.resume()
         wait_for(lambda: client.get("/api/health").status_code == 200, timeout=10)
         assert client.get("/api/playlists", headers=s.auth).status_code == 200
+
+
+def test_a_connection_lost_before_the_flask_teardown_keeps_the_answer(tmp_path, caplog):
+    """The connection dies after the handler answered, before Flask's teardown rolls back."""
+    with _database() as direct:
+        server = make_url(direct)
+        schema = create_engine(server.set(drivername="mysql+pymysql"))
+        Base.metadata.create_all(schema)
+        schema.dispose()
+        auth = _bearer(direct)
+        with FaultProxy(server.host or "127.0.0.1", server.port or 3306) as proxy:
+            settings = Settings(
+                _env_file=None,
+                env="test",
+                var_dir=tmp_path / "var",
+                database_url=server.set(port=proxy.port).render_as_string(hide_password=False),
+                secret_key=SECRET,
+                manifest=legacy_manifest(tmp_path / "migration_status.yaml"),
+            )
+            legacy = create_app(settings)
+
+            @legacy.after_request
+            def _cut(response: Response) -> Response:
+                proxy.down()
+                return response
+
+            gateway = create_gateway(settings, legacy=legacy, modern=create_fastapi_app(settings))
+            with TestClient(gateway, raise_server_exceptions=False) as client:
+                response = client.get("/api/playlists", headers=auth)
+            legacy.extensions["figway"].close()
+    assert response.status_code == 200, response.text
+    assert response.json() == {"playlists": []}
+    assert response.headers["x-served-by"] == "flask"
+    lost = [r for r in caplog.records if "connection lost" in r.getMessage()]
+    assert len(lost) == 1 and lost[0].exc_info is None
