@@ -55,10 +55,12 @@ def _engine_options(url: URL, settings: Settings) -> dict[str, Any]:
     if url.get_backend_name() == "sqlite":
         # One file shared by threads; the busy timeout rides out short write locks, and no
         # longer than any other database reply may take.
-        return {
-            "connect_args": {"check_same_thread": False, "timeout": settings.db_read_timeout_s},
-            "pool_timeout": settings.db_pool_timeout_s,
+        options: dict[str, Any] = {
+            "connect_args": {"check_same_thread": False, "timeout": settings.db_read_timeout_s}
         }
+        if not _in_memory(url):  # a memory database has one connection, and no pool wait
+            options["pool_timeout"] = settings.db_pool_timeout_s
+        return options
     return {
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_pool_size,
@@ -83,8 +85,12 @@ def _mysql_timeouts(url: URL, settings: Settings) -> dict[str, float]:
     return timeouts
 
 
+def _in_memory(url: URL) -> bool:
+    return not url.database or url.database == ":memory:"
+
+
 def _prepare_sqlite_path(url: URL) -> None:
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+    if url.get_backend_name() == "sqlite" and url.database and not _in_memory(url):
         from pathlib import Path
 
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
