@@ -8,111 +8,26 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 from flask import Response
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from fastapi_app import create_fastapi_app
 from gateway.app import create_gateway
 from legacy_flask import create_app
-from shared.auth.passwords import hash_password
-from shared.auth.tokens import issue_token
 from shared.config import Settings
 from shared.db.base import Base
-from shared.db.models import User
-from shared.db.scratch import scratch_database
-from tests.conftest import MARIADB_SERVER_URL, TEST_SCRYPT_N, service_missing
 from tests.faults import FaultProxy
+from tests.mariadb_sites import OWNERS, SECRET, bearer, scratch_mariadb, site
 from tests.polling import wait_for
-from tests.servers import Server, base_env, figway, free_port, serving
-from tests.test_contract import MANIFEST, legacy_manifest
+from tests.test_contract import legacy_manifest
 
 pytestmark = pytest.mark.mariadb
-
-SECRET = "e2e-secret-key-0123456789abcdef"  # tests.servers.base_env's
-OWNERS = ["flask", "fastapi"]
-
-
-@dataclass
-class Site:
-    url: Server
-    proxy: FaultProxy
-    log: Path
-    auth: dict[str, str]
-
-    app_log: Path
-
-    def _lines(self) -> list[list[str]]:
-        """The server's output and the app's log file (FIGWAY_LOG_FILE), line by line."""
-        logs = (self.log, self.app_log)
-        return [p.read_text(errors="replace").splitlines() if p.exists() else [] for p in logs]
-
-    def log_mark(self) -> list[int]:
-        return [len(lines) for lines in self._lines()]
-
-    def logged_since(self, mark: list[int]) -> list[str]:
-        return [line for lines, n in zip(self._lines(), mark, strict=True) for line in lines[n:]]
-
-
-@contextmanager
-def _database() -> Iterator[str]:
-    if not MARIADB_SERVER_URL:
-        service_missing("MariaDB (FIGWAY_TEST_DATABASE_URL)")
-    with scratch_database(MARIADB_SERVER_URL, "figway_fault") as url:
-        yield url
-
-
-@contextmanager
-def site(tmp_path: Path, owner: str, **env_extra: str) -> Iterator[Site]:
-    """`figway serve` on a fresh database reached through a FaultProxy, every route owned
-    by `owner`, with a user and a bearer token for them."""
-    with _database() as direct:
-        server = make_url(direct)
-        with FaultProxy(server.host or "127.0.0.1", server.port or 3306) as proxy:
-            proxied = server.set(port=proxy.port).render_as_string(hide_password=False)
-            manifest = tmp_path / "migration_status.yaml"
-            if owner == "flask":
-                legacy_manifest(manifest)
-            else:
-                manifest.write_text(MANIFEST.read_text())
-            env = base_env(
-                tmp_path, DATABASE_URL=proxied, FIGWAY_MANIFEST=str(manifest), **env_extra
-            )
-            done = figway("db", "upgrade", env=env)
-            assert done.returncode == 0, done.stderr
-            auth = _bearer(direct)
-            port = free_port()
-            with serving(["serve", "--port", str(port)], env, port) as url:
-                log = tmp_path / f"server-{port}.log"
-                yield Site(url, proxy, log, auth, tmp_path / "var" / "figway.log")
-
-
-def _bearer(database_url: str) -> dict[str, str]:
-    engine = create_engine(make_url(database_url).set(drivername="mysql+pymysql"))
-    with Session(engine) as session:
-        user = User(
-            username="someone",
-            role="user",
-            password_hash=hash_password("pw", n=TEST_SCRYPT_N),
-            preferences={},
-        )
-        session.add(user)
-        session.commit()
-        user_id = user.id
-    engine.dispose()
-    settings = Settings(_env_file=None, secret_key=SECRET)
-    token = issue_token(settings, user_id, "user")["access_token"]
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _served_by(response: httpx.Response) -> str | None:
@@ -195,12 +110,12 @@ def test_a_hung_database_answers_503_within_the_bounds(tmp_path, owner):
 
 def test_a_connection_lost_before_the_flask_teardown_keeps_the_answer(tmp_path, caplog):
     """The connection dies after the handler answered, before Flask's teardown rolls back."""
-    with _database() as direct:
+    with scratch_mariadb() as direct:
         server = make_url(direct)
         schema = create_engine(server.set(drivername="mysql+pymysql"))
         Base.metadata.create_all(schema)
         schema.dispose()
-        auth = _bearer(direct)
+        auth = bearer(direct, "someone")
         with FaultProxy(server.host or "127.0.0.1", server.port or 3306) as proxy:
             settings = Settings(
                 _env_file=None,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -19,6 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.config import Settings
 
 log = logging.getLogger("figway.db")
+P = ParamSpec("P")
+T = TypeVar("T")
 
 _SYNC_DRIVERS = {"sqlite": "sqlite", "mysql": "mysql+pymysql", "mariadb": "mysql+pymysql"}
 _ASYNC_DRIVERS = {
@@ -211,7 +214,18 @@ def end_session(session: Session) -> None:
 # Client errors that mean "the server is not there" (MySQL/MariaDB): can't connect,
 # gone away, lost connection, too many connections, server shutting down.
 _MYSQL_UNAVAILABLE = {1040, 1053, 2002, 2003, 2005, 2006, 2013}
+# A lock race the transaction lost (deadlock, lock wait timeout): InnoDB undid its work,
+# and the same work run again from the start will succeed.
+_MYSQL_LOCK_RACE = {1205, 1213}
 _SQLITE_UNAVAILABLE = ("unable to open database file", "database is locked", "disk i/o error")
+# How many times a write runs before its lock race is the client's 500.
+LOCK_RACE_ATTEMPTS = 5
+
+
+def _mysql_code(exc: DBAPIError) -> int | None:
+    orig = exc.orig
+    code = orig.args[0] if orig is not None and orig.args else None
+    return code if isinstance(code, int) else None
 
 
 def is_unavailable(exc: BaseException) -> bool:
@@ -225,13 +239,38 @@ def is_unavailable(exc: BaseException) -> bool:
         return True
     if not isinstance(exc, DBAPIError):
         return False
-    if exc.connection_invalidated:
+    if exc.connection_invalidated or _mysql_code(exc) in _MYSQL_UNAVAILABLE:
         return True
-    orig = exc.orig
-    code = orig.args[0] if orig is not None and orig.args else None
-    if isinstance(code, int) and code in _MYSQL_UNAVAILABLE:
-        return True
-    return any(text in str(orig).lower() for text in _SQLITE_UNAVAILABLE)
+    return any(text in str(exc.orig).lower() for text in _SQLITE_UNAVAILABLE)
+
+
+def is_lock_race(exc: BaseException) -> bool:
+    return isinstance(exc, DBAPIError) and _mysql_code(exc) in _MYSQL_LOCK_RACE
+
+
+def retry_lock_races(
+    work: Callable[Concatenate[Session, P], T],
+) -> Callable[Concatenate[Session, P], T]:
+    """Run a write again from the start of its transaction when InnoDB picked it as a
+    deadlock's victim (or it timed out waiting for a lock). Concurrent writers to
+    different rows still meet on the gap locks of a shared index, in no order we choose;
+    the loser's whole transaction is undone, so running it again is safe. A service
+    decorated so starts its own transaction (both sides commit the caller's lookup first)."""
+
+    def run(session: Session, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        attempt = 1
+        while True:
+            try:
+                return work(session, *args, **kwargs)
+            except DBAPIError as exc:
+                if attempt >= LOCK_RACE_ATTEMPTS or not is_lock_race(exc):
+                    raise
+                log.info("%s: retrying (%s)", work.__name__, unavailable_reason(exc))
+            session.rollback()
+            attempt += 1
+
+    functools.update_wrapper(run, work)  # its name, for the logs and FastAPI's run_sync
+    return run
 
 
 def unavailable_reason(exc: BaseException) -> str:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from shared.auth.roles import has_role
 from shared.clock import utcnow
+from shared.db.engine import retry_lock_races
 from shared.db.models import Artist, Playlist, PlaylistEntry, User, Video
 from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from shared.serializers import playlist_entry_json, playlist_json
@@ -155,6 +156,7 @@ def _check_name(session: Session, owner_id: int, name: str, exclude_id: int | No
         raise Conflict(f"A playlist named {name!r} already exists")
 
 
+@retry_lock_races
 def create_playlist(session: Session, user: User, data: PlaylistCreate) -> dict[str, Any]:
     _check_name(session, user.id, data.name)
     playlist = Playlist(owner_id=user.id, **data.model_dump())
@@ -163,6 +165,7 @@ def create_playlist(session: Session, user: User, data: PlaylistCreate) -> dict[
     return {**playlist_json(playlist, 0), "entries": []}
 
 
+@retry_lock_races
 def update_playlist(
     session: Session, user: User, playlist_id: int, data: PlaylistUpdate
 ) -> dict[str, Any]:
@@ -176,6 +179,7 @@ def update_playlist(
     return _with_entries(session, playlist.id)
 
 
+@retry_lock_races
 def delete_playlist(session: Session, user: User, playlist_id: int) -> dict[str, Any]:
     """Its entries go with it, by foreign-key cascade."""
     playlist = _writable(session, user, playlist_id)
@@ -212,6 +216,7 @@ def _touch(playlist: Playlist) -> None:
     playlist.updated_at = utcnow()
 
 
+@retry_lock_races
 def add_video(session: Session, user: User, playlist_id: int, data: EntryAdd) -> dict[str, Any]:
     playlist = _writable(session, user, playlist_id)
     if session.get(Video, data.video_id) is None:
@@ -225,13 +230,17 @@ def add_video(session: Session, user: User, playlist_id: int, data: EntryAdd) ->
     position = size if data.position is None else data.position
     if not 0 <= position <= size:
         raise ValidationFailed(f"position must be between 0 and {size}")
-    _shift(session, playlist.id, position, 1)
+    if position < size:
+        # Only when something moves: a range UPDATE locks the index gap past the playlist's
+        # last entry, where the next playlist's writers insert (see retry_lock_races).
+        _shift(session, playlist.id, position, 1)
     session.add(PlaylistEntry(playlist_id=playlist.id, video_id=data.video_id, position=position))
     _touch(playlist)
     flush_or_conflict(session, "The video is already in this playlist")
     return _with_entries(session, playlist.id)
 
 
+@retry_lock_races
 def remove_entry(session: Session, user: User, playlist_id: int, entry_id: int) -> dict[str, Any]:
     playlist = _writable(session, user, playlist_id)
     entry = session.get(PlaylistEntry, entry_id) if valid_id(entry_id) else None
@@ -246,6 +255,7 @@ def remove_entry(session: Session, user: User, playlist_id: int, entry_id: int) 
     return {"success": True}
 
 
+@retry_lock_races
 def reorder(session: Session, user: User, playlist_id: int, data: Reorder) -> dict[str, Any]:
     playlist = _writable(session, user, playlist_id)
     entries = session.scalars(
