@@ -80,6 +80,7 @@ def test_a_hung_database_answers_503_within_the_bounds(tmp_path, owner):
     with site(tmp_path, owner, **bounds) as s, httpx.Client(base_url=s.url, timeout=20) as client:
         assert client.get("/api/health").json()["status"] == "healthy"
         s.proxy.hang()
+        mark = s.log_mark()
 
         def get(path: str) -> tuple[httpx.Response, float]:
             started = time.monotonic()
@@ -103,6 +104,10 @@ def test_a_hung_database_answers_503_within_the_bounds(tmp_path, owner):
             "error": "Database unavailable",
             "code": "UNAVAILABLE",
         }
+        logged = s.logged_since(mark)
+        # A line per request, and one per pooled connection the hang cut: no traceback.
+        assert len(logged) <= 2 * len(results), "\n".join(logged[:40])
+        assert not any("Traceback" in line for line in logged), "\n".join(logged[:60])
         s.proxy.resume()
         wait_for(lambda: client.get("/api/health").status_code == 200, timeout=10)
         assert client.get("/api/playlists", headers=s.auth).status_code == 200

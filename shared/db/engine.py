@@ -119,12 +119,36 @@ def _lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 
 
+class _LostConnectionInOneLine(logging.Filter):
+    """The pool logs a failed reset of a connection coming back to it (the rollback on a
+    lost or hung connection) with its whole traceback: during an outage, one per request,
+    each after the line the request logged. A lost connection is news, not a bug: one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and _driver_code(exc) in _MYSQL_UNAVAILABLE:
+            record.msg, record.args = "%s: %s", (record.getMessage(), unavailable_reason(exc))
+            record.exc_info = None
+        return True
+
+
+_ONE_LINE = _LostConnectionInOneLine()
+
+
+def _pool_logs_one_line(engine: Engine) -> None:
+    # The pool's logger is its class's, shared by its engines; addFilter adds it once.
+    logger = engine.pool.logger
+    (logger if isinstance(logger, logging.Logger) else logger.logger).addFilter(_ONE_LINE)
+
+
 def create_sync_engine(settings: Settings) -> Engine:
     url = sync_url(settings.database_url)
     _prepare_sqlite_path(url)
     engine = create_engine(url, **_engine_options(url, settings))
     if url.get_backend_name() == "sqlite":
         _sqlite_pragmas(engine, settings.db_read_timeout_s)
+    else:
+        _pool_logs_one_line(engine)
     return engine
 
 
@@ -136,6 +160,7 @@ def create_async_engine(settings: Settings) -> AsyncEngine:
         _sqlite_pragmas(engine.sync_engine, settings.db_read_timeout_s)
     else:
         _asyncmy_connect_errors(engine.sync_engine)
+        _pool_logs_one_line(engine.sync_engine)
     return engine
 
 
@@ -223,8 +248,12 @@ LOCK_RACE_ATTEMPTS = 5
 
 
 def _mysql_code(exc: DBAPIError) -> int | None:
-    orig = exc.orig
-    code = orig.args[0] if orig is not None and orig.args else None
+    return _driver_code(exc.orig) if exc.orig is not None else None
+
+
+def _driver_code(exc: BaseException) -> int | None:
+    """A MySQL driver error's number: its first argument."""
+    code = exc.args[0] if exc.args else None
     return code if isinstance(code, int) else None
 
 
