@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import Pool
 
 from shared import __version__
+from shared.db.engine import unavailable_reason
 from shared.errors import Unavailable
 
 API_NAME = "legacy-v1"
@@ -54,7 +55,7 @@ def _ping(session: Session) -> float:
         session.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
         # The reason goes to the log only: the response must not leak hosts or drivers.
-        log.warning("database unreachable: %s: %s", type(exc).__name__, getattr(exc, "orig", exc))
+        log.warning("database unreachable: %s", unavailable_reason(exc))
         raise
     return (time.perf_counter() - started) * 1000
 
