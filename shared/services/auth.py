@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import secrets
 import unicodedata
 from datetime import datetime, timedelta
@@ -114,11 +113,10 @@ def _update(session: Session, statement: Any) -> CursorResult[Any]:
 def _count_failure(
     session: Session, settings: Settings, user: User | None, address: str, now: datetime
 ) -> AppError:
-    failures, started = _record_address_failure(session, settings, address, now)
-    if failures > settings.login_throttle_failures:
+    if _record_address_failure(session, settings, address, now) > settings.login_throttle_failures:
         # Past the address's allowance: the guess does not count toward the account's lock,
         # so one address cannot keep every account locked.
-        return _rate_limited(settings, started, now)
+        return _rate_limited(settings)
     if user is None:
         return AuthRequired(INVALID_CREDENTIALS)
     counted = _update(
@@ -158,19 +156,19 @@ def _throttled(
         return None
     if row.window_started_at <= now - timedelta(seconds=settings.login_throttle_window_s):
         return None
-    return _rate_limited(settings, row.window_started_at, now)
+    return _rate_limited(settings)
 
 
-def _rate_limited(settings: Settings, started: datetime, now: datetime) -> RateLimited:
-    ends = started + timedelta(seconds=settings.login_throttle_window_s)
-    wait = max(1, math.ceil((ends - now).total_seconds()))
-    return RateLimited(THROTTLED, headers={"Retry-After": str(wait)})
+def _rate_limited(settings: Settings) -> RateLimited:
+    # The whole window, not what is left of it: an upper bound that is the same whenever
+    # it is computed, so both sides (and a retry) agree to the second.
+    return RateLimited(THROTTLED, headers={"Retry-After": str(settings.login_throttle_window_s)})
 
 
 def _record_address_failure(
     session: Session, settings: Settings, address: str, now: datetime
-) -> tuple[int, datetime]:
-    """Count one failure for `address` in one atomic upsert; the count and window after it.
+) -> int:
+    """Count one failure for `address` in one atomic upsert; the address's count after it.
 
     A window older than the setting starts again at this failure.
     """
@@ -196,12 +194,10 @@ def _record_address_failure(
         )
     else:
         session.execute(mysql_insert(LoginThrottle).values(row).on_duplicate_key_update(changes))
-    after = session.execute(
-        select(LoginThrottle.failures, LoginThrottle.window_started_at).where(
-            LoginThrottle.client == address
-        )
+    failures: int = session.scalars(
+        select(LoginThrottle.failures).where(LoginThrottle.client == address)
     ).one()
-    return after.failures, after.window_started_at
+    return failures
 
 
 def open_session(
