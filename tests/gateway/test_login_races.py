@@ -159,3 +159,31 @@ def test_one_address_sending_at_once_gets_its_allowance_and_no_more(
     assert statuses == {401: ALLOWANCE, 429: 12 - ALLOWANCE}, statuses
     # Only the allowed failures reached an account.
     assert sum(target.account(n)[0] for n in names) == ALLOWANCE
+
+
+def test_control_characters_in_next_through_a_real_server(target: Target) -> None:
+    """CR/LF in `next` once made Flask answer 500 and uvicorn drop the connection: over a
+    real socket each answer is whole, with a clean Location."""
+    name = target.add_user()
+    hostile = "/videos\r\nSet-Cookie: evil=1\t"
+    with httpx.Client(base_url=target.url, timeout=60) as client:
+        right = client.post(
+            "/auth/login", data={"username": name, "password": PASSWORD, "next": hostile}
+        )
+        assert right.headers["x-served-by"] == target.owner
+        assert (right.status_code, right.headers["location"]) == (
+            302,
+            "/videosSet-Cookie:%20evil=1",
+        )
+        assert "evil" not in right.headers.get("set-cookie", "")
+        page = client.get("/login", params={"next": hostile})
+        assert page.status_code == 200 and 'name="next" value="/videosSet-Cookie:%20evil=1"' in (
+            page.text
+        )
+        wrong = client.post(
+            "/auth/login", data={"username": name, "password": "wrong", "next": hostile}
+        )
+        assert (wrong.status_code, wrong.headers["location"]) == (
+            303,
+            f"/login?next=%2FvideosSet-Cookie%3A%2520evil%3D1&error=AUTH_REQUIRED&username={name}",
+        )
