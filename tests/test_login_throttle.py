@@ -3,6 +3,7 @@ same hashing work for unknown and known names, and a lock that a login raced pas
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from typing import Any
@@ -145,3 +146,30 @@ def test_a_right_password_that_raced_past_a_lock_finds_it(
     assert logged_in is None and isinstance(error, Locked)
     db_session.expire_all()
     assert db_session.get(User, user.id).last_login_at is None
+
+
+@pytest.mark.parametrize("route", ["/auth/login", "/api/auth/token"])
+def test_passwords_are_never_hashed_on_an_event_loop(client, make_user, monkeypatch, route):
+    """scrypt is ~100 ms of CPU: on the FastAPI side's event loop it would stall every
+    request the process serves, so the twin runs it in a thread."""
+    on_loop: list[bool] = []
+    real = passwords.verify_password
+
+    def watching(password: str, stored: str) -> bool:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            on_loop.append(False)
+        else:
+            on_loop.append(True)
+        return real(password, stored)
+
+    monkeypatch.setattr(auth_service, "verify_password", watching)
+    user = make_user()
+    _wrong(client, route, "nobody")
+    _wrong(client, route, user.username)
+    assert (
+        client.post(route, json={"username": user.username, "password": PASSWORD}).status_code
+        == 200
+    )
+    assert on_loop == [False, False, False]

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastapi_app.deps import (
     SESSION_TOKEN_KEY,
@@ -27,6 +29,7 @@ from fastapi_app.pages import redirect
 from fastapi_app.schemas.common import SuccessOut
 from fastapi_app.schemas.users import CheckOut, LoginOut, MeOut, TokenOut
 from shared.auth.tokens import issue_token
+from shared.config import Settings
 from shared.db.models import User
 from shared.errors import AppError
 from shared.serializers import user_json
@@ -71,13 +74,7 @@ async def login(request: Request, session: SessionDep, state: ModernDep) -> Resp
         creds = parse_body(LoginBody, data)
     except AppError as err:
         return _login_failed(err, form, data)
-    user, error = await session.run_sync(
-        auth_service.attempt_login,
-        state.settings,
-        creds.username,
-        creds.password,
-        _client(request),
-    )
+    user, error = await _attempt_login(session, state.settings, creds, _client(request))
     if error is not None or user is None:
         await session.commit()  # the failure counts toward the lockout, on both sides alike
         assert error is not None
@@ -105,6 +102,18 @@ async def login(request: Request, session: SessionDep, state: ModernDep) -> Resp
 
 def _mimetype(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+async def _attempt_login(
+    session: AsyncSession, settings: Settings, creds: LoginBody, client: str | None
+) -> tuple[User | None, AppError | None]:
+    """shared.services.auth.attempt_login's steps, with scrypt (~100 ms of CPU) in a
+    thread: on the event loop it would stall every request this process serves."""
+    check = await session.run_sync(auth_service.start_login, settings, creds.username, client)
+    if isinstance(check, AppError):
+        return None, check
+    matched = await anyio.to_thread.run_sync(auth_service.password_matches, check, creds.password)
+    return await session.run_sync(auth_service.finish_login, settings, check, matched)
 
 
 def _client(request: Request) -> str | None:
@@ -164,9 +173,7 @@ async def me(user: Annotated[User | None, Depends(require("readonly"))]) -> dict
 )
 async def token(request: Request, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
     creds = parse_body(LoginBody, await json_data(request))
-    user, error = await session.run_sync(
-        auth_service.attempt_login, settings, creds.username, creds.password, _client(request)
-    )
+    user, error = await _attempt_login(session, settings, creds, _client(request))
     await session.commit()  # the failure counts toward the lockout, on both sides alike
     if error is not None or user is None:
         assert error is not None

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import secrets
 import unicodedata
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, cast
@@ -46,32 +47,69 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class LoginCheck:
+    """A login read and ready to verify: the hash to check the password against (a dummy
+    one for an unknown name), and who and where the attempt is from."""
+
+    user: User | None
+    stored_hash: str
+    address: str
+    now: datetime
+
+
 def attempt_login(
     session: Session, settings: Settings, username: str, password: str, client: str | None
 ) -> tuple[User | None, AppError | None]:
     """Check credentials; count failures toward the account's lock and the address's throttle.
 
     Returns the error instead of raising it: the failure count must be committed even
-    though the request fails. Every count is a conditional UPDATE on the row as it is
-    now, never a read-modify-write of what this request read earlier: concurrent wrong
-    passwords each count, and a right password that raced past a lock finds it.
+    though the request fails. The async side runs the same three steps with the slow
+    middle one (scrypt) off its event loop.
     """
+    check = start_login(session, settings, username, client)
+    if isinstance(check, AppError):
+        return None, check
+    return finish_login(session, settings, check, password_matches(check, password))
+
+
+def start_login(
+    session: Session, settings: Settings, username: str, client: str | None
+) -> LoginCheck | AppError:
+    """What the password must be verified against, or why no verification will do."""
     address = (client or "unknown")[:64]
     now = utcnow()
     throttled = _throttled(session, settings, address, now)
     if throttled is not None:
-        return None, throttled
+        return throttled
     user = session.scalars(select(User).where(User.username == username)).one_or_none()
     if user is None:
         # The same scrypt work as for a known name: the answer's time must not tell
         # whether a username exists.
-        verify_password(password, _dummy_hash(settings.password_scrypt_n))
-        return None, _count_failure(session, settings, None, address, now)
+        return LoginCheck(None, _dummy_hash(settings.password_scrypt_n), address, now)
     if user.locked_until is not None and user.locked_until > now:
-        return None, Locked(LOCKED)
-    if not verify_password(password, user.password_hash):
-        return None, _count_failure(session, settings, user, address, now)
-    throttled = _throttled(session, settings, address, now)  # failures raced past the check
+        return Locked(LOCKED)
+    return LoginCheck(user, user.password_hash, address, now)
+
+
+def password_matches(check: LoginCheck, password: str) -> bool:
+    """The slow step, with no database work: a thread may run it."""
+    return verify_password(password, check.stored_hash) and check.user is not None
+
+
+def finish_login(
+    session: Session, settings: Settings, check: LoginCheck, matched: bool
+) -> tuple[User | None, AppError | None]:
+    """Count a failure, or open the account if it is still unlocked.
+
+    Every count is a conditional UPDATE on the row as it is now, never a read-modify-write
+    of what start_login read: concurrent wrong passwords each count, and a right password
+    that raced past a lock finds it.
+    """
+    if not matched or check.user is None:
+        return None, _count_failure(session, settings, check.user, check.address, check.now)
+    user, now = check.user, check.now
+    throttled = _throttled(session, settings, check.address, now)  # failures raced past
     if throttled is not None:
         return None, throttled
     opened = _update(
