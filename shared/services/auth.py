@@ -1,4 +1,5 @@
-"""Login with lockout, session rows, and resolving who a cookie or token belongs to."""
+"""Login (lockout, per-address throttle, safe next), session rows, and resolving who a cookie
+or token belongs to."""
 
 from __future__ import annotations
 
