@@ -1,4 +1,5 @@
-"""`figway status | flip | rollout | rollback | history`: ownership changes from a shell."""
+"""`figway status | flip | rollout | rollback | history`: ownership changes from a shell;
+`figway users unlock`: an operator's remedy for an account locked by failed logins."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import getpass
 import sys
 from collections.abc import Callable
 
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import changes as ops
@@ -14,6 +16,8 @@ from gateway import manifest as mf
 from gateway.parity.vet import require_parity
 from shared.config import Settings
 from shared.db.engine import create_sync_engine, sync_sessionmaker
+from shared.db.models import User
+from shared.services import auth as auth_service
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,6 +49,14 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     history.add_argument("--limit", type=int, default=50)
     history.add_argument("--route", default=None)
     history.set_defaults(handler=cmd_history)
+
+    users = sub.add_parser("users", help="user accounts")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    unlock = users_sub.add_parser(
+        "unlock", help="lift the lock failed logins put on an account, and its failure count"
+    )
+    unlock.add_argument("username")
+    unlock.set_defaults(handler=cmd_users_unlock)
 
 
 def _change_args(p: argparse.ArgumentParser) -> None:
@@ -201,4 +213,20 @@ def cmd_history(args: argparse.Namespace) -> int:
             f"{row['at']}  {row['actor']:<12} {row['source']:<4} {row['action']:<8} "
             f"{row['route']}: {row['from']} -> {row['to']}{reason}"
         )
+    return 0
+
+
+def cmd_users_unlock(args: argparse.Namespace) -> int:
+    engine = create_sync_engine(Settings())
+    try:
+        with sync_sessionmaker(engine)() as session:
+            user = session.scalars(select(User).where(User.username == args.username)).one_or_none()
+            if user is None:
+                print(f"figway users unlock: no user named {args.username!r}", file=sys.stderr)
+                return 1
+            auth_service.unlock(session, user)
+            session.commit()
+    finally:
+        engine.dispose()
+    print(f"{args.username}: unlocked")
     return 0

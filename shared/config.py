@@ -58,8 +58,18 @@ class Settings(BaseSettings):
     session_cookie_secure: bool = Field(False, validation_alias=_env("FIGWAY_COOKIE_SECURE"))
     session_lifetime_s: int = 14 * 24 * 3600
     jwt_expires_s: int = 3600
-    lockout_threshold: int = 5
-    lockout_s: int = 15 * 60
+    # Failed logins that lock an account, and for how long (the contract: 5, 15 minutes).
+    lockout_threshold: int = Field(5, ge=1, validation_alias=_env("FIGWAY_LOCKOUT_THRESHOLD"))
+    lockout_s: int = Field(15 * 60, gt=0, validation_alias=_env("FIGWAY_LOCKOUT_SECONDS"))
+    # Failed logins one client address may make per window (any accounts) before its
+    # attempts get 429 and stop counting toward accounts' locks: without it one address
+    # could lock every account, again and again.
+    login_throttle_failures: int = Field(
+        20, ge=1, validation_alias=_env("FIGWAY_LOGIN_THROTTLE_FAILURES")
+    )
+    login_throttle_window_s: int = Field(
+        15 * 60, gt=0, validation_alias=_env("FIGWAY_LOGIN_THROTTLE_WINDOW")
+    )
     # scrypt work factor for new password hashes; tests lower it, hashes carry their own.
     password_scrypt_n: int = Field(2**15, validation_alias=_env("FIGWAY_SCRYPT_N"))
     db_pool_size: int = Field(10, validation_alias=_env("FIGWAY_DB_POOL_SIZE"))

@@ -59,6 +59,10 @@ class Locked(AppError):
     status, code, default_message = 423, "LOCKED", "Account locked"
 
 
+class RateLimited(AppError):
+    status, code, default_message = 429, "RATE_LIMITED", "Too many requests"
+
+
 class Unavailable(AppError):
     status, code, default_message = 503, "UNAVAILABLE", "Service unavailable"
 
@@ -79,6 +83,7 @@ _BY_STATUS: dict[int, type[AppError]] = {
         TooLarge,
         RangeNotSatisfiable,
         Locked,
+        RateLimited,
         Unavailable,
         Timeout,
     )

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastapi_app.deps import (
     SESSION_TOKEN_KEY,
@@ -23,15 +25,16 @@ from fastapi_app.deps import (
 )
 from fastapi_app.docs import answers, json_body
 from fastapi_app.http import check_length, json_data, legacy_args
-from fastapi_app.pages import login_page, redirect
+from fastapi_app.pages import redirect
 from fastapi_app.schemas.common import SuccessOut
 from fastapi_app.schemas.users import CheckOut, LoginOut, MeOut, TokenOut
 from shared.auth.tokens import issue_token
+from shared.config import Settings
 from shared.db.models import User
 from shared.errors import AppError
 from shared.serializers import user_json
 from shared.services import auth as auth_service
-from shared.services.auth import safe_next
+from shared.services.auth import login_page_url, safe_next
 from shared.services.users import LoginBody, me_json
 from shared.validation import parse_body
 
@@ -46,6 +49,7 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
     responses={
         **answers(LoginOut, 400, 423),
         302: {"description": "A form login: to the `next` path (same site only)"},
+        303: {"description": "A failed form login: back to the login page with the error"},
     },
     openapi_extra=json_body(LoginBody),
 )
@@ -69,20 +73,18 @@ async def login(request: Request, session: SessionDep, state: ModernDep) -> Resp
     try:
         creds = parse_body(LoginBody, data)
     except AppError as err:
-        return _login_failed(err, form, data.get("next") if isinstance(data, dict) else None)
-    user, error = await session.run_sync(
-        auth_service.attempt_login, state.settings, creds.username, creds.password
-    )
+        return _login_failed(err, form, data)
+    user, error = await _attempt_login(session, state.settings, creds, _client(request))
     if error is not None or user is None:
         await session.commit()  # the failure counts toward the lockout, on both sides alike
         assert error is not None
-        return _login_failed(error, form, creds.next)
+        return _login_failed(error, form, data)
     token = await session.run_sync(
         lambda s: auth_service.open_session(
             s,
             state.settings,
             user,
-            ip_address=request.client.host if request.client else None,
+            ip_address=_client(request),
             user_agent=request.headers.get("user-agent"),
         )
     )
@@ -102,11 +104,27 @@ def _mimetype(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-def _login_failed(err: AppError, form: bool, next_: Any) -> Response:
+async def _attempt_login(
+    session: AsyncSession, settings: Settings, creds: LoginBody, client: str | None
+) -> tuple[User | None, AppError | None]:
+    """shared.services.auth.attempt_login's steps, with scrypt (~100 ms of CPU) in a
+    thread: on the event loop it would stall every request this process serves."""
+    check = await session.run_sync(auth_service.start_login, settings, creds.username, client)
+    if isinstance(check, AppError):
+        return None, check
+    matched = await anyio.to_thread.run_sync(auth_service.password_matches, check, creds.password)
+    return await session.run_sync(auth_service.finish_login, settings, check, matched)
+
+
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _login_failed(err: AppError, form: bool, data: Any) -> Response:
     if not form:
         raise err
-    target = safe_next(next_ if isinstance(next_, str) else None)
-    return login_page(err.status, error=err.message, next=target)
+    # Post/Redirect/Get, as on the Flask side: a refresh shows the form, never re-posts it.
+    return redirect(login_page_url(data.get("next"), err, data.get("username")), 303)
 
 
 @router.post("/auth/logout", response_model=None, responses=answers(SuccessOut))
@@ -155,9 +173,7 @@ async def me(user: Annotated[User | None, Depends(require("readonly"))]) -> dict
 )
 async def token(request: Request, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
     creds = parse_body(LoginBody, await json_data(request))
-    user, error = await session.run_sync(
-        auth_service.attempt_login, settings, creds.username, creds.password
-    )
+    user, error = await _attempt_login(session, settings, creds, _client(request))
     await session.commit()  # the failure counts toward the lockout, on both sides alike
     if error is not None or user is None:
         assert error is not None

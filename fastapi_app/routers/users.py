@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from fastapi_app.deps import SessionDep, SettingsDep, require
 from fastapi_app.docs import answers, json_body
@@ -13,6 +14,8 @@ from fastapi_app.http import body, json_data
 from fastapi_app.schemas.common import SuccessOut
 from fastapi_app.schemas.users import PreferencesOut, UserList, UserOut
 from shared.db.models import User
+from shared.serializers import user_json
+from shared.services import auth as auth_service
 from shared.services import users as users_service
 from shared.services.users import RoleUpdate, UserCreate
 
@@ -84,3 +87,23 @@ async def delete_user(user_id: int, _user: Admin, session: SessionDep) -> dict[s
     result = await session.run_sync(users_service.delete_user, user_id)
     await session.commit()
     return result
+
+
+# A capability of the new side only (not in the manifest: the gateway sends it here).
+@router.post(
+    "/api/users/{user_id:int}/unlock",
+    response_model=None,
+    responses=answers(UserOut, 404),
+    summary="Unlock a user locked out by failed logins",
+)
+async def unlock_user(user_id: int, _user: Admin, session: SessionDep) -> dict[str, Any]:
+    """Lift the lock failed logins put on the account and reset its failure count."""
+
+    def unlock(sync: Session) -> dict[str, Any]:
+        user = users_service.get_user(sync, user_id)
+        auth_service.unlock(sync, user)
+        return user_json(user)
+
+    unlocked = await session.run_sync(unlock)
+    await session.commit()
+    return unlocked

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, session
+from flask import Blueprint, Response, jsonify, redirect, request, session
 from werkzeug.wrappers import Response as BaseResponse
 
 from legacy_flask.auth import SESSION_TOKEN_KEY, current_user, require
@@ -15,7 +15,7 @@ from shared.auth.tokens import issue_token
 from shared.errors import AppError
 from shared.serializers import user_json
 from shared.services import auth as auth_service
-from shared.services.auth import safe_next
+from shared.services.auth import login_page_url, safe_next
 from shared.services.users import LoginBody, me_json
 from shared.validation import parse_body
 
@@ -36,14 +36,14 @@ def login() -> Any:
     try:
         creds = parse_body(LoginBody, data)
     except AppError as err:
-        return _login_failed(err, form, data.get("next") if isinstance(data, dict) else None)
+        return _login_failed(err, form, data)
     user, error = auth_service.attempt_login(
-        db(), legacy().settings, creds.username, creds.password
+        db(), legacy().settings, creds.username, creds.password, request.remote_addr
     )
     if error is not None or user is None:
         db().commit()  # the failure counts toward the lockout
         assert error is not None
-        return _login_failed(error, form, creds.next)
+        return _login_failed(error, form, data)
     token = auth_service.open_session(
         db(),
         legacy().settings,
@@ -60,11 +60,12 @@ def login() -> Any:
     return jsonify({"success": True, "user": user_json(user)})
 
 
-def _login_failed(err: AppError, form: bool, next_: str | None) -> Any:
+def _login_failed(err: AppError, form: bool, data: Any) -> Any:
     if not form:
         raise err
-    page = render_template("login.html", error=err.message, next=safe_next(next_))
-    return page, err.status
+    # Post/Redirect/Get: back to the form with the error and the name typed, so a
+    # refresh shows the page again instead of sending the password again.
+    return redirect(login_page_url(data.get("next"), err, data.get("username")), 303)
 
 
 @bp.post("/auth/logout")
@@ -101,7 +102,7 @@ def me() -> Response:
 def token() -> Response:
     creds = parse_body(LoginBody, json_data())
     user, error = auth_service.attempt_login(
-        db(), legacy().settings, creds.username, creds.password
+        db(), legacy().settings, creds.username, creds.password, request.remote_addr
     )
     db().commit()
     if error is not None or user is None:

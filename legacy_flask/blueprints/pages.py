@@ -33,7 +33,7 @@ from shared.db.models import (
     Video,
 )
 from shared.serializers import setting_json
-from shared.services.auth import safe_next
+from shared.services.auth import login_page_context
 
 bp = Blueprint("pages", __name__)
 
@@ -139,7 +139,7 @@ def _href(path: str, params: Mapping[str, object]) -> str:
 @bp.get("/login")
 @page("public")
 def login() -> ResponseReturnValue:
-    return render_template("login.html", error=None, next=safe_next(request.args.get("next")))
+    return render_template("login.html", **login_page_context(request.args))
 
 
 @bp.get("/")

@@ -33,6 +33,7 @@ __all__ = [
     "Artist",
     "Base",
     "Download",
+    "LoginThrottle",
     "ManifestChange",
     "Playlist",
     "PlaylistEntry",
@@ -69,6 +70,18 @@ class User(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LoginThrottle(Base):
+    """Failed logins from one client address in its current window, for every process of
+    both sides alike (the row, not a process's memory, is what counts)."""
+
+    __tablename__ = "login_throttle"
+    __table_args__ = (MYSQL_TABLE_ARGS,)
+
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
 class UserSession(Base):

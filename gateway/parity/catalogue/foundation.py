@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from gateway.parity.scenario import ADMIN, PASSWORD, USER, Scenario
-from shared.db.models import Setting, User, UserSession
+from shared.db.models import LoginThrottle, Setting, User, UserSession
 
 
 def _revoke_sessions(session: Session, now: datetime) -> None:
@@ -37,6 +37,21 @@ def _four_failures(session: Session, now: datetime) -> None:
     session.query(User).filter(User.role == "user").update({"failed_login_count": 4})
 
 
+# The address both sides' test clients present (gateway.parity.runner.CLIENT_ADDRESS).
+CLIENT_ADDRESS = "127.0.0.1"
+
+
+def _address_spent(session: Session, now: datetime) -> None:
+    """The caller's address has used its allowance of failed logins in this window."""
+    session.add(LoginThrottle(client=CLIENT_ADDRESS, failures=20, window_started_at=now))
+
+
+def _address_window_over(session: Session, now: datetime) -> None:
+    """The caller's address used its allowance in a window that has ended."""
+    started = now - timedelta(minutes=16)
+    session.add(LoginThrottle(client=CLIENT_ADDRESS, failures=20, window_started_at=started))
+
+
 RIGHT = {"username": "parity_user", "password": PASSWORD}
 WRONG = {"username": "parity_user", "password": "not-the-password"}
 # A login writes its moment (last login, the session row) and a random session token.
@@ -49,17 +64,25 @@ LOGGED_IN = (
     "rows.user_sessions.*.expires_at",
 )
 REVOKED = ("rows.user_sessions.*.revoked_at",)
+# A failed login counts toward its address's throttle, whose window starts at that moment.
+FAILED = ("rows.login_throttle.*.window_started_at",)
+# Hostile `next` values: a tab browsers drop (so "//evil.example"), a backslash they read
+# as "/", an encoded one, control characters that once broke the Location header.
+HOSTILE_NEXT = ("/\t/evil.example", "/\\evil.example", "/%5C/evil.example", "javascript:x")
 
 LOGIN: tuple[Scenario, ...] = (
     Scenario(
         "POST /auth/login", "JSON, right password", "/auth/login", json=RIGHT, volatile=LOGGED_IN
     ),
-    Scenario("POST /auth/login", "JSON, wrong password", "/auth/login", json=WRONG),
+    Scenario(
+        "POST /auth/login", "JSON, wrong password", "/auth/login", json=WRONG, volatile=FAILED
+    ),
     Scenario(
         "POST /auth/login",
         "JSON, unknown user",
         "/auth/login",
         json={"username": "nobody", "password": "x"},
+        volatile=FAILED,
     ),
     Scenario("POST /auth/login", "locked account", "/auth/login", json=RIGHT, arrange=_locked),
     Scenario(
@@ -68,7 +91,7 @@ LOGIN: tuple[Scenario, ...] = (
         "/auth/login",
         json=WRONG,
         arrange=_four_failures,
-        volatile=("rows.users.*.locked_until",),
+        volatile=("rows.users.*.locked_until", *FAILED),
     ),
     Scenario(
         "POST /auth/login",
@@ -108,15 +131,69 @@ LOGIN: tuple[Scenario, ...] = (
     ),
     Scenario(
         "POST /auth/login",
-        "form, wrong password: the page again",
+        "form, wrong password: 303 back to the form",
         "/auth/login",
         form={**WRONG, "next": "/videos"},
+        volatile=FAILED,
     ),
     Scenario(
         "POST /auth/login",
-        "form, no password: the page again",
+        "form, no password: 303 back to the form",
         "/auth/login",
         form={"username": "parity_user", "next": "/<script>"},
+    ),
+    Scenario(
+        "POST /auth/login",
+        "form, locked: 303 back to the form",
+        "/auth/login?next=/artists",
+        form=RIGHT,
+        arrange=_locked,
+    ),
+    *(
+        Scenario(
+            "POST /auth/login",
+            f"form, hostile next {i}",
+            "/auth/login",
+            form={**RIGHT, "next": target},
+            volatile=LOGGED_IN,
+        )
+        for i, target in enumerate(HOSTILE_NEXT)
+    ),
+    Scenario(
+        "POST /auth/login",
+        "form, control characters in next",
+        "/auth/login",
+        form={**RIGHT, "next": "/videos\r\nSet-Cookie: x=1\x00"},
+        volatile=LOGGED_IN,
+    ),
+    Scenario(
+        "POST /auth/login",
+        "form, wrong password, control characters in next",
+        "/auth/login",
+        form={**WRONG, "next": "/videos\r\n\t/x"},
+        volatile=FAILED,
+    ),
+    Scenario(
+        "POST /auth/login",
+        "JSON, address past its allowance",
+        "/auth/login",
+        json=RIGHT,
+        arrange=_address_spent,
+    ),
+    Scenario(
+        "POST /auth/login",
+        "form, address past its allowance",
+        "/auth/login",
+        form=WRONG,
+        arrange=_address_spent,
+    ),
+    Scenario(
+        "POST /auth/login",
+        "JSON, the address's window is over",
+        "/auth/login",
+        json=WRONG,
+        arrange=_address_window_over,
+        volatile=FAILED,
     ),
     Scenario("POST /auth/logout", "cookie", "/auth/logout", role="user", volatile=REVOKED),
     Scenario("POST /auth/logout", "admin", "/auth/logout", role="admin", volatile=REVOKED),
@@ -195,12 +272,21 @@ SCENARIOS: tuple[Scenario, ...] = (
         "wrong password",
         "/api/auth/token",
         json={"username": "parity_user", "password": "nope"},
+        volatile=FAILED,
+    ),
+    Scenario(
+        "POST /api/auth/token",
+        "address past its allowance",
+        "/api/auth/token",
+        json=RIGHT,
+        arrange=_address_spent,
     ),
     Scenario(
         "POST /api/auth/token",
         "unknown user",
         "/api/auth/token",
         json={"username": "nobody", "password": "nope"},
+        volatile=FAILED,
     ),
     Scenario("POST /api/auth/token", "malformed JSON", "/api/auth/token", raw=b"{nope"),
     Scenario(
