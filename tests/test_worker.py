@@ -13,6 +13,7 @@ from tests.servers import base_env
 from tests.workers import send_download
 
 media_server = media_fixtures.media_server
+settings = media_fixtures.settings_allowing_media_server  # downloads fetch from it
 sample_video = media_fixtures.sample_video
 worker_settings = workers.worker_settings
 worker = workers.worker
