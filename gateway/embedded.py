@@ -27,7 +27,7 @@ def run_embedded(settings: Settings, *, host: str, port: int) -> int:
     os.environ["METADATA_BASE_URL"] = settings.metadata_base_url
     os.environ["FIGWAY_DOWNLOAD_ALLOW_HOSTS"] = ",".join(settings.download_allow_hosts)
     print(f"figway: database {settings.database_url}")
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, media_dir=settings.media_dir)
     engine = create_sync_engine(settings)
     try:
         seed_demo(settings, sync_sessionmaker(engine), say=lambda line: print(f"figway: {line}"))
