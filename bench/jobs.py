@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -155,9 +156,14 @@ class _Lag:
 
 @contextmanager
 def _site(
-    workdir: Path, name: str, database_url: str, videos: list[tuple[int, str | None, str | None]]
+    workdir: Path,
+    name: str,
+    database_url: str,
+    videos: list[tuple[int, str | None, str | None]],
+    allow_hosts: Sequence[str] = (),
 ) -> Iterator[_Site]:
-    """Migrate the database, add the users and `videos` (id, file_path, url), serve."""
+    """Migrate the database, add the users and `videos` (id, file_path, url), serve;
+    downloads may fetch from `allow_hosts` (loopback servers are refused otherwise)."""
     work = workdir / name
     work.mkdir(parents=True, exist_ok=True)
     manifest = work / "migration_status.yaml"
@@ -167,6 +173,7 @@ def _site(
         FIGWAY_MANIFEST=str(manifest),
         DATABASE_URL=database_url,
         MEDIA_ROOT=str(work / "media"),
+        FIGWAY_DOWNLOAD_ALLOW_HOSTS=",".join(allow_hosts),
     )
     figway("db", "upgrade", env=env)
     _seed(database_url, videos)
@@ -581,7 +588,10 @@ def _downloads(workdir: Path, quick: bool, database_url: str, database: str) -> 
     refused: str | None = None
     with _Trickle() as trickle, ExitStack() as stack:
         videos: list[tuple[int, str | None, str | None]] = [(i, None, trickle.url(i)) for i in ids]
-        site = stack.enter_context(_site(workdir, "jobs-downloads", database_url, videos))
+        trickle_host = urlsplit(trickle.base_url).netloc
+        site = stack.enter_context(
+            _site(workdir, "jobs-downloads", database_url, videos, [trickle_host])
+        )
         # Each side as deployed: (the gateway that serves it, who owns the routes there).
         sides = {"flask": (site, "flask"), "fastapi": (site, "fastapi")}
         if redis_url:

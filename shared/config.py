@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def _env(*names: str) -> AliasChoices:
@@ -108,6 +108,13 @@ class Settings(BaseSettings):
     download_retry_delay_s: float = Field(
         2.0, ge=0, validation_alias=_env("FIGWAY_DOWNLOAD_RETRY_DELAY")
     )
+    # Hosts ("host" or "host:port") a download may fetch from although they resolve to a
+    # loopback, private, link-local or metadata address, which are refused otherwise: a
+    # video's url is set by managers, and the server must not fetch its own network for
+    # them. `figway run` adds the local fake provider. Comma-separated in the environment.
+    download_allow_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("FIGWAY_DOWNLOAD_ALLOW_HOSTS")
+    )
     max_upload_bytes: int = 5 * 1024 * 1024
     max_transcodes: int = 4
 
@@ -116,6 +123,13 @@ class Settings(BaseSettings):
         """The largest request body either side reads (413 past it): an upload's limit plus
         room for the multipart framing around it."""
         return self.max_upload_bytes + 64 * 1024
+
+    @field_validator("download_allow_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [host.strip().lower() for host in value.split(",") if host.strip()]
+        return value
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

@@ -1,4 +1,8 @@
-"""`figway seed-demo`: an admin user and a small demo library with real media files."""
+"""`figway seed-demo`: an admin user and a small demo library with real media files.
+
+The library is the fake provider's demo artists (shared/fakes/metadata_provider.py): one
+list, so what the seed adds is what the provider finds.
+"""
 
 from __future__ import annotations
 
@@ -12,33 +16,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.auth.passwords import hash_password
 from shared.config import Settings
 from shared.db.models import Artist, Playlist, PlaylistEntry, User, Video
+from shared.fakes.metadata_provider import build_catalogue
 from shared.media.ffmpeg import ffmpeg_exe, make_sample_video
+from shared.media.paths import media_root, to_stored
 
 ADMIN_USERNAME = "admin"
-
-# (artist, imvdb id, genres, [(title, year, has a local file)])
-DEMO_LIBRARY: list[tuple[str, int, list[str], list[tuple[str, int, bool]]]] = [
-    (
-        "Daft Punk",
-        1001,
-        ["electronic"],
-        [
-            ("Around the World", 1997, True),
-            ("Da Funk", 1995, True),
-            ("One More Time", 2000, False),
-        ],
-    ),
-    ("Björk", 1002, ["art pop"], [("Army of Me", 1995, True), ("Hyperballad", 1996, False)]),
-    (
-        "OK Go",
-        1003,
-        ["rock"],
-        [
-            ("Here It Goes Again", 2006, False),
-            ("This Too Shall Pass", 2010, False),
-        ],
-    ),
-]
+# How many of each demo artist's videos are on disk already; the rest are wanted, for a
+# first download to fetch from the provider.
+FILES_PER_ARTIST = 1
 
 
 @dataclass
@@ -71,11 +56,6 @@ def seed_demo(
     return SeedResult(created, password if created else None, artists, videos, files)
 
 
-def _demo_source(settings: Settings, imvdb_id: int) -> str:
-    """Where a demo video downloads from: the (fake) provider's media, like real sources."""
-    return f"{settings.metadata_base_url.rstrip('/')}/videos/{imvdb_id}.mp4"
-
-
 def _ensure_admin(session: Session, settings: Settings) -> tuple[bool, str | None]:
     if session.scalar(select(User.id).where(User.role == "admin")) is not None:
         return False, None
@@ -98,7 +78,12 @@ def _ensure_admin(session: Session, settings: Settings) -> tuple[bool, str | Non
 def _seed_library(
     settings: Settings, sessions: sessionmaker[Session], admin_id: int, say: Callable[[str], None]
 ) -> tuple[int, int, int]:
+    """The provider's demo artists and their videos, as an import and a discovery would add
+    them, except the url: none is stored, so a download asks the provider configured then
+    for the video's source (an address in the row would break when METADATA_BASE_URL moves)."""
     exe = ffmpeg_exe(settings)
+    catalogue = build_catalogue()
+    demo = catalogue.demo_artists()
     n_videos = n_files = 0
     with sessions() as session, session.begin():
         playlist = Playlist(
@@ -108,28 +93,31 @@ def _seed_library(
             owner_id=admin_id,
         )
         session.add(playlist)
-        for name, imvdb_id, genres, titles in DEMO_LIBRARY:
-            artist = Artist(name=name, imvdb_id=imvdb_id, genres=genres, monitored=True)
+        for entry in demo:
+            artist = Artist(
+                name=entry.name, imvdb_id=entry.id, genres=list(entry.genres), monitored=True
+            )
             session.add(artist)
             session.flush()
-            for index, (title, year, has_file) in enumerate(titles):
+            for index, video_id in enumerate(entry.video_ids):
+                known = catalogue.videos[video_id]
+                has_file = index < FILES_PER_ARTIST
                 video = Video(
                     artist_id=artist.id,
-                    title=title,
-                    year=year,
-                    imvdb_id=imvdb_id * 100 + index,
-                    url=_demo_source(settings, imvdb_id * 100 + index),
+                    title=known.title,
+                    year=known.year,
+                    imvdb_id=known.id,
                     status="downloaded" if has_file else "wanted",
-                    duration=2,
+                    duration=known.duration_seconds,
                 )
                 session.add(video)
                 session.flush()
                 n_videos += 1
                 if has_file:
-                    path = settings.media_dir / "videos" / str(video.id) / "demo.mp4"
-                    say(f"  making {path.name} for {title!r} with ffmpeg")
-                    make_sample_video(exe, path, seconds=2)
-                    video.file_path = str(path)
+                    path = media_root(settings.media_dir) / "videos" / str(video.id) / "demo.mp4"
+                    say(f"  making {path.name} for {known.title!r} with ffmpeg")
+                    make_sample_video(exe, path, seconds=known.duration_seconds)
+                    video.file_path = to_stored(settings.media_dir, path)
                     video.file_size = path.stat().st_size
                     n_files += 1
                     session.add(
@@ -137,4 +125,4 @@ def _seed_library(
                             playlist_id=playlist.id, video_id=video.id, position=n_files - 1
                         )
                     )
-    return len(DEMO_LIBRARY), n_videos, n_files
+    return len(demo), n_videos, n_files

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
@@ -21,6 +22,8 @@ from tests.polling import wait_for
 __all__ = ["wait_for"]  # re-exported: the download and worker tests import it from here
 
 SLOW_PREFIX = "/slow/"
+# /redirect/?to=<url>: a 302 to that url.
+REDIRECT_PREFIX = "/redirect/"
 # /flaky/<n>/<name>: the first n requests for that path get a 503, then the file is served.
 FLAKY_PREFIX = "/flaky/"
 SLOW_SIZE = 64 * 1024 * 1024  # declared length: far more than a test ever waits for
@@ -67,6 +70,10 @@ class MediaServer:
         """`name`, after `failures` answers of 503 Service Unavailable (a unique path each)."""
         return f"{self.base_url}{FLAKY_PREFIX}{failures}/{uuid.uuid4().hex}/{name}"
 
+    def redirect_url(self, target: str) -> str:
+        """An address here that answers with a redirect to `target`."""
+        return f"{self.base_url}{REDIRECT_PREFIX}?{urlencode({'to': target})}"
+
     def requests_to(self, url: str) -> int:
         return self.hits.get(url.removeprefix(self.base_url), 0)
 
@@ -88,6 +95,11 @@ def _handler(
                 self._trickle()
             elif self.path.startswith(FLAKY_PREFIX):
                 self._flaky()
+            elif self.path.startswith(REDIRECT_PREFIX):
+                self.send_response(302)
+                self.send_header("Location", parse_qs(urlsplit(self.path).query)["to"][0])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
             else:
                 super().do_GET()
 
@@ -138,6 +150,21 @@ def media_server(
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def allow_host(settings: Settings, base_url: str) -> Settings:
+    """`settings` letting downloads fetch from the loopback server at `base_url`: that host
+    and port only, so any other loopback address stays refused."""
+    parts = urlsplit(base_url)
+    allowed = [*settings.download_allow_hosts, f"{parts.hostname}:{parts.port}"]
+    return settings.model_copy(update={"download_allow_hosts": allowed})
+
+
+@pytest.fixture(name="settings")
+def settings_allowing_media_server(settings: Settings, media_server: MediaServer) -> Settings:
+    """The test settings, with the media server allowed: import it into a module whose
+    downloads fetch from it (`settings = media_fixtures.settings_allowing_media_server`)."""
+    return allow_host(settings, media_server.base_url)
 
 
 def ffmpeg_children(parent: int) -> list[int]:

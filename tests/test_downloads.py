@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from legacy_flask.blueprints.downloads import RUNNER_PART
 from shared.clock import utcnow
 from shared.db.models import Artist, Download, Video
-from shared.jobs.downloads import run_download, videos_dir
+from shared.jobs.downloads import MAX_ERROR_CHARS, run_download, videos_dir
 from shared.jobs.threads import DownloadThreads
 from shared.serializers import video_json
 from tests import media_fixtures
@@ -23,6 +23,7 @@ from tests.through_gateway import MODERN_KEY
 
 # Fixtures this module uses by name, bound here so pytest finds them.
 media_server = media_fixtures.media_server
+settings = media_fixtures.settings_allowing_media_server  # downloads fetch from it
 sample_video = media_fixtures.sample_video
 
 _names = itertools.count(1)
@@ -109,7 +110,9 @@ def test_download_completes(
     assert row.status == "downloaded" and row.file_size == done["file_size"]
     assert video_json(row, "x")["has_file"] is True
     download = db_session.get(Download, body["download_id"])
-    assert download.worker_id and Path(download.file_path) == files[0]
+    # Relative to MEDIA_ROOT, as every media path is stored.
+    assert download.worker_id and settings.media_dir / download.file_path == files[0]
+    assert row.file_path == download.file_path == f"videos/{video.id}/{files[0].name}"
     assert runner().join(10)
 
 
@@ -125,6 +128,22 @@ def test_download_of_missing_url_fails_cleanly(
     assert done["finished_at"] is not None and done["progress"] < 100
     assert fresh(db_session, Video, video.id).status == "failed"
     assert files_in(videos_dir(settings, video.id)) == []
+
+
+def test_a_long_error_keeps_its_start_and_its_reason(
+    client, login, db_session, settings, media_server, runner
+):
+    login("user")
+    name = "-".join(["a-very-long-video-name"] * 20) + ".mp4"  # 459 characters
+    video = make_video(db_session, url=media_server.url(name))
+    download_id = client.post(f"/api/videos/{video.id}/download").get_json()["download_id"]
+    done = wait_for(lambda: status_of(client, download_id))
+    message = done["error_message"]
+    assert done["status"] == "failed" and len(message) <= MAX_ERROR_CHARS
+    # What failed, then (a long name cut between words) why; yt-dlp's repeat of it is gone.
+    assert message.startswith("[generic] a-very-long-video-name") and " … " in message
+    assert message.endswith("HTTP Error 404: File not found"), message
+    assert "caused by" not in message
 
 
 def test_cancel_running_download_removes_partial_file(

@@ -34,6 +34,7 @@ from tests.media_fixtures import MediaServer, wait_for
 from tests.workers import FAST_JOBS, Worker, send_download
 
 media_server = media_fixtures.media_server
+settings = media_fixtures.settings_allowing_media_server  # downloads fetch from it
 sample_video = media_fixtures.sample_video
 worker_settings = workers.worker_settings
 worker = workers.worker

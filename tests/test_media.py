@@ -354,7 +354,8 @@ def test_upload_png_is_stored_as_jpeg(client, login, db_session, settings):
     assert jpeg_size(stored.read_bytes()) == (512, 256)
     assert list(artists_dir(settings).iterdir()) == [stored]
     db_session.expire_all()
-    assert db_session.get(Artist, artist.id).thumbnail_path == str(stored)
+    # Relative to MEDIA_ROOT, as every media path is stored.
+    assert db_session.get(Artist, artist.id).thumbnail_path == f"thumbnails/artists/{artist.id}.jpg"
 
     served = client.get(f"/api/artists/{artist.id}/thumbnail")
     assert served.status_code == 200 and served.mimetype == "image/jpeg"

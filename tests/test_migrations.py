@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -77,3 +78,56 @@ def test_mariadb_tables_are_utf8mb4(empty_mariadb):
     finally:
         engine.dispose()
     assert rows and all(collation == "utf8mb4_bin" for _, collation in rows), rows
+
+
+def test_media_paths_stored_the_old_way_become_relative_to_the_media_root(
+    empty_database, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "var" / "media"
+    upgrade(empty_database, "0002")
+    stored = {
+        1: "var/media/videos/1/demo.mp4",  # the old seed's: relative to the working folder
+        2: str(root / "videos" / "2" / "7.mp4"),  # a download's: absolute
+        3: "videos/3/8.mp4",  # already right
+        4: "/elsewhere/x.mp4",  # outside: left for the reader to refuse
+    }
+    for name in ("videos/1/demo.mp4", "videos/3/8.mp4"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"x")
+    engine = create_engine(sync_url(empty_database))
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO artists (id, name, genres, monitored, created_at, updated_at)"
+                    " VALUES (1, 'A', '[]', 1, '2026-01-01', '2026-01-01')"
+                )
+            )
+            for video_id, path in stored.items():
+                conn.execute(
+                    text(
+                        "INSERT INTO videos (id, artist_id, title, status, file_path, created_at,"
+                        " updated_at) VALUES (:id, 1, :title, 'downloaded', :path, '2026-01-01',"
+                        " '2026-01-01')"
+                    ),
+                    {"id": video_id, "title": f"T{video_id}", "path": path},
+                )
+            conn.execute(
+                text("UPDATE artists SET thumbnail_path = :path WHERE id = 1"),
+                {"path": str(root / "thumbnails" / "artists" / "1.jpg")},
+            )
+        upgrade(empty_database, media_dir=Path("var/media"))
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, file_path FROM videos")).all()
+            paths = {row_id: path for row_id, path in rows}
+            image = conn.execute(text("SELECT thumbnail_path FROM artists")).scalar()
+    finally:
+        engine.dispose()
+    assert paths == {
+        1: "videos/1/demo.mp4",
+        2: "videos/2/7.mp4",
+        3: "videos/3/8.mp4",
+        4: "/elsewhere/x.mp4",
+    }
+    assert image == "thumbnails/artists/1.jpg"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from shared.auth.passwords import verify_password
 from shared.db.engine import create_sync_engine, sync_sessionmaker
@@ -32,7 +31,7 @@ def test_seed_generates_a_password_once_and_files_that_exist(settings):
             assert len(with_files) == first.files == 3
             for video in with_files:
                 assert video.file_path is not None
-                data = Path(video.file_path).read_bytes()
+                data = (settings.media_dir / video.file_path).read_bytes()
                 assert data[4:8] == b"ftyp" and video.status == "downloaded"
             assert session.query(Playlist).count() == 1
             assert session.query(PlaylistEntry).count() == 3

@@ -13,6 +13,7 @@ from tests.servers import base_env
 from tests.workers import send_download
 
 media_server = media_fixtures.media_server
+settings = media_fixtures.settings_allowing_media_server  # downloads fetch from it
 sample_video = media_fixtures.sample_video
 worker_settings = workers.worker_settings
 worker = workers.worker
@@ -34,7 +35,8 @@ def test_worker_downloads_through_redis(
     done = wait_for(finished, timeout=60)
     assert done["status"] == "completed", (done["error_message"], worker.output())
     assert done["progress"] == 100 and done["file_size"] == sample_video.stat().st_size
-    assert Path(done["file_path"]).read_bytes() == sample_video.read_bytes()
+    stored = worker_settings.media_dir / done["file_path"]  # relative to MEDIA_ROOT
+    assert stored.read_bytes() == sample_video.read_bytes()
     assert done["worker_id"]  # the worker said who it was
 
 

@@ -83,6 +83,7 @@ def worker(worker_settings: Settings, tmp_path: Path) -> Iterator[Worker]:
         FIGWAY_CELERY_QUEUE=s.celery_queue,
         FIGWAY_DOWNLOAD_HEARTBEAT=str(s.download_heartbeat_s),
         FIGWAY_DOWNLOAD_RETRY_DELAY=str(s.download_retry_delay_s),
+        FIGWAY_DOWNLOAD_ALLOW_HOSTS=",".join(s.download_allow_hosts),
     )
     log = tmp_path / "worker.log"
     with log.open("w") as out:

@@ -129,7 +129,7 @@ async def upload_artist_thumbnail(
     jpeg = await asyncio.to_thread(service.prepare_artist_image, data)
     path = service.artist_thumbnail_path(settings, artist_id)
     await asyncio.to_thread(service.write_atomic, path, jpeg)
-    result = await session.run_sync(service.set_artist_thumbnail, artist_id, path)
+    result = await session.run_sync(service.set_artist_thumbnail, settings, artist_id, path)
     await session.commit()
     return result
 

@@ -151,6 +151,6 @@ def upload_artist_thumbnail(artist_id: int) -> Response:
     jpeg = service.prepare_artist_image(data)  # every rejection happens before any write
     path = service.artist_thumbnail_path(settings, artist_id)
     service.write_atomic(path, jpeg)
-    result = service.set_artist_thumbnail(db(), artist_id, path)
+    result = service.set_artist_thumbnail(db(), settings, artist_id, path)
     db().commit()
     return jsonify(result)

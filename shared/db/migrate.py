@@ -22,11 +22,16 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "head", *, media_dir: Path | None = None) -> None:
+    """`media_dir`: the MEDIA_ROOT stored media paths are rewritten against (0003); the
+    environment's settings otherwise."""
     url = sync_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(database_url), revision)
+    config = alembic_config(database_url)
+    if media_dir is not None:
+        config.attributes["media_dir"] = media_dir
+    command.upgrade(config, revision)
 
 
 def downgrade(database_url: str, revision: str = "base") -> None:

@@ -47,6 +47,23 @@ _GENRES = ("pop", "rock", "electronic", "hip hop", "indie", "r&b", "metal", "fol
 _IMAGE_SIZES = ("o", "l", "b", "t", "s")
 # An artist the catalogue lists but who has no videos yet (discovering adds nothing).
 EMPTY_ARTIST_NAME = "The Unreleased"
+# Every video's media is one sample clip of this length (_SampleMedia).
+SAMPLE_SECONDS = 2
+
+# Real names a new user would search for, ahead of the generated ones. `figway seed-demo`
+# (shared/demo.py) fills the demo library from these entries, so the library and the
+# provider agree: search, refresh-metadata and discover find what the seed put there.
+# (name, genres, [(title, year)]); ids: 1001 on for artists, artist id * 100 + n for videos.
+DEMO_ARTISTS: tuple[tuple[str, tuple[str, ...], tuple[tuple[str, int], ...]], ...] = (
+    (
+        "Daft Punk",
+        ("electronic",),
+        (("Around the World", 1997), ("Da Funk", 1995), ("One More Time", 2000)),
+    ),
+    ("Björk", ("art pop",), (("Army of Me", 1995), ("Hyperballad", 1996))),
+    ("OK Go", ("rock",), (("Here It Goes Again", 2006), ("This Too Shall Pass", 2010))),
+)
+FIRST_DEMO_ARTIST_ID = 1001
 
 
 @dataclass(frozen=True)
@@ -72,6 +89,7 @@ class CatalogueArtist:
 class Catalogue:
     artists: Mapping[int, CatalogueArtist]
     videos: Mapping[int, CatalogueVideo]
+    demo_artist_ids: tuple[int, ...]
 
     def search(self, query: str) -> list[CatalogueArtist]:
         """Case-insensitive substring match on the name, in id order."""
@@ -81,6 +99,10 @@ class Catalogue:
     def by_name(self, name: str) -> CatalogueArtist:
         return next(a for a in self.artists.values() if a.name == name)
 
+    def demo_artists(self) -> list[CatalogueArtist]:
+        """The artists `figway seed-demo` puts in the library, in order."""
+        return [self.artists[i] for i in self.demo_artist_ids]
+
 
 def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.casefold()).strip("-")
@@ -88,20 +110,21 @@ def slugify(text: str) -> str:
 
 def build_catalogue(seed: int = SEED) -> Catalogue:
     """The same artists and videos for the same seed, on every machine."""
+    artists, videos = _demo_entries()
+    demo_ids = tuple(artists)
     rng = random.Random(seed)
     pairs = [f"{a} {b}" for a in _FIRST_WORDS for b in _SECOND_WORDS]
     names = rng.sample(pairs, GENERATED_ARTISTS)
     # A one-word name that is part of an earlier (lower id) name: a search for it finds
     # the longer name first, so taking the exact match matters.
     names.append(names[0].split()[1])
-    artists: dict[int, CatalogueArtist] = {}
-    videos: dict[int, CatalogueVideo] = {}
+    next_video_id = FIRST_VIDEO_ID
     for offset, name in enumerate([*names, EMPTY_ARTIST_NAME]):
         artist_id = FIRST_ARTIST_ID + offset
         count = 0 if name == EMPTY_ARTIST_NAME else rng.randint(2, 7)
         video_ids = []
         for title in _titles(rng, count):
-            video_id = FIRST_VIDEO_ID + len(videos)
+            video_id, next_video_id = next_video_id, next_video_id + 1
             videos[video_id] = CatalogueVideo(
                 id=video_id,
                 artist_id=artist_id,
@@ -115,7 +138,22 @@ def build_catalogue(seed: int = SEED) -> Catalogue:
         artists[artist_id] = CatalogueArtist(
             artist_id, name, slugify(name), genres, tuple(video_ids)
         )
-    return Catalogue(artists, videos)
+    return Catalogue(artists, videos, demo_ids)
+
+
+def _demo_entries() -> tuple[dict[int, CatalogueArtist], dict[int, CatalogueVideo]]:
+    artists: dict[int, CatalogueArtist] = {}
+    videos: dict[int, CatalogueVideo] = {}
+    for offset, (name, genres, titles) in enumerate(DEMO_ARTISTS):
+        artist_id = FIRST_DEMO_ARTIST_ID + offset
+        video_ids = tuple(artist_id * 100 + index for index in range(len(titles)))
+        for video_id, (title, year) in zip(video_ids, titles, strict=True):
+            # As long as the clip the media route serves, so a thumbnail's frame exists.
+            videos[video_id] = CatalogueVideo(
+                video_id, artist_id, title, slugify(title), year, SAMPLE_SECONDS
+            )
+        artists[artist_id] = CatalogueArtist(artist_id, name, slugify(name), genres, video_ids)
+    return artists, videos
 
 
 def _titles(rng: random.Random, count: int) -> list[str]:
@@ -275,7 +313,7 @@ class _SampleMedia:
     def _make(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         partial = self._path.with_name(f".{os.getpid()}.sample.mp4")
-        make_sample_video(find_ffmpeg(), partial, 2)
+        make_sample_video(find_ffmpeg(), partial, SAMPLE_SECONDS)
         os.replace(partial, self._path)  # other processes see all of it or nothing
 
 

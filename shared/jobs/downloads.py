@@ -20,20 +20,23 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
+from shared.clients.metadata import MetadataClient
 from shared.clock import utcnow
 from shared.config import Settings
 from shared.db.models import Download, Video
+from shared.errors import NotFound, Unavailable
 from shared.media.ffmpeg import FfmpegMissing, ffmpeg_exe
+from shared.media.paths import from_stored, media_root, to_stored
 from shared.serializers import download_json
 from shared.services.downloads import settle_video
 
@@ -49,6 +52,12 @@ WRITE_EVERY_PERCENT = 5
 SOCKET_TIMEOUT_S = 20.0
 MAX_ERROR_CHARS = 300
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_CAUSED_BY = re.compile(r" \(caused by .*\)$")
+_GAP = " … "
+_NEAR = 20  # characters given up at most to cut a message between words
+# Formats yt-dlp downloads itself, every request through the fetch guard.
+_OWN_PROTOCOLS = "[protocol~='^(https?|m3u8(_native)?|http_dash_segments)$']"
+E = TypeVar("E", bound=BaseException)
 
 
 INTERRUPTED = "Download was interrupted"
@@ -77,7 +86,9 @@ class _Failed(Exception):
 
 
 def videos_dir(settings: Settings, video_id: int) -> Path:
-    return settings.media_dir / "videos" / str(video_id)
+    # Absolute: yt-dlp joins a relative temp folder onto its home folder, leaving a nested
+    # empty copy of the path behind.
+    return media_root(settings.media_dir) / "videos" / str(video_id)
 
 
 def run_download(
@@ -97,7 +108,6 @@ def run_download(
     claimed = _claim(session_factory, download_id)
     if claimed is None:
         return Outcome.SKIPPED  # cancelled before it started, deleted, or another worker has it
-    video_id, url = claimed
     announced = functools.partial(announce, session_factory, download_id, publish)
     announced()
     heartbeat = _Heartbeat(session_factory, download_id, settings.download_heartbeat_s)
@@ -107,7 +117,7 @@ def run_download(
     )
     heartbeat.start()
     try:
-        outcome = _attempt(session_factory, settings, download_id, video_id, url, hook, may_retry)
+        outcome = _attempt(session_factory, settings, download_id, claimed, hook, may_retry)
     finally:
         heartbeat.stop()
     announced()
@@ -118,17 +128,16 @@ def _attempt(
     session_factory: SessionFactory,
     settings: Settings,
     download_id: int,
-    video_id: int,
-    url: str | None,
+    claimed: _Claimed,
     hook: _ProgressHook,
     may_retry: bool,
 ) -> Outcome:
+    video_id = claimed.video_id
     target = videos_dir(settings, video_id)
     # On every way out but success, the files go first, then the row says how it ended: a
     # client that sees the end never sees a partial file.
     try:
-        if not url:
-            raise _Failed("Video has no url to download from")
+        url = claimed.url or _provider_source(settings, claimed.imvdb_id)
         # Every file this job writes starts with its id, partials included.
         path = _fetch(settings, url, target, str(download_id), hook)
     except _Stopped:
@@ -150,11 +159,34 @@ def _attempt(
         remove_files(settings, video_id, download_id)
         fail(session_factory, download_id, _short(f"{type(exc).__name__}: {exc}"))
         return Outcome.FAILED
-    if not _complete(session_factory, download_id, video_id, path):
+    if not _complete(session_factory, settings, download_id, video_id, path):
         remove_files(settings, video_id, download_id)  # cancelled after the last byte
         _settle(session_factory, video_id)
         return Outcome.STOPPED
     return Outcome.COMPLETED
+
+
+def _provider_source(settings: Settings, imvdb_id: int | None) -> str:
+    """A video with no url of its own (the demo library's) is fetched from the source the
+    metadata provider configured now gives for it."""
+    if imvdb_id is None:
+        raise _Failed("Video has no url to download from")
+    key = settings.metadata_api_key
+    with MetadataClient(
+        settings.metadata_base_url,
+        settings.metadata_timeout_s,
+        api_key=key.get_secret_value() if key is not None else None,
+        pool_size=1,
+    ) as client:
+        try:
+            source = client.video(imvdb_id).source_url
+        except NotFound as exc:
+            raise _Failed(exc.message) from exc
+        except Unavailable as exc:
+            raise _Failed(exc.message, transient=True) from exc
+    if source is None:
+        raise _Failed("The metadata provider knows no source for this video")
+    return source
 
 
 def retry_delay(settings: Settings, retries_done: int) -> float | None:
@@ -178,7 +210,14 @@ def _worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"[:255]
 
 
-def _claim(session_factory: SessionFactory, download_id: int) -> tuple[int, str | None] | None:
+@dataclass(frozen=True)
+class _Claimed:
+    video_id: int
+    url: str | None
+    imvdb_id: int | None
+
+
+def _claim(session_factory: SessionFactory, download_id: int) -> _Claimed | None:
     now = utcnow()
     with session_factory() as session, session.begin():
         claimed = _rowcount(
@@ -195,7 +234,7 @@ def _claim(session_factory: SessionFactory, download_id: int) -> tuple[int, str 
         if video is None:
             return None  # the cascade removes the row with its video
         video.status = "downloading"
-        return video.id, video.url
+        return _Claimed(video.id, video.url, video.imvdb_id)
 
 
 def announce(session_factory: SessionFactory, download_id: int, publish: Publish | None) -> None:
@@ -326,6 +365,10 @@ def _options(settings: Settings, target: Path, stem: str, hook: _ProgressHook) -
         "socket_timeout": SOCKET_TIMEOUT_S,
         "retries": 2,
         "fragment_retries": 2,
+        # Only downloads made by yt-dlp itself, whose requests all pass the fetch guard:
+        # HLS natively, and no format whose protocol needs an outside tool (rtmp, rtsp...).
+        "hls_prefer_native": True,
+        "format": f"bv*{_OWN_PROTOCOLS}+ba{_OWN_PROTOCOLS}/b{_OWN_PROTOCOLS}",
     }
     # Lets yt-dlp merge separate video and audio streams; without it, it picks one file.
     with contextlib.suppress(FfmpegMissing):
@@ -337,11 +380,19 @@ def _fetch(settings: Settings, url: str, target: Path, stem: str, hook: _Progres
     # Imported here: yt-dlp takes about a second to import and only download runners need it.
     import yt_dlp
 
+    from shared.jobs.fetch_guard import DownloadRefused, FetchPolicy, guarded_youtubedl
+
+    policy = FetchPolicy.of(settings.download_allow_hosts)
     target.mkdir(parents=True, exist_ok=True)
-    with yt_dlp.YoutubeDL(_options(settings, target, stem, hook)) as ydl:
+    with guarded_youtubedl(policy, _options(settings, target, stem, hook)) as ydl:
         try:
             info = ydl.extract_info(url, download=True)
+        except DownloadRefused as exc:  # the extractor's request: yt-dlp lets it through
+            raise _Failed(str(exc)) from exc
         except yt_dlp.utils.DownloadError as exc:
+            refused = _in_chain(exc.exc_info, DownloadRefused)  # the file's request: wrapped
+            if refused is not None:
+                raise _Failed(str(refused)) from exc
             raise _Failed(str(exc), transient=_is_transient(exc.exc_info)) from exc
         if info is None:
             raise _Failed("Nothing to download at this url")
@@ -353,13 +404,16 @@ def _fetch(settings: Settings, url: str, target: Path, stem: str, hook: _Progres
     return path
 
 
-def _complete(session_factory: SessionFactory, download_id: int, video_id: int, path: Path) -> bool:
+def _complete(
+    session_factory: SessionFactory, settings: Settings, download_id: int, video_id: int, path: Path
+) -> bool:
     size = path.stat().st_size
+    stored = to_stored(settings.media_dir, path)
     with session_factory() as session, session.begin():
         statement = _running(download_id).values(
             status="completed",
             progress=100,
-            file_path=str(path),
+            file_path=stored,
             file_size=size,
             finished_at=utcnow(),
         )
@@ -368,18 +422,15 @@ def _complete(session_factory: SessionFactory, download_id: int, video_id: int, 
         video = session.get(Video, video_id)
         if video is None:
             return False
-        _replace_old_file(video.file_path, path)
-        video.status, video.file_path, video.file_size = "downloaded", str(path), size
+        _replace_old_file(from_stored(settings.media_dir, video.file_path), path)
+        video.status, video.file_path, video.file_size = "downloaded", stored, size
     return True
 
 
-def _replace_old_file(old: str | None, new: Path) -> None:
+def _replace_old_file(previous: Path | None, new: Path) -> None:
     """A re-download supersedes the previous file of the same video's folder."""
-    if not old:
-        return
-    previous = Path(old).resolve()
-    if previous != new and previous.parent == new.parent and previous.is_file():
-        previous.unlink()
+    if previous is not None and previous != new and previous.parent == new.parent:
+        previous.unlink(missing_ok=True)
 
 
 def fail(
@@ -447,11 +498,9 @@ def remove_files(settings: Settings, video_id: int, download_id: int) -> None:
         target.rmdir()
 
 
-def _is_transient(exc_info: Any) -> bool:
-    """A refused or dropped connection, a timeout, or a 5xx/429: worth another attempt.
-    yt-dlp wraps its networking errors (ExtractorError.cause, __cause__), so walk the chain."""
-    from yt_dlp.networking.exceptions import HTTPError, TransportError
-
+def _chain(exc_info: Any) -> Iterator[BaseException]:
+    """The error and what caused it: yt-dlp wraps its networking errors (ExtractorError.cause,
+    __cause__), so the one that tells what happened is somewhere down the chain."""
     seen: set[int] = set()
     pending = [exc_info[1]] if exc_info else []
     while pending:
@@ -459,16 +508,46 @@ def _is_transient(exc_info: Any) -> bool:
         if exc is None or id(exc) in seen:
             continue
         seen.add(id(exc))
+        yield exc
+        pending += [getattr(exc, "cause", None), exc.__cause__, exc.__context__]
+
+
+def _in_chain(exc_info: Any, kind: type[E]) -> E | None:
+    return next((exc for exc in _chain(exc_info) if isinstance(exc, kind)), None)
+
+
+def _is_transient(exc_info: Any) -> bool:
+    """A refused or dropped connection, a timeout, or a 5xx/429: worth another attempt."""
+    from yt_dlp.networking.exceptions import HTTPError, TransportError
+
+    for exc in _chain(exc_info):
         if isinstance(exc, TransportError | TimeoutError | ConnectionError):
             return True
         if isinstance(exc, HTTPError):
             return exc.status in TRANSIENT_STATUSES
-        pending += [getattr(exc, "cause", None), exc.__cause__, exc.__context__]
     return False
 
 
 def _short(text: str) -> str:
-    """One line for the client: no colour codes, no "ERROR:" prefix, no traceback."""
+    """One line for the client: no colour codes, no "ERROR:" prefix, no traceback, and no
+    "(caused by ...)" (yt-dlp repeats the message there); at most MAX_ERROR_CHARS."""
     text = _ANSI.sub("", text).strip().removeprefix("ERROR:").strip()
     first_line = text.splitlines()[0] if text else "Download failed"
-    return first_line[:MAX_ERROR_CHARS]
+    return clip_middle(_CAUSED_BY.sub("", first_line), MAX_ERROR_CHARS)
+
+
+def clip_middle(text: str, limit: int) -> str:
+    """`text` in at most `limit` characters, cut between words in the middle: the start
+    says what failed ("[generic] Unable to download webpage:") and the end why
+    ("Connection refused"); a long url in between is what gives way."""
+    if len(text) <= limit:
+        return text
+    room = limit - len(_GAP)
+    head = text[: room - room // 2]
+    tail = text[len(text) - room // 2 :]
+    # Back to a word boundary on each side when one is near; a long token (a url) is cut.
+    cut = head.rfind(" ")
+    head = head[:cut] if cut >= len(head) - _NEAR else head
+    cut = tail.find(" ")
+    tail = tail[cut + 1 :] if 0 <= cut < _NEAR else tail
+    return f"{head.rstrip()}{_GAP}{tail.lstrip()}"

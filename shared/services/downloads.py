@@ -43,7 +43,8 @@ def queue_download(session: Session, video_id: int, user_id: int | None) -> Down
     )
     if video is None:
         raise NotFound("Video not found")
-    if not video.url:
+    # No url of its own: the job asks the metadata provider for the video's source.
+    if not video.url and video.imvdb_id is None:
         raise ValidationFailed("Video has no url to download from")
     if _active_download_id(session, video_id) is not None:
         raise Conflict("Video already has a queued or running download")

@@ -24,6 +24,7 @@ from shared.db.models import Artist, Video
 from shared.errors import NotFound, TooLarge, Unavailable, ValidationFailed
 from shared.media import images
 from shared.media.ffmpeg import FfmpegFailed, FfmpegMissing, extract_frame, ffmpeg_exe
+from shared.media.paths import from_stored, media_root, to_stored
 from shared.serializers import artist_json
 from shared.services import find
 
@@ -41,13 +42,8 @@ _VIDEO_TYPES = {
 
 def media_file(settings: Settings, stored: str | None) -> Path | None:
     """The stored path as an existing file inside media_dir, else None (never outside it)."""
-    if not stored:
-        return None
-    root = settings.media_dir.resolve()
-    path = (root / stored).resolve()  # a relative path is relative to media_dir
-    if not path.is_relative_to(root) or not path.is_file():
-        return None
-    return path
+    path = from_stored(settings.media_dir, stored)
+    return path if path is not None and path.is_file() else None
 
 
 def video_mimetype(path: Path) -> str:
@@ -95,7 +91,7 @@ def thumbnail_box(size: str) -> tuple[int, int]:
 
 def video_thumbnail_path(settings: Settings, video_id: int, size: str | None = None) -> Path:
     name = f"{video_id}.jpg" if size is None else f"{video_id}_{size}.jpg"
-    return settings.media_dir / "thumbnails" / "videos" / name
+    return media_root(settings.media_dir) / "thumbnails" / "videos" / name
 
 
 def _fresh(cached: Path, source: Path | None) -> bool:
@@ -158,7 +154,7 @@ def check_artist(session: Session, artist_id: int) -> None:
 
 
 def artist_thumbnail_path(settings: Settings, artist_id: int) -> Path:
-    return settings.media_dir / "thumbnails" / "artists" / f"{artist_id}.jpg"
+    return media_root(settings.media_dir) / "thumbnails" / "artists" / f"{artist_id}.jpg"
 
 
 def read_upload(stream: IO[bytes], limit: int) -> bytes:
@@ -179,9 +175,11 @@ def prepare_artist_image(data: bytes) -> bytes:
         raise ValidationFailed(str(exc)) from None
 
 
-def set_artist_thumbnail(session: Session, artist_id: int, path: Path) -> dict[str, Any]:
+def set_artist_thumbnail(
+    session: Session, settings: Settings, artist_id: int, path: Path
+) -> dict[str, Any]:
     artist = _artist(session, artist_id)
-    artist.thumbnail_path = str(path)
+    artist.thumbnail_path = to_stored(settings.media_dir, path)
     session.flush()
     count = session.scalar(select(func.count(Video.id)).where(Video.artist_id == artist_id))
     return artist_json(artist, count or 0)

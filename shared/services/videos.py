@@ -17,6 +17,7 @@ from shared.clock import utcnow
 from shared.db.base import MAX_ID
 from shared.db.models import VIDEO_STATUSES, Artist, Video
 from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.media.paths import from_stored
 from shared.pagination import LimitOffset
 from shared.serializers import video_json
 from shared.services import find, flush_or_conflict, valid_id
@@ -329,9 +330,8 @@ def remove_media_file(media_dir: Path, stored: str | None) -> bool:
     if not stored:
         return False
     try:
-        root = media_dir.resolve()
-        target = (root / stored).resolve()
-        if target == root or not target.is_relative_to(root) or not target.is_file():
+        target = from_stored(media_dir, stored)
+        if target is None or not target.is_file():
             log.warning("not removing %r: not a file inside the media directory", stored)
             return False
         target.unlink()

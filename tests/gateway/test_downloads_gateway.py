@@ -22,6 +22,7 @@ from tests.polling import wait_for
 from tests.workers import FAST_JOBS
 
 media_server = media_fixtures.media_server
+settings = media_fixtures.settings_allowing_media_server  # downloads fetch from it
 sample_video = media_fixtures.sample_video
 worker_settings = workers.worker_settings
 worker = workers.worker
