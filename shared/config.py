@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from shared.web.hosts import TrustedHosts
 
 
 def _env(*names: str) -> AliasChoices:
@@ -90,6 +93,42 @@ class Settings(BaseSettings):
         2.0, ge=0, validation_alias=_env("FIGWAY_DOWNLOAD_RETRY_DELAY")
     )
     max_upload_bytes: int = 5 * 1024 * 1024
+    # The Host names answered (others: 400), so no redirect or link points at a host an
+    # attacker chose. Loopback names and the test clients' hosts by default; a deployment
+    # adds its public name. Comma-separated or a JSON list; ".example.com" takes the
+    # subdomains too, "*" any host (a proxy in front checks).
+    trusted_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["localhost", "127.0.0.1", "[::1]", "testserver"],
+        validation_alias=_env("FIGWAY_TRUSTED_HOSTS"),
+    )
+    # The server (`figway serve`/`run`): a request line and headers past this many bytes
+    # get 431, and a connection whose request head has not fully arrived this many seconds
+    # after it opened (or after the head began, on a kept-alive connection) is closed: a
+    # client trickling header lines cannot hold a connection for ever.
+    max_header_bytes: int = Field(
+        32 * 1024, ge=1024, validation_alias=_env("FIGWAY_MAX_HEADER_BYTES")
+    )
+    header_timeout_s: float = Field(5.0, gt=0, validation_alias=_env("FIGWAY_HEADER_TIMEOUT"))
+
+    @field_validator("trusted_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:  # a JSON list, as the other list settings; "[::1]" alone is no JSON
+            listed = json.loads(value)
+        except ValueError:
+            listed = None
+        if isinstance(listed, list):
+            return listed
+        return [name.strip() for name in value.split(",") if name.strip()]
+
+    @field_validator("trusted_hosts")
+    @classmethod
+    def _hosts_parse(cls, value: list[str]) -> list[str]:
+        TrustedHosts(value)  # raises on an entry that is no host name
+        return value
+
     max_transcodes: int = 4
 
     @property

@@ -51,12 +51,20 @@ class TooLarge(AppError):
     status, code, default_message = 413, "TOO_LARGE", "Request too large"
 
 
+class UnsupportedMediaType(AppError):
+    status, code, default_message = 415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported media type"
+
+
 class RangeNotSatisfiable(AppError):
     status, code, default_message = 416, "RANGE_NOT_SATISFIABLE", "Range not satisfiable"
 
 
 class Locked(AppError):
     status, code, default_message = 423, "LOCKED", "Account locked"
+
+
+class HeadersTooLarge(AppError):
+    status, code, default_message = 431, "HEADERS_TOO_LARGE", "Request header fields too large"
 
 
 class Unavailable(AppError):
@@ -77,8 +85,10 @@ _BY_STATUS: dict[int, type[AppError]] = {
         MethodNotAllowed,
         Conflict,
         TooLarge,
+        UnsupportedMediaType,
         RangeNotSatisfiable,
         Locked,
+        HeadersTooLarge,
         Unavailable,
         Timeout,
     )

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from shared.errors import BadRequest, ValidationFailed
+from shared.errors import BadRequest, UnsupportedMediaType, ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -24,6 +24,16 @@ class Body(BaseModel):
 # joined into one character by the parser), or raw surrogate bytes, which json.loads lets
 # through ("surrogatepass"). No UTF-8 encoder takes one: a stored one breaks every read.
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def require_json_type(content_type: str | None) -> None:
+    """A JSON body must say so: application/json or a +json type (Flask's is_json rule).
+    A form can send text/plain cross-site without a preflight; a JSON type it cannot."""
+    mimetype = (content_type or "").split(";", 1)[0].strip().lower()
+    if mimetype != "application/json" and not (
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    ):
+        raise UnsupportedMediaType("Content-Type must be application/json")
 
 
 def parse_json(raw: bytes) -> Any:
