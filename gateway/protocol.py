@@ -70,6 +70,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.limits = limits
+        self._max_bytes = limits.max_bytes
         self._head_pending = False  # a request head has begun and not ended
         self._heads = 0  # heads begun on this connection
         # Two lower bounds of the pending head's size; either past the limit is a 431.
@@ -111,7 +112,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             return
         if inside_head and self._head_pending and self._heads == heads:
             self._raw_bytes += len(data)
-            if self._raw_bytes > self.limits.max_bytes:
+            if self._raw_bytes > self._max_bytes:
                 self._refuse_head()
 
     # Parser callbacks: count the head as it is parsed.
@@ -123,23 +124,23 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._parsed_bytes = self._raw_bytes = 0
         self._arm_head_timer()  # on a kept-alive connection, from the head's first byte
 
+    # These two run per header: the check is inline, not a call (a third of the cost).
     def on_url(self, url: bytes) -> None:
-        self._count(len(url))
+        self._parsed_bytes += len(url)
+        if self._parsed_bytes > self._max_bytes:
+            raise _HeadTooLarge
         super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._count(len(name) + len(value) + 4)  # ": " and CRLF
+        self._parsed_bytes += len(name) + len(value) + 4  # ": " and CRLF
+        if self._parsed_bytes > self._max_bytes:
+            raise _HeadTooLarge
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         self._head_pending = False
         self._disarm_head_timer()
         super().on_headers_complete()
-
-    def _count(self, size: int) -> None:
-        self._parsed_bytes += size
-        if self._parsed_bytes > self.limits.max_bytes:
-            raise _HeadTooLarge
 
     # The limits' answers.
 
