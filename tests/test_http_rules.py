@@ -8,6 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shared.db.models import Playlist, User
+from shared.web.hosts import TrustedHosts
+from shared.web.origin import cross_site_refusal
 from tests.conftest import assert_error
 
 EVIL = "http://evil.example"
@@ -164,3 +166,41 @@ def test_an_untrusted_host_is_400_and_never_redirected_to(client, path):
 )
 def test_the_default_trusted_hosts_are_served(client, host):
     assert client.get("/api/version", headers={"Host": host}).status_code == 200
+
+
+# --- the shared rules alone ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "refused"),
+    [
+        ("https://figway.example", "figway.example", False),  # TLS ends at a proxy
+        ("https://figway.example:443", "figway.example", False),
+        ("http://figway.example:8000", "figway.example:8000", False),
+        ("http://[::1]:8000", "[::1]:8000", False),
+        ("http://figway.example", "figway.example:8000", True),
+        ("https://sub.figway.example", "figway.example", True),
+        ("ftp://figway.example", "figway.example", True),
+        ("http://figway.example", None, True),
+    ],
+)
+def test_same_host_compares_names_and_ports(origin, host, refused):
+    refusal = cross_site_refusal(
+        "DELETE",
+        host=host,
+        origin=origin,
+        referer=None,
+        authorization=None,
+        cookie="other=1; session=abc",
+        cookie_name="session",
+    )
+    assert (refusal is not None) is refused
+
+
+def test_trusted_host_patterns():
+    hosts = TrustedHosts(["localhost", ".figway.example", "[::1]"])
+    assert hosts.allows("figway.example") and hosts.allows("a.b.figway.example:8443")
+    assert hosts.allows("[::1]:8000") and hosts.allows("LocalHost") and hosts.allows(None)
+    for host in ("evilfigway.example", "localhost.evil", "[::2]", "a b", "localhost/x", ""):
+        assert not hosts.allows(host), host
+    assert TrustedHosts(["*"]).allows("anything.example")
