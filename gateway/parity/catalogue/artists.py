@@ -229,6 +229,9 @@ SCENARIOS: tuple[Scenario, ...] = (
         arrange=library,
     ),
     Scenario(CREATE, "malformed JSON", "/api/artists", role="manager", raw=b"{"),
+    Scenario(
+        CREATE, "a lone surrogate", "/api/artists", role="manager", raw=b'{"name": "\\ud800"}'
+    ),
     Scenario(CREATE, "body too large", "/api/artists", role="manager", raw=b" " * (6 * 2**20)),
     Scenario(CREATE, "not an object", "/api/artists", role="manager", json=["name"]),
     Scenario(CREATE, "missing name", "/api/artists", role="manager", json={"genres": []}),
