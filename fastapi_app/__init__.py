@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from fastapi_app import convertors  # noqa: F401 - Flask's <int:> for the routes below
 from fastapi_app.docs import install_openapi
 from fastapi_app.errors import register_error_handlers
+from fastapi_app.policy import SameSiteWrites, SecurityHeaders
 from fastapi_app.routers import (
     admin,
     artists,
@@ -45,6 +47,13 @@ ROUTERS = (
 )
 
 
+class _FigwayAPI(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outside Starlette's ServerErrorMiddleware (the outermost of its own stack), so the
+        # 500s it answers carry the security headers too.
+        return SecurityHeaders(super().build_middleware_stack())
+
+
 def create_fastapi_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     state = Modern.create(settings)
@@ -55,8 +64,10 @@ def create_fastapi_app(settings: Settings | None = None) -> FastAPI:
         yield
         await state.aclose()
 
-    app = FastAPI(title="figway", version=__version__, lifespan=lifespan)
+    app = _FigwayAPI(title="figway", version=__version__, lifespan=lifespan)
     app.state.figway = state
+    # Inside the sliding session, as Flask re-signs the cookie on its 403 too.
+    app.add_middleware(SameSiteWrites, cookie_name=settings.session_cookie_name)
     app.add_middleware(SlidingSession, codec=state.cookies)
     register_error_handlers(app)
     for router in ROUTERS:

@@ -12,12 +12,13 @@ from fastapi import Request
 from pydantic import BaseModel
 
 from shared.errors import TooLarge
-from shared.validation import parse_body, parse_json
+from shared.validation import parse_body, parse_json, require_json_type
 
 M = TypeVar("M", bound=BaseModel)
 
 
 async def json_data(request: Request) -> Any:
+    require_json_type(request.headers.get("content-type"))
     return parse_json(await read_body(request))
 
 

@@ -13,6 +13,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any, cast
 
+from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,6 +24,9 @@ from gateway.table import FASTAPI, FLASK, RouteTable
 from gateway.watcher import ManifestWatcher
 from gateway.wsgi import OneHopWSGIMiddleware, stop_when_client_leaves
 from shared.config import Settings
+from shared.errors import BadRequest
+from shared.web.headers import EVERY_RESPONSE
+from shared.web.hosts import TrustedHosts
 
 ADMIN_PREFIX = "/_figway/"
 UNMATCHED = "<unmatched>"
@@ -51,6 +55,7 @@ class Gateway:
         self._modern_only = tuple(modern_only)
         self._sides = {FLASK: self.legacy, FASTAPI: self.modern}
         self._stamp = {FLASK: (b"x-served-by", b"flask"), FASTAPI: (b"x-served-by", b"fastapi")}
+        self._hosts = TrustedHosts(settings.trusted_hosts)
 
     @property
     def table(self) -> RouteTable:
@@ -58,12 +63,14 @@ class Gateway:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind == "http":
+        if kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif not self._hosts.allows(_host(scope)):
+            await _refuse_host(scope, receive, send)
+        elif kind == "http":
             await self._http(scope, receive, send)
         elif kind == "websocket":
             await self.modern(scope, receive, send)  # only the FastAPI side has WebSockets
-        elif kind == "lifespan":
-            await self._lifespan(receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The hot path: one coroutine, no allocations beyond the send wrapper.
@@ -127,6 +134,25 @@ class Gateway:
             message = await receive()
             assert message["type"] == "lifespan.shutdown"
         await send({"type": "lifespan.shutdown.complete"})
+
+
+def _host(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"host":
+            host: str = value.decode("latin-1")
+            return host
+    return None
+
+
+async def _refuse_host(scope: Scope, receive: Receive, send: Send) -> None:
+    """400 in the legacy shape (a WebSocket is closed before it opens: a 403 from the
+    server). Nothing built from this Host, not even a redirect, is ever sent."""
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    err = BadRequest("Host not allowed")
+    response = JSONResponse(err.body(), status_code=err.status, headers=dict(EVERY_RESPONSE))
+    await response(scope, receive, send)
 
 
 class _child_lifespan:
@@ -246,7 +272,12 @@ def create_gateway(
         guard=guard,
     )
     gateway.modern_keys = modern_keys
+    from fastapi_app.policy import SameSiteWrites, SecurityHeaders
     from gateway.admin import create_admin_app
 
-    gateway.admin = create_admin_app(gateway)
+    # The admin API takes the app's session cookie: the same HTTP rules as the twins.
+    admin = create_admin_app(gateway)
+    admin.add_middleware(SameSiteWrites, cookie_name=settings.session_cookie_name)
+    admin.add_middleware(SecurityHeaders)
+    gateway.admin = admin
     return gateway

@@ -88,7 +88,10 @@ def _server_args(p: argparse.ArgumentParser) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    if not _preflight(Settings()):
+    from gateway.protocol import protocol_class
+
+    settings = Settings()
+    if not _preflight(settings):
         return 2
     uvicorn.run(
         "gateway.asgi:factory",
@@ -98,6 +101,7 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level="info",
         access_log=args.access_log,
+        http=protocol_class(settings),
     )
     return 0
 

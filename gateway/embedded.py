@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import uvicorn
 
+from gateway.protocol import protocol_class
 from shared.config import Settings
 from shared.db.engine import create_sync_engine, sync_sessionmaker
 from shared.db.migrate import upgrade
@@ -35,7 +36,14 @@ def run_embedded(settings: Settings, *, host: str, port: int) -> int:
         engine.dispose()
     _start_fake_provider(settings.metadata_base_url)
     print(f"figway: serving on http://{host}:{port}/  (log in at /login)")
-    uvicorn.run("gateway.asgi:factory", factory=True, host=host, port=port, log_level="info")
+    uvicorn.run(
+        "gateway.asgi:factory",
+        factory=True,
+        host=host,
+        port=port,
+        log_level="info",
+        http=protocol_class(settings),
+    )
     return 0
 
 

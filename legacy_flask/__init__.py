@@ -11,6 +11,7 @@ from legacy_flask.blueprints import BLUEPRINTS
 from legacy_flask.db import init_db
 from legacy_flask.errors import register_error_handlers
 from legacy_flask.extensions import Legacy
+from legacy_flask.http import install_http_rules
 from shared.config import Settings
 from shared.db.engine import create_sync_engine, sync_sessionmaker
 from shared.logs import configure_logging
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     Legacy(settings=settings, engine=engine, sessions=sync_sessionmaker(engine)).init_app(app)
     init_db(app)
     register_error_handlers(app)
+    install_http_rules(app, settings)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     declare_auth(app.view_functions["static"], "public")

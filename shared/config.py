@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from shared.web.hosts import TrustedHosts
 
 
 def _env(*names: str) -> AliasChoices:
@@ -116,6 +119,42 @@ class Settings(BaseSettings):
         default_factory=list, validation_alias=_env("FIGWAY_DOWNLOAD_ALLOW_HOSTS")
     )
     max_upload_bytes: int = 5 * 1024 * 1024
+    # The Host names answered (others: 400), so no redirect or link points at a host an
+    # attacker chose. Loopback names and the test clients' hosts by default; a deployment
+    # adds its public name. Comma-separated or a JSON list; ".example.com" takes the
+    # subdomains too, "*" any host (a proxy in front checks).
+    trusted_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["localhost", "127.0.0.1", "[::1]", "testserver"],
+        validation_alias=_env("FIGWAY_TRUSTED_HOSTS"),
+    )
+    # The server (`figway serve`/`run`): a request line and headers past this many bytes
+    # get 431, and a connection whose request head has not fully arrived this many seconds
+    # after it opened (or after the head began, on a kept-alive connection) is closed: a
+    # client trickling header lines cannot hold a connection for ever.
+    max_header_bytes: int = Field(
+        32 * 1024, ge=1024, validation_alias=_env("FIGWAY_MAX_HEADER_BYTES")
+    )
+    header_timeout_s: float = Field(5.0, gt=0, validation_alias=_env("FIGWAY_HEADER_TIMEOUT"))
+
+    @field_validator("trusted_hosts", "download_allow_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:  # a JSON list, as the other list settings; "[::1]" alone is no JSON
+            listed = json.loads(value)
+        except ValueError:
+            listed = None
+        if isinstance(listed, list):
+            return listed
+        return [name.strip() for name in value.split(",") if name.strip()]
+
+    @field_validator("trusted_hosts")
+    @classmethod
+    def _hosts_parse(cls, value: list[str]) -> list[str]:
+        TrustedHosts(value)  # raises on an entry that is no host name
+        return value
+
     max_transcodes: int = 4
 
     @property
@@ -123,13 +162,6 @@ class Settings(BaseSettings):
         """The largest request body either side reads (413 past it): an upload's limit plus
         room for the multipart framing around it."""
         return self.max_upload_bytes + 64 * 1024
-
-    @field_validator("download_allow_hosts", mode="before")
-    @classmethod
-    def _split_hosts(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [host.strip().lower() for host in value.split(",") if host.strip()]
-        return value
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

@@ -51,6 +51,10 @@ class TooLarge(AppError):
     status, code, default_message = 413, "TOO_LARGE", "Request too large"
 
 
+class UnsupportedMediaType(AppError):
+    status, code, default_message = 415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported media type"
+
+
 class RangeNotSatisfiable(AppError):
     status, code, default_message = 416, "RANGE_NOT_SATISFIABLE", "Range not satisfiable"
 
@@ -61,6 +65,10 @@ class Locked(AppError):
 
 class RateLimited(AppError):
     status, code, default_message = 429, "RATE_LIMITED", "Too many requests"
+
+
+class HeadersTooLarge(AppError):
+    status, code, default_message = 431, "HEADERS_TOO_LARGE", "Request header fields too large"
 
 
 class Unavailable(AppError):
@@ -81,9 +89,11 @@ _BY_STATUS: dict[int, type[AppError]] = {
         MethodNotAllowed,
         Conflict,
         TooLarge,
+        UnsupportedMediaType,
         RangeNotSatisfiable,
         Locked,
         RateLimited,
+        HeadersTooLarge,
         Unavailable,
         Timeout,
     )

@@ -6,13 +6,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from shared.db.base import MAX_ID
 from shared.errors import ValidationFailed
 
 VIDEOS_LIMIT_DEFAULT, VIDEOS_LIMIT_MAX = 50, 500
 ARTISTS_PER_PAGE_DEFAULT, ARTISTS_PER_PAGE_MAX = 50, 200
+# Offsets go to the database as 64-bit integers (past that: an OverflowError, a 500), and
+# no table holds more rows than it has ids. A page number is bounded so that its offset,
+# at the largest page size, is still such an offset.
+OFFSET_MAX = MAX_ID
+PAGE_MAX = OFFSET_MAX // ARTISTS_PER_PAGE_MAX + 1
 
 
-def int_arg(args: Mapping[str, str], name: str, default: int, lo: int, hi: int | None) -> int:
+def int_arg(args: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
     raw = args.get(name)
     if raw is None or raw == "":
         return default
@@ -20,9 +26,8 @@ def int_arg(args: Mapping[str, str], name: str, default: int, lo: int, hi: int |
         value = int(raw)
     except ValueError:
         raise ValidationFailed(f"{name} must be an integer") from None
-    if value < lo or (hi is not None and value > hi):
-        bound = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
-        raise ValidationFailed(f"{name} must be {bound}")
+    if not lo <= value <= hi:
+        raise ValidationFailed(f"{name} must be between {lo} and {hi}")
     return value
 
 
@@ -35,7 +40,7 @@ class LimitOffset:
     def from_args(cls, args: Mapping[str, str]) -> LimitOffset:
         return cls(
             limit=int_arg(args, "limit", VIDEOS_LIMIT_DEFAULT, 1, VIDEOS_LIMIT_MAX),
-            offset=int_arg(args, "offset", 0, 0, None),
+            offset=int_arg(args, "offset", 0, 0, OFFSET_MAX),
         )
 
     def envelope(self, key: str, items: list[Any], total: int) -> dict[str, Any]:
@@ -56,7 +61,7 @@ class PageNumber:
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> PageNumber:
         return cls(
-            page=int_arg(args, "page", 1, 1, None),
+            page=int_arg(args, "page", 1, 1, PAGE_MAX),
             per_page=int_arg(args, "per_page", ARTISTS_PER_PAGE_DEFAULT, 1, ARTISTS_PER_PAGE_MAX),
         )
 

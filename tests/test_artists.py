@@ -9,6 +9,7 @@ import pytest
 
 from shared.clock import utcnow
 from shared.db.models import ROLES, Artist, Download, Playlist, PlaylistEntry, Video
+from shared.pagination import PAGE_MAX
 from tests.conftest import assert_error
 from tests.factories import add_entry, make_artist, make_playlist, make_video, table_rows
 
@@ -83,6 +84,9 @@ def test_paging_edges(client, bearer, db_session):
     beyond, body = names("per_page=2&page=4")
     assert beyond == [] and body["total"] == 5 and body["page"] == 4
     assert len(names("per_page=200")[0]) == 5
+    # The last page there can be, at the largest page size: an empty page.
+    farthest, body = names(f"per_page=200&page={PAGE_MAX}")
+    assert farthest == [] and body["page"] == PAGE_MAX and body["pages"] == 1
 
 
 @pytest.mark.parametrize(
@@ -96,6 +100,10 @@ def test_paging_edges(client, bearer, db_session):
         "page=abc",
         "per_page=1.5",
         "page=1e3",
+        # Pages whose offset would pass a 64-bit integer (was a 500).
+        f"page={PAGE_MAX + 1}",
+        "page=9223372036854775807",
+        "page=99999999999999999999999",
         "sort=bogus",
         "sort=--name",
         "monitored=yes",

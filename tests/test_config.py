@@ -5,6 +5,7 @@ from __future__ import annotations
 import stat
 
 import pytest
+from pydantic import ValidationError
 
 from shared.config import Settings, SettingsError
 from shared.db.engine import async_url, sync_url
@@ -103,3 +104,23 @@ def test_one_url_gives_both_engines(url, sync, async_):
 def test_unsupported_database_is_refused():
     with pytest.raises(ValueError, match="unsupported database"):
         sync_url("oracle://x/y")
+
+
+@pytest.mark.parametrize(
+    ("value", "hosts"),
+    [
+        ("figway.example, localhost", ["figway.example", "localhost"]),
+        ('["figway.example", ".figway.example"]', ["figway.example", ".figway.example"]),
+        ("[::1]", ["[::1]"]),  # an IPv6 literal alone looks like JSON, and is none
+        ("*", ["*"]),
+    ],
+)
+def test_trusted_hosts_are_a_comma_list_or_json(monkeypatch, tmp_path, value, hosts):
+    monkeypatch.setenv("FIGWAY_TRUSTED_HOSTS", value)
+    assert Settings(_env_file=None, var_dir=tmp_path).trusted_hosts == hosts
+
+
+def test_a_trusted_host_that_is_no_host_name_stops_the_start(monkeypatch, tmp_path):
+    monkeypatch.setenv("FIGWAY_TRUSTED_HOSTS", "localhost,http://figway.example/")
+    with pytest.raises(ValidationError, match="not a host name"):
+        Settings(_env_file=None, var_dir=tmp_path)

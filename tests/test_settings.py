@@ -12,6 +12,7 @@ from shared.db.models import Setting
 from shared.serializers import MASK
 from shared.services.settings import MAX_BULK_KEYS
 from tests.conftest import assert_error
+from tests.test_users import LONE_SURROGATES
 
 BAD_KEYS = ["x" * 129, "has%20space", "a%0A", "semi;colon", "caf%C3%A9", "a$"]
 
@@ -146,6 +147,19 @@ def test_put_round_trips_any_json(client, bearer, value):
     )
     got = client.get("/api/settings/some.key-1", headers=headers).get_json()["value"]
     assert got == value and type(got) is type(value)
+
+
+def test_put_refuses_lone_surrogates(client, bearer, stored_settings, db_session):
+    stored_settings(theme="dark")
+    headers = bearer("admin")
+    for raw in LONE_SURROGATES:
+        body = raw.replace(b'"theme"', b'"value"').replace(b'{"a"', b'{"value"')
+        response = client.put(
+            "/api/settings/theme", data=body, content_type="application/json", headers=headers
+        )
+        assert_error(response, 400, "BAD_REQUEST")
+    assert snapshot(db_session) == {"theme": ("dark", "about theme")}
+    assert client.get("/api/settings/theme", headers=headers).status_code == 200
 
 
 def test_put_needs_admin(client, bearer, db_session):

@@ -291,6 +291,36 @@ def test_preferences_is_its_own_route(client, login):
     assert_error(client.put("/api/users/me/role", json={"role": "admin"}), 404, "NOT_FOUND")
 
 
+# A lone surrogate anywhere (a value, a key, deep inside): escaped, or as raw bytes.
+LONE_SURROGATES = (
+    b'{"theme": "\\ud800"}',
+    b'{"\\udfff": 1}',
+    b'{"a": [1, {"b": "x\\udc00y"}]}',
+    b'{"a": "\\ude00\\ud83d"}',  # a pair the wrong way round is two lone ones
+    b'{"a": "\xed\xa0\x80"}',
+)
+
+
+def test_preferences_refuse_lone_surrogates(client, login, db_session):
+    user = login("readonly")
+    for raw in LONE_SURROGATES:
+        assert_error(
+            client.put("/api/users/me/preferences", data=raw, content_type="application/json"),
+            400,
+            "BAD_REQUEST",
+        )
+    assert stored(db_session, user.id).preferences == {}
+    assert client.get("/api/auth/me").status_code == 200
+    # A proper pair is one character (an emoji), stored and read back.
+    pair = client.put(
+        "/api/users/me/preferences",
+        data=b'{"mood": "\\ud83d\\ude00"}',
+        content_type="application/json",
+    )
+    assert pair.status_code == 200 and pair.get_json() == {"preferences": {"mood": "\U0001f600"}}
+    assert client.get("/api/auth/me").get_json()["preferences"] == {"mood": "\U0001f600"}
+
+
 def test_preferences_reject_bad_bodies(client, login, db_session):
     user = login("readonly")
     client.put("/api/users/me/preferences", json={"keep": 1})

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from shared.db.models import ROLES, Artist, PlaylistEntry, Video
+from shared.pagination import OFFSET_MAX
 from tests.conftest import assert_error
 from tests.factories import add_entry, make_artist, make_playlist, make_video, table_rows
 
@@ -91,6 +92,9 @@ def test_paging_edges(client, bearer, db_session):
     assert beyond == [] and body["total"] == 5 and body["offset"] == 10
     assert page("limit=500")[0] == ids
     assert page("limit=1")[0] == ids[:1]
+    # The largest offset there is, with the largest page after it: an empty page.
+    farthest, body = page(f"limit=500&offset={OFFSET_MAX}")
+    assert farthest == [] and body["offset"] == OFFSET_MAX and body["total"] == 5
 
 
 @pytest.mark.parametrize(
@@ -102,6 +106,9 @@ def test_paging_edges(client, bearer, db_session):
         "limit=abc",
         "offset=-1",
         "offset=1.5",
+        # Past a 64-bit offset: the database driver cannot take it (was a 500).
+        "offset=9223372036854775808",
+        "offset=99999999999999999999",
         "status=done",
         "status=WANTED",
         "artist_id=abc",
@@ -187,7 +194,17 @@ def test_search_limit(client, bearer, db_session):
 
 
 @pytest.mark.parametrize(
-    "query", ["", "q=", "q=%20%20", "q=" + "x" * 201, "q=a&limit=0", "q=a&limit=501", "q=a&limit=x"]
+    "query",
+    [
+        "",
+        "q=",
+        "q=%20%20",
+        "q=" + "x" * 201,
+        "q=a&limit=0",
+        "q=a&limit=501",
+        "q=a&limit=x",
+        "q=a&offset=99999999999999999999",
+    ],
 )
 def test_search_rejects_bad_query(client, bearer, query):
     assert_error(

@@ -21,6 +21,11 @@ COMPARED_HEADERS = (
     "accept-ranges",
     "content-range",
     "content-disposition",
+    # What a browser may do with the answer: sniff it, frame it, tell other sites of it.
+    "x-content-type-options",
+    "x-frame-options",
+    "content-security-policy",
+    "referrer-policy",
 )
 
 

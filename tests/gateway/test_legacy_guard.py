@@ -67,7 +67,7 @@ async def until(predicate: Callable[[], bool]) -> None:
 
 async def _get(gateway: Gateway, path: str) -> httpx.Response:
     transport = httpx.ASGITransport(app=gateway)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         return await client.get(path)
 
 

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from gateway.parity.scenario import USER, Scenario
 from shared.db.models import Artist, Download, Playlist, PlaylistEntry, Video
+from shared.pagination import PAGE_MAX
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -175,6 +176,11 @@ SCENARIOS: tuple[Scenario, ...] = (
     _list("per_page over its bound", "?per_page=201"),
     _list("page not a number", "?page=abc"),
     _list("page zero", "?page=0"),
+    # The last page whose offset a database takes, and the ones past it (were a 500).
+    _list("the last page there can be", f"?per_page=200&page={PAGE_MAX}"),
+    _list("page past the last there can be", f"?page={PAGE_MAX + 1}"),
+    _list("page at 64 bits", "?page=9223372036854775807"),
+    _list("page beyond 64 bits", "?page=99999999999999999999999"),
     _list("repeated key: the first wins", "?per_page=2&per_page=3"),
     _list("sort by video count, reversed", "?sort=-video_count"),
     _list("sort by updated_at", "?sort=updated_at"),
@@ -223,6 +229,9 @@ SCENARIOS: tuple[Scenario, ...] = (
         arrange=library,
     ),
     Scenario(CREATE, "malformed JSON", "/api/artists", role="manager", raw=b"{"),
+    Scenario(
+        CREATE, "a lone surrogate", "/api/artists", role="manager", raw=b'{"name": "\\ud800"}'
+    ),
     Scenario(CREATE, "body too large", "/api/artists", role="manager", raw=b" " * (6 * 2**20)),
     Scenario(CREATE, "not an object", "/api/artists", role="manager", json=["name"]),
     Scenario(CREATE, "missing name", "/api/artists", role="manager", json={"genres": []}),

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from gateway.parity.catalogue.artists import T0, library
 from gateway.parity.scenario import Scenario
 from shared.db.models import Artist, Video
+from shared.pagination import OFFSET_MAX
 
 
 def _many_videos(session: Session, now: datetime) -> None:
@@ -82,6 +83,10 @@ SCENARIOS: tuple[Scenario, ...] = (
     _list("limit zero", "?limit=0"),
     _list("limit not a number", "?limit=abc"),
     _list("negative offset", "?offset=-1"),
+    # The largest offset a database takes, and the ones past it (were a 500).
+    _list("the largest offset", f"?limit=500&offset={OFFSET_MAX}"),
+    _list("offset past 64 bits", f"?offset={OFFSET_MAX + 1}"),
+    _list("offset far beyond 64 bits", "?offset=99999999999999999999"),
     _list("repeated key: the first wins", "?limit=2&limit=4"),
     _list("status and artist filters", "?status=downloaded&artist_id=2"),
     _list("sort by year, descending", "?sort=year&order=desc"),
@@ -100,12 +105,33 @@ SCENARIOS: tuple[Scenario, ...] = (
     _search("blank q", "?q=%20%20"),
     _search("q too long", "?q=" + "x" * 201),
     _search("limit over its bound", "?q=a&limit=501"),
+    _search("offset beyond 64 bits", "?q=a&offset=99999999999999999999"),
     _search("repeated q: the first wins", "?q=loser&q=abba"),
     # Flask keeps bytes that are no UTF-8 percent-encoded, and echoes the query.
     _search("q not UTF-8", "?q=%ff"),
     # --- POST /api/videos ----------------------------------------------------------------
     Scenario(CREATE, "anonymous", "/api/videos", json=NEW_VIDEO, arrange=library),
     Scenario(CREATE, "user", "/api/videos", role="user", json=NEW_VIDEO, arrange=library),
+    Scenario(
+        CREATE,
+        "cookie write from another site",
+        "/api/videos",
+        role="manager",
+        json=NEW_VIDEO,
+        headers={"Origin": "http://evil.example"},
+        arrange=library,
+    ),
+    Scenario(
+        CREATE,
+        "bearer write from another site",
+        "/api/videos",
+        role="manager",
+        auth="bearer",
+        json=NEW_VIDEO,
+        headers={"Origin": "http://evil.example"},
+        arrange=library,
+        volatile=CREATED,
+    ),
     Scenario(
         CREATE,
         "manager creates",

@@ -1,0 +1,62 @@
+"""The HTTP rules of every request and response, as the Flask side applies them
+(legacy_flask/http.py): same-site writes, security headers. Small pure ASGI middlewares."""
+
+from __future__ import annotations
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from fastapi_app.errors import legacy_response
+from shared.web.headers import EVERY_RESPONSE, PAGES, is_page
+from shared.web.origin import STATE_CHANGING, cross_site_refusal
+
+_EVERY = [(k.lower().encode(), v.encode()) for k, v in EVERY_RESPONSE]
+_PAGES = [(k.lower().encode(), v.encode()) for k, v in PAGES]
+
+
+class SameSiteWrites:
+    """403 for a write authenticated by the session cookie from another site."""
+
+    def __init__(self, app: ASGIApp, cookie_name: str) -> None:
+        self.app = app
+        self.cookie_name = cookie_name
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in STATE_CHANGING:
+            headers = Headers(scope=scope)
+            refusal = cross_site_refusal(
+                scope["method"],
+                host=headers.get("host"),
+                origin=headers.get("origin"),
+                referer=headers.get("referer"),
+                authorization=headers.get("authorization"),
+                cookie=headers.get("cookie"),
+                cookie_name=self.cookie_name,
+            )
+            if refusal is not None:
+                await legacy_response(refusal)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class SecurityHeaders:
+    """The security headers (shared/web/headers.py) on every response, unless it set its own."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def add_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.setdefault("headers", [])
+                present = {name.lower() for name, _ in headers}
+                content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+                extra = _EVERY + _PAGES if is_page(content_type.decode("latin-1")) else _EVERY
+                headers.extend(pair for pair in extra if pair[0] not in present)
+            await send(message)
+
+        await self.app(scope, receive, add_headers)
