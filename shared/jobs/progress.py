@@ -189,7 +189,7 @@ class RedisProgress:
     publish is dropped (within `timeout`, redis-py's own retries off) and a subscription
     waits and resubscribes, while the sockets read the row."""
 
-    def __init__(self, url: str, timeout: float = 3.0) -> None:
+    def __init__(self, url: str, timeout: float) -> None:
         self._url = url
         self._timeout = timeout
         self._lock = threading.Lock()
