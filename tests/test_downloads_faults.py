@@ -226,7 +226,7 @@ def test_a_hung_broker_costs_a_503_within_the_timeout(
             took = time.monotonic() - started
             assert response.status_code == 503, response.text
             assert response.json() == {"error": NOT_QUEUED, "code": "UNAVAILABLE"}
-            assert took < s.broker_timeout_s + 1.0, took
+            assert took < s.broker_timeout_s + 2.0, took  # unbounded: the rescue at 10 s
             db_session.rollback()
             (failed,) = db_session.query(Download).all()
             assert failed.status == "failed" and failed.error_message == NOT_QUEUED

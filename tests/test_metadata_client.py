@@ -155,7 +155,7 @@ def test_a_slow_provider_costs_one_deadline_for_all_attempts():
             took = time.monotonic() - started
     # One attempt used the whole deadline: no second one, no 3 x 0.5 s.
     assert calls == 1
-    assert 0.5 <= took < 0.5 + 0.4, took
+    assert 0.5 <= took < 0.5 + 0.8, took  # three attempts took 1.5 s and more
 
 
 def test_calls_in_flight_never_exceed_the_limit():
