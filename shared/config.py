@@ -107,6 +107,15 @@ class Settings(BaseSettings):
     download_reaper_interval_s: float = Field(
         10.0, gt=0, validation_alias=_env("FIGWAY_DOWNLOAD_REAPER_INTERVAL")
     )
+    # A queued download no worker has claimed this long lost its message (Redis restarted
+    # without its data, or the process whose thread held it stopped): the reaper sends it
+    # again. Longer than a retry's delay, so a row waiting for its retry is left alone.
+    download_requeue_after_s: float = Field(
+        120.0, gt=0, validation_alias=_env("FIGWAY_DOWNLOAD_REQUEUE_AFTER")
+    )
+    # How long the gateway gives Redis to take a download's message (connect and send
+    # together) and a progress message: a hung Redis must cost a 503, not the client's wait.
+    broker_timeout_s: float = Field(3.0, gt=0, validation_alias=_env("FIGWAY_BROKER_TIMEOUT"))
     download_max_retries: int = Field(2, ge=0, validation_alias=_env("FIGWAY_DOWNLOAD_RETRIES"))
     download_retry_delay_s: float = Field(
         2.0, ge=0, validation_alias=_env("FIGWAY_DOWNLOAD_RETRY_DELAY")

@@ -24,6 +24,7 @@ __all__ = ["wait_for"]  # re-exported: the download and worker tests import it f
 SLOW_PREFIX = "/slow/"
 # /redirect/?to=<url>: a 302 to that url.
 REDIRECT_PREFIX = "/redirect/"
+PACED_PREFIX = "/paced/"
 # /flaky/<n>/<name>: the first n requests for that path get a 503, then the file is served.
 FLAKY_PREFIX = "/flaky/"
 SLOW_SIZE = 64 * 1024 * 1024  # declared length: far more than a test ever waits for
@@ -66,6 +67,10 @@ class MediaServer:
         """A video that trickles in slowly and never ends within a test."""
         return f"{self.base_url}{SLOW_PREFIX}{name}"
 
+    def paced_url(self, seconds: float, name: str = "paced.mp4") -> str:
+        """A video that trickles in at the slow pace for about `seconds`, then ends."""
+        return f"{self.base_url}{PACED_PREFIX}{seconds}/{name}"
+
     def flaky_url(self, failures: int, name: str = "sample.mp4") -> str:
         """`name`, after `failures` answers of 503 Service Unavailable (a unique path each)."""
         return f"{self.base_url}{FLAKY_PREFIX}{failures}/{uuid.uuid4().hex}/{name}"
@@ -92,7 +97,10 @@ def _handler(
 
         def do_GET(self) -> None:
             if self.path.startswith(SLOW_PREFIX):
-                self._trickle()
+                self._trickle(SLOW_SIZE)
+            elif self.path.startswith(PACED_PREFIX):
+                seconds = float(self.path.removeprefix(PACED_PREFIX).split("/", 1)[0])
+                self._trickle(int(seconds / SLOW_PAUSE_S) * SLOW_CHUNK)
             elif self.path.startswith(FLAKY_PREFIX):
                 self._flaky()
             elif self.path.startswith(REDIRECT_PREFIX):
@@ -113,14 +121,14 @@ def _handler(
             self.path = f"/{name}"
             super().do_GET()
 
-        def _trickle(self) -> None:
+        def _trickle(self, size: int) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "video/mp4")
-            self.send_header("Content-Length", str(SLOW_SIZE))
+            self.send_header("Content-Length", str(size))
             self.end_headers()
             chunk, sent = b"\0" * SLOW_CHUNK, 0
             try:
-                while sent < SLOW_SIZE and not stop.is_set():
+                while sent < size and not stop.is_set():
                     self.wfile.write(chunk)
                     sent += len(chunk)
                     stop.wait(SLOW_PAUSE_S)

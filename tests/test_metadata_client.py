@@ -5,6 +5,7 @@ against providers served for real on loopback ports."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -132,23 +133,29 @@ def test_malformed_json_is_unavailable_and_not_retried():
     assert calls == 1
 
 
-def test_a_slow_provider_times_out_and_each_try_is_counted():
+def test_a_slow_provider_costs_one_deadline_for_all_attempts():
     calls = 0
     release = asyncio.Event()
 
     async def hang(_request: Request) -> Response:
         nonlocal calls
         calls += 1
-        await release.wait()  # never set: only the client's timeout ends the wait
+        await release.wait()  # never set: only the client's deadline ends the wait
         return JSONResponse(SEARCH)
 
     app = Starlette(routes=[Route("/api/v1/search/entities", hang)])
     with serve(app) as url, pytest.raises(Unavailable):
-        call(
-            lambda: AsyncMetadataClient(url, 0.2, retries=1, backoff_s=0.01),
-            lambda c: c.search_artists("x"),
-        )
-    assert calls == 2
+        started = time.monotonic()
+        try:
+            call(
+                lambda: AsyncMetadataClient(url, 0.5, retries=2, backoff_s=0.01),
+                lambda c: c.search_artists("x"),
+            )
+        finally:
+            took = time.monotonic() - started
+    # One attempt used the whole deadline: no second one, no 3 x 0.5 s.
+    assert calls == 1
+    assert 0.5 <= took < 0.5 + 0.8, took  # three attempts took 1.5 s and more
 
 
 def test_calls_in_flight_never_exceed_the_limit():

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,9 +73,9 @@ def worker_settings(settings: Settings, redis_url: str) -> Settings:
     )
 
 
-@pytest.fixture
-def worker(worker_settings: Settings, tmp_path: Path) -> Iterator[Worker]:
-    s = worker_settings
+@contextmanager
+def started_worker(s: Settings, tmp_path: Path) -> Iterator[Worker]:
+    """A `figway worker` on the settings' Redis and queue, stopped on the way out."""
     env = base_env(
         tmp_path,
         DATABASE_URL=s.database_url,
@@ -96,5 +97,13 @@ def worker(worker_settings: Settings, tmp_path: Path) -> Iterator[Worker]:
             start_new_session=True,
         )
     found = Worker(process, log)
-    yield found
-    found.stop()
+    try:
+        yield found
+    finally:
+        found.stop()
+
+
+@pytest.fixture
+def worker(worker_settings: Settings, tmp_path: Path) -> Iterator[Worker]:
+    with started_worker(worker_settings, tmp_path) as found:
+        yield found

@@ -52,11 +52,16 @@ async def queue(video_id: int, user: Writer, session: SessionDep, state: ModernD
     download_id = download.id
     await session.commit()  # the runner must find the row
     try:
-        # In a thread: with Celery this talks to the broker.
-        await anyio.to_thread.run_sync(state.downloads.runner.submit, download_id)
+        # In a thread: with Celery this talks to the broker. Its connect and send are each
+        # bounded; this bounds them together. A send that ends after we gave up finds the
+        # row failed: the worker's claim skips it.
+        with anyio.fail_after(state.settings.broker_timeout_s):
+            await anyio.to_thread.run_sync(
+                state.downloads.runner.submit, download_id, abandon_on_cancel=True
+            )
     except Exception as exc:
         # The row must not wait for a job that was never sent: fail it, say so.
-        log.exception("download %s: could not submit it", download_id)
+        log.warning("download %s: could not submit it: %r", download_id, exc)
         await anyio.to_thread.run_sync(abandon, state.downloads.sessions, download_id, NOT_QUEUED)
         raise Unavailable(NOT_QUEUED) from exc
     return JSONResponse({"success": True, "download_id": download_id}, status_code=202)

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from shared.db.base import MAX_ID
@@ -189,7 +190,10 @@ def check_status(status: int, missing: str) -> None:
 
 
 class MetadataClient:
-    """Blocking client, one per app: its connection pool is shared by the request threads."""
+    """Blocking client, one per app: its connection pool is shared by the request threads.
+
+    `timeout` bounds a call as a whole (connecting and waiting for the answer together), as
+    it does for the async client; requests alone would allow it for each of the two."""
 
     def __init__(
         self, base_url: str, timeout: float, api_key: str | None = None, *, pool_size: int = 64
@@ -223,7 +227,13 @@ class MetadataClient:
 
     def _get(self, path: str, params: dict[str, str], missing: str, parse: Callable[[Any], T]) -> T:
         try:
-            response = self._session.get(self.base_url + path, params=params, timeout=self.timeout)
+            response = self._session.get(
+                self.base_url + path,
+                params=params,
+                # requests hands a urllib3 Timeout to urllib3 as it is (adapters.send); its
+                # type hints know only numbers.
+                timeout=urllib3.Timeout(total=self.timeout),  # type: ignore[arg-type]
+            )
         except requests.RequestException as exc:
             raise Unavailable(UNAVAILABLE) from exc
         with response:
@@ -264,6 +274,10 @@ class AsyncMetadataClient:
     GET, so every call is idempotent: a refused connection, a timeout or a 502/503/504 is
     retried `retries` times with exponential backoff and jitter. `max_concurrency` bounds
     the calls in flight to the provider; callers past it wait their turn.
+
+    `timeout` is one deadline for the whole call: the wait for a slot, every attempt and
+    the pauses between them. A timed-out attempt has used it up, so the caller gets its 503
+    after `timeout`, as from the legacy side, not after three of them (32 s at 10 s).
     """
 
     def __init__(
@@ -277,6 +291,7 @@ class AsyncMetadataClient:
         backoff_s: float = 0.05,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
         self.retries = retries
         self.backoff_s = backoff_s
         self._headers = {"Accept": "application/json"}
@@ -319,14 +334,20 @@ class AsyncMetadataClient:
         self, path: str, params: dict[str, str], missing: str, parse: Callable[[Any], T]
     ) -> T:
         url = self.base_url + path
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
             try:
-                async with self._slots, self._http().get(url, params=params) as response:
+                async with (
+                    asyncio.timeout_at(deadline),
+                    self._slots,
+                    self._http().get(url, params=params) as response,
+                ):
                     status = response.status
                     body = await response.read()
             except (aiohttp.ClientError, TimeoutError) as exc:  # refused, reset, timed out
-                if last:
+                if last or loop.time() >= deadline:
                     raise Unavailable(UNAVAILABLE) from exc
             else:
                 if status not in RETRY_STATUSES or last:
@@ -335,7 +356,10 @@ class AsyncMetadataClient:
                         return parse(json.loads(body))
                     except ValueError as exc:  # undecodable JSON and MalformedResponse alike
                         raise Unavailable(UNAVAILABLE) from exc
-            await asyncio.sleep(self.backoff_s * 2**attempt * (0.5 + random.random()))
+            pause = self.backoff_s * 2**attempt * (0.5 + random.random())
+            if loop.time() + pause >= deadline:
+                raise Unavailable(UNAVAILABLE)  # no time left for another attempt
+            await asyncio.sleep(pause)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def aclose(self) -> None:

@@ -37,7 +37,7 @@ def create_celery(settings: Settings) -> Celery:
     )
     # One engine per worker process, made on first use (after the fork, not before).
     sessions = LazySyncSessions(settings)
-    progress = RedisProgress(settings.redis_url)
+    progress = RedisProgress(settings.redis_url, settings.broker_timeout_s)
 
     @app.task(name=DOWNLOAD_TASK, bind=True)  # type: ignore[untyped-decorator]
     def download(task: Any, download_id: int) -> None:
@@ -67,6 +67,18 @@ class CeleryDownloads:
 
     def __init__(self, settings: Settings) -> None:
         self._app = create_celery(settings)
+        timeout = settings.broker_timeout_s
+        self._app.conf.update(
+            # A hung Redis costs the request at most its connect and one send: each is
+            # bounded, and neither kombu nor redis-py tries again (redis-py's own retries
+            # turned a 1 s socket timeout into 15 s). Only for sending: a worker's consumer
+            # keeps the defaults its blocking reads rely on.
+            broker_transport_options={
+                "socket_connect_timeout": timeout,
+                "socket_timeout": timeout,
+            },
+            task_publish_retry=False,
+        )
         self._queue = settings.celery_queue
 
     def submit(self, download_id: int) -> None:

@@ -476,10 +476,11 @@ def abandon(session_factory: SessionFactory, download_id: int, message: str) -> 
 
 def _requeue(session_factory: SessionFactory, download_id: int) -> bool:
     """Running -> queued for another attempt, as if never started (the video stays
-    'downloading'). False if a cancel got there first."""
+    'downloading'). False if a cancel got there first. Stamped now: on a queued row the
+    stamp says when it was last sent, so the reaper leaves a row waiting for its retry."""
     with session_factory() as session, session.begin():
         statement = _running(download_id).values(
-            status="queued", progress=0, started_at=None, heartbeat_at=None, worker_id=None
+            status="queued", progress=0, started_at=None, heartbeat_at=utcnow(), worker_id=None
         )
         return bool(_rowcount(session, statement))
 

@@ -15,7 +15,7 @@ from typing import Protocol
 from shared.config import Settings
 from shared.db.engine import LazySyncSessions
 from shared.jobs.progress import LocalProgress, ProgressBus, RedisProgress
-from shared.jobs.reaper import reap_stale_downloads
+from shared.jobs.reaper import reap_stale_downloads, requeue_lost_downloads
 from shared.jobs.threads import DownloadThreads
 
 log = logging.getLogger("figway.downloads")
@@ -45,9 +45,8 @@ class DownloadJobs:
             # Imported here: Celery is only loaded by processes that talk to a broker.
             from shared.jobs.celery_app import CeleryDownloads
 
-            return cls(
-                CeleryDownloads(settings), RedisProgress(settings.redis_url), sessions, settings
-            )
+            bus = RedisProgress(settings.redis_url, settings.broker_timeout_s)
+            return cls(CeleryDownloads(settings), bus, sessions, settings)
         progress = LocalProgress()
         runner = DownloadThreads(sessions, settings, publish=progress.publish, retries=True)
         return cls(runner, progress, sessions, settings)
@@ -57,8 +56,12 @@ class DownloadJobs:
         return isinstance(self.runner, DownloadThreads)
 
     def reap(self) -> list[int]:
-        """One pass of the reaper (blocking: run it in a thread)."""
-        return reap_stale_downloads(self.sessions, self.settings, publish=self.progress.publish)
+        """One pass of the reaper (blocking: run it in a thread): fails the running
+        downloads whose worker died, sends again the queued ones whose message was lost;
+        the ids failed."""
+        reaped = reap_stale_downloads(self.sessions, self.settings, publish=self.progress.publish)
+        requeue_lost_downloads(self.sessions, self.settings, self.runner.submit)
+        return reaped
 
     def close(self, timeout: float = 10.0) -> None:
         """Blocking: stops this process's downloads (embedded), then the pools."""

@@ -53,6 +53,8 @@ class DownloadThreads:
             daemon=True,
         )
         with self._lock:
+            if download_id in self._running:
+                return  # sent again by the reaper while its thread here waits for a retry
             self._running[download_id] = (thread, cancel)
         thread.start()
 
