@@ -5,8 +5,8 @@ Rows written before shared/media/paths.py kept the path a file was written to: a
 Both become relative to MEDIA_ROOT (the server's settings); anything else is left as it is.
 Downgrading keeps them: the earlier code reads a path relative to MEDIA_ROOT too.
 
-Revision ID: 0003_media_paths
-Revises: 0002
+Revision ID: 0004_media_paths
+Revises: 0003_login_throttle
 Create Date: 2026-11-27 16:10:00.000000
 """
 
@@ -18,8 +18,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import context, op
 
-revision: str = "0003_media_paths"
-down_revision: str | None = "0002"
+revision: str = "0004_media_paths"
+down_revision: str | None = "0003_login_throttle"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
