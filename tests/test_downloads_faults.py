@@ -42,6 +42,7 @@ from tests.test_downloads_twin import ENDED, queue, row
 from tests.workers import FAST_JOBS, Worker, started_worker
 
 media_server = media_fixtures.media_server
+settings = media_fixtures.settings_allowing_media_server  # downloads fetch from it
 sample_video = media_fixtures.sample_video
 
 
