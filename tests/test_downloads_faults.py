@@ -23,7 +23,6 @@ from typing import Any
 import redis
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
-from starlette.websockets import WebSocketDisconnect
 
 from fastapi_app import create_fastapi_app
 from fastapi_app.routers.downloads import NOT_QUEUED
@@ -38,7 +37,7 @@ from tests.faults import FaultProxy
 from tests.media_fixtures import MediaServer
 from tests.polling import wait_for
 from tests.servers import free_port, stop
-from tests.test_downloads_twin import ENDED, queue, row
+from tests.test_downloads_twin import ENDED, queue, receive_to_the_end, row
 from tests.workers import FAST_JOBS, Worker, started_worker
 
 media_server = media_fixtures.media_server
@@ -244,16 +243,6 @@ def receive_until(ws: Any, done: Any) -> list[dict[str, Any]]:
     while not done(messages):
         messages.append(ws.receive_json())
     return messages
-
-
-def receive_to_the_end(ws: Any) -> list[dict[str, Any]]:
-    messages = []
-    while True:
-        try:
-            messages.append(ws.receive_json())
-        except WebSocketDisconnect as closed:
-            assert closed.code == 1000, closed
-            return messages
 
 
 def test_live_progress_outlives_a_redis_blip(

@@ -100,14 +100,19 @@ def mid_download(
 
 def watch(client: TestClient, download_id: int, auth: dict[str, str]) -> list[dict[str, Any]]:
     """Every message of the WebSocket until the server closes it (with 1000)."""
-    messages = []
     with client.websocket_connect(f"/ws/downloads/{download_id}", headers=auth) as ws:
-        while True:
-            try:
-                messages.append(ws.receive_json())
-            except WebSocketDisconnect as closed:
-                assert closed.code == 1000, closed
-                return messages
+        return receive_to_the_end(ws)
+
+
+def receive_to_the_end(ws: Any) -> list[dict[str, Any]]:
+    """The messages of an open WebSocket until the server closes it with 1000."""
+    messages = []
+    while True:
+        try:
+            messages.append(ws.receive_json())
+        except WebSocketDisconnect as closed:
+            assert closed.code == 1000, closed
+            return messages
 
 
 def assert_completed(
