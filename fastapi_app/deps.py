@@ -6,16 +6,17 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from starlette.requests import HTTPConnection
 
 from fastapi_app.state import Modern
 from shared.auth.roles import AuthLevel, has_role
+from shared.clock import utcnow
 from shared.config import Settings
-from shared.db.engine import end_session
-from shared.db.models import User
+from shared.db.engine import end_async_session, end_connection
 from shared.errors import AuthRequired, Forbidden
 from shared.services import auth as auth_service
+from shared.services.auth import Caller
 
 SESSION_TOKEN_KEY = "sid"  # noqa: S105 - the key inside the Flask session, not a secret
 
@@ -41,43 +42,74 @@ async def settings(state: ModernDep) -> Settings:
 SettingsDep = Annotated[Settings, Depends(settings)]
 
 
-async def db_session(state: ModernDep) -> AsyncIterator[AsyncSession]:
-    """One AsyncSession per request, never shared between tasks; rolled back unless committed."""
-    session = state.sessions()
+async def db_connection(state: ModernDep) -> AsyncIterator[AsyncConnection]:
+    """The request's one pool checkout: the caller is resolved on it, and the handler's
+    statements run on it, in the transaction the first statement began. Closing it rolls
+    back what was not committed, and tells the pool so (no second reset)."""
+    connection = await state.engine.connect()
+    try:
+        yield connection
+    finally:
+        # This may run after the response has started: an error here cannot be answered
+        # any more, so end_connection keeps a lost connection from raising.
+        await end_connection(connection)
+
+
+ConnectionDep = Annotated[AsyncConnection, Depends(db_connection)]
+
+
+async def db_session(state: ModernDep, connection: ConnectionDep) -> AsyncIterator[AsyncSession]:
+    """For the twins not yet converted: an AsyncSession on the request's connection (no
+    second checkout), owning its transaction (the caller's lookup included): its commit
+    commits, its close rolls back. Never shared between tasks."""
+    session = state.sessions(bind=connection, join_transaction_mode="control_fully")
     try:
         yield session
     finally:
-        # Closing runs after the response has started: an error here cannot be answered
-        # any more, so end_session keeps a lost connection from raising.
-        await session.run_sync(end_session)
+        await end_async_session(session)
 
 
 SessionDep = Annotated[AsyncSession, Depends(db_session)]
 
 
-async def optional_user(request: Request, state: ModernDep, session: SessionDep) -> User | None:
-    return await caller(request, state, session)
+async def optional_user(
+    request: Request, state: ModernDep, connection: ConnectionDep
+) -> Caller | None:
+    return await caller(request, state, connection)
 
 
-async def caller(connection: HTTPConnection, state: Modern, session: AsyncSession) -> User | None:
-    """Who is calling, by bearer token or session cookie (a request or a WebSocket)."""
+async def caller(
+    connection: HTTPConnection, state: Modern, db: AsyncConnection | AsyncSession
+) -> Caller | None:
+    """Who is calling, by bearer token or session cookie (a request or a WebSocket): one
+    indexed lookup, the statements the legacy side runs (shared.services.auth)."""
     header = connection.headers.get("authorization", "")
     if header[:7].lower() == "bearer ":
-        token = header[7:].strip()
-        return await session.run_sync(auth_service.user_for_bearer, state.settings, token)
+        params = auth_service.bearer_params(state.settings, header[7:].strip())
+        if params is None:
+            return None
+        row = (await db.execute(auth_service.BEARER_CALLER, params)).mappings().one_or_none()
+        return Caller.of(row) if row is not None else None
     data = state.cookies.loads(connection.cookies.get(state.cookies.name))
     sid = data.get(SESSION_TOKEN_KEY)
     if not isinstance(sid, str):
         return None
-    user = await session.run_sync(auth_service.user_for_session_token, sid)
-    await session.commit()  # keeps the throttled last_seen_at, as the Flask side does
-    return user
+    now = utcnow()
+    lookup = auth_service.session_params(sid, now)
+    row = (await db.execute(auth_service.SESSION_CALLER, lookup)).mappings().one_or_none()
+    if row is None:
+        return None
+    touch = auth_service.touch_params(row, now)
+    if touch is not None:
+        await db.execute(auth_service.TOUCH_SESSION, touch)
+        await db.commit()  # the throttled last_seen_at stays, whatever the handler does
+    return Caller.of(row)
 
 
-OptionalUser = Annotated[User | None, Depends(optional_user)]
+OptionalUser = Annotated[Caller | None, Depends(optional_user)]
 
 
-def require(level: AuthLevel) -> Callable[..., Coroutine[Any, Any, User | None]]:
+def require(level: AuthLevel) -> Callable[..., Coroutine[Any, Any, Caller | None]]:
     """A dependency enforcing `level`: 401 without a user, 403 below it (legacy shape).
 
     `public` only declares the level: it resolves no user and opens no session (a public
@@ -87,17 +119,17 @@ def require(level: AuthLevel) -> Callable[..., Coroutine[Any, Any, User | None]]
     async def public() -> None:
         return None
 
-    async def dependency(user: OptionalUser) -> User | None:
+    async def dependency(user: OptionalUser) -> Caller | None:
         return check_level(user, level)
 
-    chosen: Callable[..., Coroutine[Any, Any, User | None]] = (
+    chosen: Callable[..., Coroutine[Any, Any, Caller | None]] = (
         public if level == "public" else dependency
     )
     chosen._figway_auth = level  # type: ignore[attr-defined]
     return chosen
 
 
-def check_level(user: User | None, level: AuthLevel) -> User:
+def check_level(user: Caller | None, level: AuthLevel) -> Caller:
     """401 without a user, 403 below `level` (legacy shape)."""
     if user is None:
         raise AuthRequired()

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -232,8 +232,31 @@ def end_session(session: Session) -> None:
     try:
         session.close()
     except SQLAlchemyError as exc:
-        log.warning("database connection lost at the end of a request: %s", unavailable_reason(exc))
+        _lost_at_the_end(exc)
         session.invalidate()
+
+
+async def end_async_session(session: AsyncSession) -> None:
+    """end_session, awaited."""
+    try:
+        await session.close()
+    except SQLAlchemyError as exc:
+        _lost_at_the_end(exc)
+        await session.invalidate()
+
+
+async def end_connection(connection: AsyncConnection) -> None:
+    """Close a request's connection, as end_session closes a session: a rollback of what
+    was not committed, and a lost connection costs one log line (the driver's disconnect
+    error has invalidated it, so it leaves the pool)."""
+    try:
+        await connection.close()
+    except SQLAlchemyError as exc:
+        _lost_at_the_end(exc)
+
+
+def _lost_at_the_end(exc: SQLAlchemyError) -> None:
+    log.warning("database connection lost at the end of a request: %s", unavailable_reason(exc))
 
 
 # Client errors that mean "the server is not there" (MySQL/MariaDB): can't connect,
