@@ -42,11 +42,16 @@ async def settings(state: ModernDep) -> Settings:
 SettingsDep = Annotated[Settings, Depends(settings)]
 
 
-async def db_connection(state: ModernDep) -> AsyncIterator[AsyncConnection]:
+# Where the request's connection waits for db_session (in the ASGI scope: per request).
+_CONNECTION = "figway.db_connection"
+
+
+async def db_connection(request: Request, state: ModernDep) -> AsyncIterator[AsyncConnection]:
     """The request's one pool checkout: the caller is resolved on it, and the handler's
     statements run on it, in the transaction the first statement began. Closing it rolls
     back what was not committed, and tells the pool so (no second reset)."""
     connection = await state.engine.connect()
+    request.scope[_CONNECTION] = connection
     try:
         yield connection
     finally:
@@ -58,11 +63,19 @@ async def db_connection(state: ModernDep) -> AsyncIterator[AsyncConnection]:
 ConnectionDep = Annotated[AsyncConnection, Depends(db_connection)]
 
 
-async def db_session(state: ModernDep, connection: ConnectionDep) -> AsyncIterator[AsyncSession]:
-    """For the twins not yet converted: an AsyncSession on the request's connection (no
-    second checkout), owning its transaction (the caller's lookup included): its commit
-    commits, its close rolls back. Never shared between tasks."""
-    session = state.sessions(bind=connection, join_transaction_mode="control_fully")
+async def db_session(request: Request, state: ModernDep) -> AsyncIterator[AsyncSession]:
+    """The adapter for the twins not yet converted: an AsyncSession, never shared between
+    tasks. On the request's connection when resolving the caller opened one (FastAPI
+    solves dependencies in order, and the handlers declare the caller first): no second
+    checkout, and the session owns the transaction, the caller's lookup included (its
+    commit commits, its close rolls back). Else on the engine, checked out at its first
+    statement: /api/health answers its own body when the database is away."""
+    connection = request.scope.get(_CONNECTION)
+    session = (
+        state.sessions(bind=connection, join_transaction_mode="control_fully")
+        if connection is not None
+        else state.sessions()
+    )
     try:
         yield session
     finally:
