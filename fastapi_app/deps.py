@@ -1,4 +1,27 @@
-"""Dependencies: the async session per request, who is calling, the auth levels."""
+"""Dependencies: the database connection per request, who is calling, the auth levels.
+
+The native data path, and how a twin is converted to it (videos and auth/me are; convert
+artists, playlists and the rest the same way):
+
+1. Statements in shared/services/<resource>.py: SQLAlchemy Core on the tables, pure, built
+   once where they can be (a module constant with `bindparam`s, or an lru_cache'd builder
+   keyed by frozen query objects), with a `*_params(...)` function that validates the
+   inputs and raises the legacy 404/400 before any IO.
+2. Answers from rows in the same module (`page_json(rows, page)` and the like), calling
+   the serializers of shared/serializers.py, which read row mappings (column names as
+   keys), never ORM objects.
+3. The legacy side executes them on its sync Session:
+   `session.execute(STMT, params).mappings().all()` -> the answer function.
+4. The twin declares `db: ConnectionDep` after its caller (`_user: Reader`) and awaits the
+   same statement: `(await db.execute(STMT, params)).mappings().all()` -> the same answer
+   function. Writes are awaited Core statements too, then `await db.commit()`. No
+   `run_sync`, no AsyncSession, no ORM object on the request path.
+5. The caller (`Caller`, shared.services.auth) is one indexed lookup on that connection;
+   a route needs its id and role, not a User row.
+
+`SessionDep` (an AsyncSession on the same connection) is the adapter for twins not yet
+converted; it goes once the last one is.
+"""
 
 from __future__ import annotations
 
