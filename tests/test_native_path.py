@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, event, text
 from starlette.testclient import TestClient
@@ -17,6 +18,10 @@ from shared.config import Settings
 from shared.db.engine import sync_url
 from shared.db.models import Artist, Video
 from shared.services.auth import open_session
+from tests.mariadb_sites import OWNERS, scratch_mariadb
+from tests.mariadb_sites import bearer as mariadb_bearer
+from tests.servers import base_env, figway, free_port, serving
+from tests.test_contract import MANIFEST, legacy_manifest
 
 Trips = Counter[str]
 
@@ -122,3 +127,42 @@ def test_a_connection_the_server_dropped_while_idle_costs_no_request(twins, bear
         assert killed
         response = client.get("/api/auth/me", headers=auth)
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.mariadb
+@pytest.mark.parametrize("owner", OWNERS)
+def test_auth_changes_act_on_the_next_request_in_every_worker(tmp_path, owner):
+    """No process remembers a caller: a changed role, a logout and a deleted user act on
+    the very next request, whichever of two workers takes it, on each side."""
+    with scratch_mariadb() as database_url:
+        manifest = tmp_path / "migration_status.yaml"
+        if owner == "flask":
+            legacy_manifest(manifest)
+        else:
+            manifest.write_text(MANIFEST.read_text())  # every route owned by its twin
+        env = base_env(tmp_path, DATABASE_URL=database_url, FIGWAY_MANIFEST=str(manifest))
+        assert figway("db", "upgrade", env=env).returncode == 0
+        auth = mariadb_bearer(database_url, "someone")
+        engine = create_engine(sync_url(database_url))
+        port = free_port()
+        with serving(["serve", "--port", str(port), "--workers", "2"], env, port) as url:
+
+            def statuses(path: str, **kwargs: Any) -> set[int]:
+                # A new connection each: the two workers share the listening socket.
+                return {httpx.get(url + path, **kwargs).status_code for _ in range(12)}
+
+            assert statuses("/api/users", headers=auth) == {403}
+            with engine.begin() as conn:
+                conn.execute(text("UPDATE users SET role = 'admin' WHERE username = 'someone'"))
+            assert statuses("/api/users", headers=auth) == {200}
+
+            login = httpx.post(url + "/auth/login", json={"username": "someone", "password": "pw"})
+            cookies = dict(login.cookies)
+            assert statuses("/api/auth/me", cookies=cookies) == {200}
+            assert httpx.post(url + "/auth/logout", cookies=cookies).status_code == 200
+            assert statuses("/api/auth/me", cookies=cookies) == {401}
+
+            with engine.begin() as conn:
+                conn.execute(text("DELETE FROM users WHERE username = 'someone'"))
+            assert statuses("/api/auth/me", headers=auth) == {401}
+        engine.dispose()
