@@ -1,4 +1,27 @@
-"""Dependencies: the async session per request, who is calling, the auth levels."""
+"""Dependencies: the database connection per request, who is calling, the auth levels.
+
+The native data path, and how a twin is converted to it (videos and auth/me are; convert
+artists, playlists and the rest the same way):
+
+1. Statements in shared/services/<resource>.py: SQLAlchemy Core on the tables, pure, built
+   once where they can be (a module constant with `bindparam`s, or an lru_cache'd builder
+   keyed by frozen query objects), with a `*_params(...)` function that validates the
+   inputs and raises the legacy 404/400 before any IO.
+2. Answers from rows in the same module (`page_json(rows, page)` and the like), calling
+   the serializers of shared/serializers.py, which read row mappings (column names as
+   keys), never ORM objects.
+3. The legacy side executes them on its sync Session:
+   `session.execute(STMT, params).mappings().all()` -> the answer function.
+4. The twin declares `db: ConnectionDep` after its caller (`_user: Reader`) and awaits the
+   same statement: `(await db.execute(STMT, params)).mappings().all()` -> the same answer
+   function. Writes are awaited Core statements too, then `await db.commit()`. No
+   `run_sync`, no AsyncSession, no ORM object on the request path.
+5. The caller (`Caller`, shared.services.auth) is one indexed lookup on that connection;
+   a route needs its id and role, not a User row.
+
+`SessionDep` (an AsyncSession on the same connection) is the adapter for twins not yet
+converted; it goes once the last one is.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +29,17 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from starlette.requests import HTTPConnection
 
 from fastapi_app.state import Modern
 from shared.auth.roles import AuthLevel, has_role
+from shared.clock import utcnow
 from shared.config import Settings
-from shared.db.engine import end_session
-from shared.db.models import User
+from shared.db.engine import end_async_session, end_connection
 from shared.errors import AuthRequired, Forbidden
 from shared.services import auth as auth_service
+from shared.services.auth import Caller
 
 SESSION_TOKEN_KEY = "sid"  # noqa: S105 - the key inside the Flask session, not a secret
 
@@ -41,43 +65,87 @@ async def settings(state: ModernDep) -> Settings:
 SettingsDep = Annotated[Settings, Depends(settings)]
 
 
-async def db_session(state: ModernDep) -> AsyncIterator[AsyncSession]:
-    """One AsyncSession per request, never shared between tasks; rolled back unless committed."""
-    session = state.sessions()
+# Where the request's connection waits for db_session (in the ASGI scope: per request).
+_CONNECTION = "figway.db_connection"
+
+
+async def db_connection(request: Request, state: ModernDep) -> AsyncIterator[AsyncConnection]:
+    """The request's one pool checkout: the caller is resolved on it, and the handler's
+    statements run on it, in the transaction the first statement began. Closing it rolls
+    back what was not committed, and tells the pool so (no second reset)."""
+    connection = await state.engine.connect()
+    request.scope[_CONNECTION] = connection
+    try:
+        yield connection
+    finally:
+        # This may run after the response has started: an error here cannot be answered
+        # any more, so end_connection keeps a lost connection from raising.
+        await end_connection(connection)
+
+
+ConnectionDep = Annotated[AsyncConnection, Depends(db_connection)]
+
+
+async def db_session(request: Request, state: ModernDep) -> AsyncIterator[AsyncSession]:
+    """The adapter for the twins not yet converted: an AsyncSession, never shared between
+    tasks. On the request's connection when resolving the caller opened one (FastAPI
+    solves dependencies in order, and the handlers declare the caller first): no second
+    checkout, and the session owns the transaction, the caller's lookup included (its
+    commit commits, its close rolls back). Else on the engine, checked out at its first
+    statement: /api/health answers its own body when the database is away."""
+    connection = request.scope.get(_CONNECTION)
+    session = (
+        state.sessions(bind=connection, join_transaction_mode="control_fully")
+        if connection is not None
+        else state.sessions()
+    )
     try:
         yield session
     finally:
-        # Closing runs after the response has started: an error here cannot be answered
-        # any more, so end_session keeps a lost connection from raising.
-        await session.run_sync(end_session)
+        await end_async_session(session)
 
 
 SessionDep = Annotated[AsyncSession, Depends(db_session)]
 
 
-async def optional_user(request: Request, state: ModernDep, session: SessionDep) -> User | None:
-    return await caller(request, state, session)
+async def optional_user(
+    request: Request, state: ModernDep, connection: ConnectionDep
+) -> Caller | None:
+    return await caller(request, state, connection)
 
 
-async def caller(connection: HTTPConnection, state: Modern, session: AsyncSession) -> User | None:
-    """Who is calling, by bearer token or session cookie (a request or a WebSocket)."""
+async def caller(
+    connection: HTTPConnection, state: Modern, db: AsyncConnection | AsyncSession
+) -> Caller | None:
+    """Who is calling, by bearer token or session cookie (a request or a WebSocket): one
+    indexed lookup, the statements the legacy side runs (shared.services.auth)."""
     header = connection.headers.get("authorization", "")
     if header[:7].lower() == "bearer ":
-        token = header[7:].strip()
-        return await session.run_sync(auth_service.user_for_bearer, state.settings, token)
+        params = auth_service.bearer_params(state.settings, header[7:].strip())
+        if params is None:
+            return None
+        row = (await db.execute(auth_service.BEARER_CALLER, params)).mappings().one_or_none()
+        return Caller.of(row) if row is not None else None
     data = state.cookies.loads(connection.cookies.get(state.cookies.name))
     sid = data.get(SESSION_TOKEN_KEY)
     if not isinstance(sid, str):
         return None
-    user = await session.run_sync(auth_service.user_for_session_token, sid)
-    await session.commit()  # keeps the throttled last_seen_at, as the Flask side does
-    return user
+    now = utcnow()
+    lookup = auth_service.session_params(sid, now)
+    row = (await db.execute(auth_service.SESSION_CALLER, lookup)).mappings().one_or_none()
+    if row is None:
+        return None
+    touch = auth_service.touch_params(row, now)
+    if touch is not None:
+        await db.execute(auth_service.TOUCH_SESSION, touch)
+        await db.commit()  # the throttled last_seen_at stays, whatever the handler does
+    return Caller.of(row)
 
 
-OptionalUser = Annotated[User | None, Depends(optional_user)]
+OptionalUser = Annotated[Caller | None, Depends(optional_user)]
 
 
-def require(level: AuthLevel) -> Callable[..., Coroutine[Any, Any, User | None]]:
+def require(level: AuthLevel) -> Callable[..., Coroutine[Any, Any, Caller | None]]:
     """A dependency enforcing `level`: 401 without a user, 403 below it (legacy shape).
 
     `public` only declares the level: it resolves no user and opens no session (a public
@@ -87,17 +155,17 @@ def require(level: AuthLevel) -> Callable[..., Coroutine[Any, Any, User | None]]
     async def public() -> None:
         return None
 
-    async def dependency(user: OptionalUser) -> User | None:
+    async def dependency(user: OptionalUser) -> Caller | None:
         return check_level(user, level)
 
-    chosen: Callable[..., Coroutine[Any, Any, User | None]] = (
+    chosen: Callable[..., Coroutine[Any, Any, Caller | None]] = (
         public if level == "public" else dependency
     )
     chosen._figway_auth = level  # type: ignore[attr-defined]
     return chosen
 
 
-def check_level(user: User | None, level: AuthLevel) -> User:
+def check_level(user: Caller | None, level: AuthLevel) -> Caller:
     """401 without a user, 403 below `level` (legacy shape)."""
     if user is None:
         raise AuthRequired()

@@ -12,31 +12,32 @@ from flask import g, redirect, render_template, request, session
 from legacy_flask.db import db
 from legacy_flask.extensions import legacy
 from shared.auth.roles import AuthLevel, has_role
-from shared.db.models import User
 from shared.errors import AuthRequired, Forbidden
 from shared.services import auth as auth_service
+from shared.services.auth import Caller
 
 F = TypeVar("F", bound=Callable[..., Any])
 SESSION_TOKEN_KEY = "sid"  # noqa: S105 - a cookie key name, not a secret
 
 
-def current_user() -> User | None:
+def current_user() -> Caller | None:
+    """Who is calling, once per request: the statements the twins await (shared.services.auth)."""
     if "user" not in g:
-        g.user = _resolve_user()
-    user: User | None = g.user
+        g.user = _resolve_caller()
+    user: Caller | None = g.user
     return user
 
 
-def _resolve_user() -> User | None:
+def _resolve_caller() -> Caller | None:
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer ":
-        return auth_service.user_for_bearer(db(), legacy().settings, header[7:].strip())
+        return auth_service.caller_for_bearer(db(), legacy().settings, header[7:].strip())
     token = session.get(SESSION_TOKEN_KEY)
     if not isinstance(token, str):
         return None
-    user = auth_service.user_for_session_token(db(), token)
+    caller = auth_service.caller_for_session_token(db(), token)
     db().commit()  # keeps the throttled last_seen_at
-    return user
+    return caller
 
 
 def declare_auth(view: Callable[..., Any], level: AuthLevel) -> None:

@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     )
     db_read_timeout_s: float = Field(5.0, gt=0, validation_alias=_env("FIGWAY_DB_READ_TIMEOUT"))
     db_pool_timeout_s: float = Field(5.0, gt=0, validation_alias=_env("FIGWAY_DB_POOL_TIMEOUT"))
+    # A pooled connection idle longer than this is pinged before reuse (one round trip);
+    # busier ones are not: a ping per checkout cost a round trip on every request.
+    db_ping_after_idle_s: float = Field(
+        10.0, ge=0, validation_alias=_env("FIGWAY_DB_PING_AFTER_IDLE")
+    )
     # The legacy side behind the gateway: a2wsgi threads (each holds at most one sync DB
     # connection, so the sync pool is sized to match), how many may wait, how long one may run.
     legacy_threads: int = Field(10, validation_alias=_env("FIGWAY_LEGACY_THREADS"))

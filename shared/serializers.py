@@ -1,17 +1,45 @@
-"""The JSON each resource answers with, written once for both sides."""
+"""The JSON each resource answers with, written once for both sides.
+
+A serializer converted to the native data path reads a row mapping (`Row._mapping`, as
+both `Session.execute(...).mappings()` and `AsyncConnection.execute(...).mappings()`
+give it), so that neither side needs an ORM object to answer a read.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol
 
 from shared.clock import isoformat
-from shared.db.models import Artist, Download, Playlist, Setting, User, Video
+from shared.db.models import Artist, Download, Playlist, Setting, Video
+
+# A row as both executors give it (RowMapping, keyed by column names) or a dict built like
+# one; Any keys because RowMapping also takes Column objects as keys.
+Row = Mapping[Any, Any]
 
 SECRET_SUFFIXES = ("_key", "_secret", "_password", "_token")
 MASK = "********"
 
 
-def user_json(user: User) -> dict[str, Any]:
+class UserFields(Protocol):
+    """What user_json reads: an ORM User or the caller record (shared.services.auth.Caller)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def last_login_at(self) -> datetime | None: ...
+
+
+def user_json(user: UserFields) -> dict[str, Any]:
     return {
         "id": user.id,
         "username": user.username,
@@ -36,22 +64,30 @@ def artist_json(artist: Artist, video_count: int) -> dict[str, Any]:
     }
 
 
-def video_json(video: Video, artist_name: str) -> dict[str, Any]:
+def video_json(row: Row) -> dict[str, Any]:
+    """A video from a row of shared.services.videos' statements (its columns and artist_name)."""
     return {
-        "id": video.id,
-        "artist_id": video.artist_id,
-        "artist_name": artist_name,
-        "title": video.title,
-        "url": video.url,
-        "imvdb_id": video.imvdb_id,
-        "year": video.year,
-        "duration": video.duration,
-        "status": video.status,
-        "has_file": video.file_path is not None,
-        "thumbnail_url": video.thumbnail_url,
-        "created_at": isoformat(video.created_at),
-        "updated_at": isoformat(video.updated_at),
+        "id": row["id"],
+        "artist_id": row["artist_id"],
+        "artist_name": row["artist_name"],
+        "title": row["title"],
+        "url": row["url"],
+        "imvdb_id": row["imvdb_id"],
+        "year": row["year"],
+        "duration": row["duration"],
+        "status": row["status"],
+        "has_file": row["file_path"] is not None,
+        "thumbnail_url": row["thumbnail_url"],
+        "created_at": isoformat(row["created_at"]),
+        "updated_at": isoformat(row["updated_at"]),
     }
+
+
+def video_row_of(video: Video, artist_name: str) -> dict[str, Any]:
+    """An ORM Video as the row video_json reads: for the writes, which still hold one."""
+    row = {column.key: getattr(video, column.key) for column in Video.__table__.columns}
+    row["artist_name"] = artist_name
+    return row
 
 
 def download_json(download: Download) -> dict[str, Any]:

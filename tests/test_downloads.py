@@ -15,7 +15,7 @@ from shared.clock import utcnow
 from shared.db.models import Artist, Download, Video
 from shared.jobs.downloads import MAX_ERROR_CHARS, run_download, videos_dir
 from shared.jobs.threads import DownloadThreads
-from shared.serializers import video_json
+from shared.serializers import video_json, video_row_of
 from tests import media_fixtures
 from tests.conftest import assert_error
 from tests.media_fixtures import wait_for
@@ -108,7 +108,7 @@ def test_download_completes(
     assert files[0].resolve().is_relative_to(settings.media_dir.resolve())
     row = fresh(db_session, Video, video.id)
     assert row.status == "downloaded" and row.file_size == done["file_size"]
-    assert video_json(row, "x")["has_file"] is True
+    assert video_json(video_row_of(row, "x"))["has_file"] is True
     download = db_session.get(Download, body["download_id"])
     # Relative to MEDIA_ROOT, as every media path is stored.
     assert download.worker_id and settings.media_dir / download.file_path == files[0]

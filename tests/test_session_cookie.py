@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared.auth.session_cookie import SessionCookieCodec
-from shared.services.auth import user_for_session_token
+from shared.services.auth import caller_for_session_token
 from tests.conftest import PASSWORD
 
 
@@ -13,7 +13,7 @@ def test_codec_reads_a_flask_login_cookie(app, client, make_user, settings, db_s
     cookie = client.get_cookie(settings.session_cookie_name)
     data = SessionCookieCodec(settings).loads(cookie.value)
     assert data["_permanent"] is True
-    found = user_for_session_token(db_session, data["sid"])
+    found = caller_for_session_token(db_session, data["sid"])
     assert found is not None and found.id == user.id
 
 

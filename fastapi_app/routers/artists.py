@@ -7,22 +7,22 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from fastapi_app.deps import SessionDep, require
+from fastapi_app.deps import ConnectionDep, SessionDep, require
 from fastapi_app.docs import answers, json_body
 from fastapi_app.http import body, legacy_args
 from fastapi_app.schemas.artists import ArtistDetail, ArtistList, ArtistOut, BulkDeleteOut
 from fastapi_app.schemas.common import SuccessOut
 from fastapi_app.schemas.videos import ArtistVideosOut
-from shared.db.models import User
 from shared.pagination import PageNumber
 from shared.services import artists as artists_service
 from shared.services import videos as videos_service
 from shared.services.artists import ArtistCreate, ArtistQuery, ArtistUpdate, IdsBody
+from shared.services.auth import Caller
 
 router = APIRouter(tags=["artists"])
-Reader = Annotated[User | None, Depends(require("readonly"))]
-Manager = Annotated[User | None, Depends(require("manager"))]
-Admin = Annotated[User | None, Depends(require("admin"))]
+Reader = Annotated[Caller | None, Depends(require("readonly"))]
+Manager = Annotated[Caller | None, Depends(require("manager"))]
+Admin = Annotated[Caller | None, Depends(require("admin"))]
 
 
 @router.get("/api/artists", response_model=None, responses=answers(ArtistList, 400))
@@ -98,5 +98,7 @@ async def delete_artist(artist_id: int, _user: Admin, session: SessionDep) -> di
     response_model=None,
     responses=answers(ArtistVideosOut, 404),
 )
-async def artist_videos(artist_id: int, _user: Reader, session: SessionDep) -> dict[str, Any]:
-    return await session.run_sync(videos_service.list_artist_videos, artist_id)
+async def artist_videos(artist_id: int, _user: Reader, db: ConnectionDep) -> dict[str, Any]:
+    params = videos_service.artist_videos_params(artist_id)
+    result = await db.execute(videos_service.ARTIST_VIDEOS_STMT, params)
+    return videos_service.artist_videos_json(result.mappings().all())

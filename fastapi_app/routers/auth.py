@@ -34,7 +34,7 @@ from shared.db.models import User
 from shared.errors import AppError
 from shared.serializers import user_json
 from shared.services import auth as auth_service
-from shared.services.auth import login_page_url, safe_next
+from shared.services.auth import Caller, login_page_url, safe_next
 from shared.services.users import LoginBody, me_json
 from shared.validation import parse_body
 
@@ -130,7 +130,7 @@ def _login_failed(err: AppError, form: bool, data: Any) -> Response:
 @router.post("/auth/logout", response_model=None, responses=answers(SuccessOut))
 async def logout(
     request: Request,
-    _user: Annotated[User | None, Depends(require("user"))],
+    _user: Annotated[Caller | None, Depends(require("user"))],
     session: SessionDep,
     state: ModernDep,
 ) -> Response:
@@ -159,7 +159,7 @@ async def check(user: OptionalUser) -> dict[str, Any]:
 
 
 @router.get("/api/auth/me", response_model=None, responses=answers(MeOut))
-async def me(user: Annotated[User | None, Depends(require("readonly"))]) -> dict[str, Any]:
+async def me(user: Annotated[Caller | None, Depends(require("readonly"))]) -> dict[str, Any]:
     assert user is not None  # require() guarantees it
     return me_json(user)
 

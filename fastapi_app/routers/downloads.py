@@ -22,15 +22,16 @@ from fastapi_app.http import legacy_args
 from fastapi_app.schemas.common import SuccessOut
 from fastapi_app.schemas.downloads import DownloadList, DownloadOut, QueuedOut
 from fastapi_app.state import Modern
-from shared.db.models import DOWNLOAD_ACTIVE, User
+from shared.db.models import DOWNLOAD_ACTIVE
 from shared.errors import AppError, Unavailable
 from shared.jobs.downloads import abandon
 from shared.services import downloads as service
+from shared.services.auth import Caller
 
 log = logging.getLogger("figway.downloads")
 router = APIRouter(tags=["downloads"])
-Writer = Annotated[User | None, Depends(require("user"))]
-Manager = Annotated[User | None, Depends(require("manager"))]
+Writer = Annotated[Caller | None, Depends(require("user"))]
+Manager = Annotated[Caller | None, Depends(require("manager"))]
 
 NOT_QUEUED = "Could not queue the download: the job queue is unavailable"
 # How long a WebSocket waits for a published change before it reads the row itself: the

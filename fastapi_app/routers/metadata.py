@@ -22,13 +22,13 @@ from fastapi_app.schemas.artists import ArtistOut
 from fastapi_app.schemas.metadata import DiscoverOut, SearchOut
 from fastapi_app.schemas.videos import VideoOut
 from shared.clients.metadata import AsyncMetadataClient, ProviderVideo
-from shared.db.models import User
 from shared.errors import NotFound
 from shared.services import metadata as service
+from shared.services.auth import Caller
 
 router = APIRouter(tags=["metadata"])
-Manager = Annotated[User | None, Depends(require("manager"))]
-Member = Annotated[User | None, Depends(require("user"))]
+Manager = Annotated[Caller | None, Depends(require("manager"))]
+Member = Annotated[Caller | None, Depends(require("user"))]
 PROVIDER_ERRORS = (503,)  # the provider down, slow or talking nonsense
 
 

@@ -16,13 +16,13 @@ from fastapi_app.docs import answers, json_body
 from fastapi_app.http import body
 from fastapi_app.schemas.common import SuccessOut
 from fastapi_app.schemas.playlists import PlaylistDetailOut, PlaylistList
-from shared.db.models import User
 from shared.services import playlists as playlists_service
+from shared.services.auth import Caller
 from shared.services.playlists import EntryAdd, PlaylistCreate, PlaylistUpdate, Reorder
 
 router = APIRouter(tags=["playlists"])
-Reader = Annotated[User | None, Depends(require("readonly"))]
-Writer = Annotated[User | None, Depends(require("user"))]
+Reader = Annotated[Caller | None, Depends(require("readonly"))]
+Writer = Annotated[Caller | None, Depends(require("user"))]
 
 
 @router.get("/api/playlists", response_model=None, responses=answers(PlaylistList))

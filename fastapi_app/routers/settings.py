@@ -13,13 +13,13 @@ from fastapi_app.http import body
 from fastapi_app.schemas.common import SuccessOut
 from fastapi_app.schemas.settings import BulkOut, SettingList, SettingOut
 from shared.auth.roles import has_role
-from shared.db.models import User
 from shared.services import settings as settings_service
+from shared.services.auth import Caller
 from shared.services.settings import SettingPut, SettingsBulk
 
 router = APIRouter(tags=["settings"])
-Admin = Annotated[User | None, Depends(require("admin"))]
-Manager = Annotated[User | None, Depends(require("manager"))]
+Admin = Annotated[Caller | None, Depends(require("admin"))]
+Manager = Annotated[Caller | None, Depends(require("manager"))]
 
 
 @router.get("/api/settings", response_model=None, responses=answers(SettingList))

@@ -23,14 +23,15 @@ from fastapi_app.docs import answers
 from fastapi_app.files import CHUNK_BYTES, Streamed, send_file
 from fastapi_app.http import legacy_args
 from shared.config import Settings
-from shared.db.models import User, Video
+from shared.db.models import Video
 from shared.errors import NotFound, Unavailable, ValidationFailed
 from shared.media.ffmpeg import FfmpegMissing, ffmpeg_exe, transcode_command
 from shared.services import find
 from shared.services import media as service
+from shared.services.auth import Caller
 
 router = APIRouter(tags=["media"])
-Reader = Annotated[User | None, Depends(require("readonly"))]
+Reader = Annotated[Caller | None, Depends(require("readonly"))]
 
 RETRY_AFTER_S = "5"  # as the legacy 503 says it
 _TRUE, _FALSE = ("1", "true", "yes"), ("", "0", "false", "no")

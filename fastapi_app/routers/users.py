@@ -13,15 +13,15 @@ from fastapi_app.docs import answers, json_body
 from fastapi_app.http import body, json_data
 from fastapi_app.schemas.common import SuccessOut
 from fastapi_app.schemas.users import PreferencesOut, UserList, UserOut
-from shared.db.models import User
 from shared.serializers import user_json
 from shared.services import auth as auth_service
 from shared.services import users as users_service
+from shared.services.auth import Caller
 from shared.services.users import RoleUpdate, UserCreate
 
 router = APIRouter(tags=["users"])
-Admin = Annotated[User | None, Depends(require("admin"))]
-Anyone = Annotated[User | None, Depends(require("readonly"))]
+Admin = Annotated[Caller | None, Depends(require("admin"))]
+Anyone = Annotated[Caller | None, Depends(require("readonly"))]
 
 
 @router.get("/api/users", response_model=None, responses=answers(UserList))

@@ -8,16 +8,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from fastapi_app.deps import SessionDep, SettingsDep, require
+from fastapi_app.deps import ConnectionDep, SessionDep, SettingsDep, require
 from fastapi_app.docs import answers, json_body
 from fastapi_app.http import body, legacy_args
 from fastapi_app.schemas.artists import BulkDeleteOut
 from fastapi_app.schemas.common import SuccessOut
 from fastapi_app.schemas.videos import BulkStatusOut, VideoList, VideoOut, VideoSearchOut
-from shared.db.models import User
 from shared.pagination import LimitOffset
 from shared.services import videos as videos_service
 from shared.services.artists import IdsBody, bool_arg
+from shared.services.auth import Caller
 from shared.services.videos import (
     BulkStatusBody,
     StatusBody,
@@ -27,28 +27,30 @@ from shared.services.videos import (
 )
 
 router = APIRouter(tags=["videos"])
-Reader = Annotated[User | None, Depends(require("readonly"))]
-Writer = Annotated[User | None, Depends(require("user"))]
-Manager = Annotated[User | None, Depends(require("manager"))]
-Admin = Annotated[User | None, Depends(require("admin"))]
+Reader = Annotated[Caller | None, Depends(require("readonly"))]
+Writer = Annotated[Caller | None, Depends(require("user"))]
+Manager = Annotated[Caller | None, Depends(require("manager"))]
+Admin = Annotated[Caller | None, Depends(require("admin"))]
 
 
 @router.get("/api/videos", response_model=None, responses=answers(VideoList, 400))
-async def list_videos(request: Request, _user: Reader, session: SessionDep) -> dict[str, Any]:
+async def list_videos(request: Request, _user: Reader, db: ConnectionDep) -> dict[str, Any]:
     args = legacy_args(request)
     query = VideoQuery.from_args(args)
     page = LimitOffset.from_args(args)
-    return await session.run_sync(videos_service.list_videos, query, page)
+    result = await db.execute(videos_service.videos_page_stmt(query, page))
+    return videos_service.page_json(result.mappings().all(), page)
 
 
 # The static routes come before /api/videos/{video_id:int}, as Flask prefers them;
 # "search" and "bulk" are no ints anyway.
 @router.get("/api/videos/search", response_model=None, responses=answers(VideoSearchOut, 400))
-async def search_videos(request: Request, _user: Reader, session: SessionDep) -> dict[str, Any]:
+async def search_videos(request: Request, _user: Reader, db: ConnectionDep) -> dict[str, Any]:
     args = legacy_args(request)
     q = videos_service.search_query(args)
     page = LimitOffset.from_args(args)
-    return await session.run_sync(videos_service.search_videos, q, page)
+    result = await db.execute(videos_service.search_stmt(q, page))
+    return videos_service.search_json(result.mappings().all(), q)
 
 
 @router.post(
@@ -92,8 +94,9 @@ async def bulk_delete(request: Request, _user: Admin, session: SessionDep) -> di
 
 
 @router.get("/api/videos/{video_id:int}", response_model=None, responses=answers(VideoOut, 404))
-async def get_video(video_id: int, _user: Reader, session: SessionDep) -> dict[str, Any]:
-    return await session.run_sync(videos_service.get_video, video_id)
+async def get_video(video_id: int, _user: Reader, db: ConnectionDep) -> dict[str, Any]:
+    result = await db.execute(videos_service.VIDEO_STMT, videos_service.video_params(video_id))
+    return videos_service.one_video_json(result.mappings().one_or_none())
 
 
 @router.put(

@@ -33,7 +33,7 @@ from shared.db.models import (
     Video,
 )
 from shared.serializers import setting_json
-from shared.services.auth import login_page_context
+from shared.services.auth import Caller, login_page_context
 
 bp = Blueprint("pages", __name__)
 
@@ -52,7 +52,7 @@ MAX_ID = 2**31 - 1
 def _viewer() -> dict[str, Any]:
     # Only a user the request already resolved: rendering a template never starts DB IO,
     # and error pages (403/404) still show who is logged in.
-    user: User | None = g.get("user")
+    user: Caller | None = g.get("user")
     if user is None:
         return {"viewer": None}
     return {
@@ -113,11 +113,11 @@ def _counts_by(column: InstrumentedAttribute[str], statuses: Iterable[str]) -> d
     return counts
 
 
-def _visible_playlists(user: User) -> ColumnElement[bool]:
+def _visible_playlists(user: Caller) -> ColumnElement[bool]:
     return or_(Playlist.owner_id == user.id, Playlist.is_public.is_(True))
 
 
-def _viewer_user() -> User:
+def _viewer_user() -> Caller:
     user = current_user()
     assert user is not None  # @page let the request through
     return user
@@ -284,7 +284,7 @@ def playlists() -> ResponseReturnValue:
     )
 
 
-def _entries_by_playlist(user: User) -> dict[int, list[Any]]:
+def _entries_by_playlist(user: Caller) -> dict[int, list[Any]]:
     """Every visible playlist's entries in order, in one query rather than one per list."""
     entries = (
         select(PlaylistEntry.playlist_id, PlaylistEntry.position, Video.id, Video.title)

@@ -7,13 +7,13 @@ from flask import Blueprint, Response, jsonify
 from legacy_flask.auth import current_user, require
 from legacy_flask.db import db
 from legacy_flask.http import body
-from shared.db.models import User
 from shared.services import playlists
+from shared.services.auth import Caller
 
 bp = Blueprint("playlists", __name__)
 
 
-def _user() -> User:
+def _user() -> Caller:
     user = current_user()
     assert user is not None  # @require has let only signed-in callers through
     return user

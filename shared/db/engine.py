@@ -5,15 +5,16 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -64,10 +65,19 @@ def _engine_options(url: URL, settings: Settings) -> dict[str, Any]:
         if not _in_memory(url):  # a memory database has one connection, and no pool wait
             options["pool_timeout"] = settings.db_pool_timeout_s
         return options
+    # No pre-ping: it cost a round trip on every checkout (measured: one ping per request).
+    # What it guarded against is covered without it: a connection older than pool_recycle
+    # (below the server's wait_timeout, 8 hours by default) is replaced at checkout with no
+    # round trip; one idle for a while is pinged first (_ping_after_idle); and one the
+    # server dropped while busy fails its statement with a disconnect error, which is a 503
+    # (is_unavailable) and invalidates the pool, so the next checkout reconnects.
+    # The pool's reset on return stays: Connection.close() ends its own transaction and
+    # tells the pool, which then skips the reset (measured: no second ROLLBACK); the
+    # reset only runs for a connection returned outside a transaction, or whose rollback
+    # failed without being recognised as lost, where it is the safety net.
     return {
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_pool_size,
-        "pool_pre_ping": True,
         "pool_recycle": 3600,
         "pool_timeout": settings.db_pool_timeout_s,
         "connect_args": _mysql_timeouts(url, settings),
@@ -141,6 +151,28 @@ def _pool_logs_one_line(engine: Engine) -> None:
     (logger if isinstance(logger, logging.Logger) else logger.logger).addFilter(_ONE_LINE)
 
 
+def _ping_after_idle(engine: Engine, idle_s: float) -> None:
+    """Ping a connection before reuse only when it has been idle longer than `idle_s`: a
+    server restarted (or a firewall that forgot the connection) while the pool was quiet
+    costs no request, and a busy pool pays no round trip."""
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since <= idle_s:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:  # whatever the driver raised, the connection is unusable
+            # The pool reconnects and tries again; the others idled as long: reconnect them
+            # too, at their next checkout.
+            raise InvalidatePoolError() from exc
+
+
 def create_sync_engine(settings: Settings) -> Engine:
     url = sync_url(settings.database_url)
     _prepare_sqlite_path(url)
@@ -149,6 +181,7 @@ def create_sync_engine(settings: Settings) -> Engine:
         _sqlite_pragmas(engine, settings.db_read_timeout_s)
     else:
         _pool_logs_one_line(engine)
+        _ping_after_idle(engine, settings.db_ping_after_idle_s)
     return engine
 
 
@@ -161,6 +194,7 @@ def create_async_engine(settings: Settings) -> AsyncEngine:
     else:
         _asyncmy_connect_errors(engine.sync_engine)
         _pool_logs_one_line(engine.sync_engine)
+        _ping_after_idle(engine.sync_engine, settings.db_ping_after_idle_s)
     return engine
 
 
@@ -232,8 +266,31 @@ def end_session(session: Session) -> None:
     try:
         session.close()
     except SQLAlchemyError as exc:
-        log.warning("database connection lost at the end of a request: %s", unavailable_reason(exc))
+        _lost_at_the_end(exc)
         session.invalidate()
+
+
+async def end_async_session(session: AsyncSession) -> None:
+    """end_session, awaited."""
+    try:
+        await session.close()
+    except SQLAlchemyError as exc:
+        _lost_at_the_end(exc)
+        await session.invalidate()
+
+
+async def end_connection(connection: AsyncConnection) -> None:
+    """Close a request's connection, as end_session closes a session: a rollback of what
+    was not committed, and a lost connection costs one log line (the driver's disconnect
+    error has invalidated it, so it leaves the pool)."""
+    try:
+        await connection.close()
+    except SQLAlchemyError as exc:
+        _lost_at_the_end(exc)
+
+
+def _lost_at_the_end(exc: SQLAlchemyError) -> None:
+    log.warning("database connection lost at the end of a request: %s", unavailable_reason(exc))
 
 
 # Client errors that mean "the server is not there" (MySQL/MariaDB): can't connect,

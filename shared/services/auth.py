@@ -13,7 +13,17 @@ from functools import lru_cache
 from typing import Any, cast
 from urllib.parse import unquote, urlencode, urlsplit
 
-from sqlalchemy import ColumnElement, CursorResult, case, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Table,
+    bindparam,
+    case,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -25,6 +35,7 @@ from shared.config import Settings
 from shared.db.base import UTCDateTime
 from shared.db.models import LoginThrottle, User, UserSession
 from shared.errors import AppError, AuthRequired, Locked, RateLimited
+from shared.serializers import Row
 
 log = logging.getLogger("figway.auth")
 
@@ -265,23 +276,112 @@ def open_session(
     return token
 
 
-def user_for_session_token(session: Session, token: str) -> User | None:
-    """The user of a live (not revoked, not expired) session, or None."""
+# --- who is calling: the statements, and the legacy side's executor -----------------
+# One indexed lookup per request, no ORM: the bearer's user by primary key, or the cookie's
+# session joined to its user on the token hash's unique index. The twins await the same
+# statements on their AsyncConnection (fastapi_app/deps.py).
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling, as read for this request: never cached, never an ORM object."""
+
+    id: int
+    username: str
+    email: str | None
+    role: str
+    created_at: datetime
+    last_login_at: datetime | None
+    preferences: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: Row) -> Caller:
+        return cls(
+            id=row["id"],
+            username=row["username"],
+            email=row["email"],
+            role=row["role"],
+            created_at=row["created_at"],
+            last_login_at=row["last_login_at"],
+            preferences=row["preferences"] or {},
+        )
+
+
+_USERS = cast(Table, User.__table__)
+_SESSIONS = cast(Table, UserSession.__table__)
+_CALLER_COLUMNS = [
+    _USERS.c[name]
+    for name in ("id", "username", "email", "role", "created_at", "last_login_at", "preferences")
+]
+# Bound at execution: one statement object (and one compiled form) for every request.
+BEARER_CALLER = select(*_CALLER_COLUMNS).where(_USERS.c.id == bindparam("user_id"))
+SESSION_CALLER = (
+    select(
+        *_CALLER_COLUMNS,
+        _SESSIONS.c.id.label("session_id"),
+        _SESSIONS.c.last_seen_at.label("session_seen_at"),
+    )
+    .join_from(_SESSIONS, _USERS, _USERS.c.id == _SESSIONS.c.user_id)
+    .where(
+        _SESSIONS.c.token_hash == bindparam("token_hash"),
+        _SESSIONS.c.revoked_at.is_(None),
+        _SESSIONS.c.expires_at > bindparam("now", type_=UTCDateTime()),
+    )
+)
+# Conditional, so that concurrent requests of one session write it once per resolution.
+TOUCH_SESSION = (
+    update(_SESSIONS)
+    .where(
+        _SESSIONS.c.id == bindparam("session_id"),
+        or_(
+            _SESSIONS.c.last_seen_at.is_(None),
+            _SESSIONS.c.last_seen_at <= bindparam("seen_before", type_=UTCDateTime()),
+        ),
+    )
+    .values(last_seen_at=bindparam("now", type_=UTCDateTime()))
+)
+
+
+def bearer_params(settings: Settings, token: str) -> dict[str, Any] | None:
+    """BEARER_CALLER's parameters, or None for a bad or expired token (no lookup at all)."""
+    try:
+        return {"user_id": read_token(settings, token)}
+    except AuthRequired:
+        return None
+
+
+def session_params(token: str, now: datetime) -> dict[str, Any]:
+    return {"token_hash": hash_token(token), "now": now}
+
+
+def touch_params(row: Row, now: datetime) -> dict[str, Any] | None:
+    """TOUCH_SESSION's parameters when last_seen_at is due (throttled), else None."""
+    seen = row["session_seen_at"]
+    if seen is not None and now - seen <= _SEEN_RESOLUTION:
+        return None
+    return {"session_id": row["session_id"], "seen_before": now - _SEEN_RESOLUTION, "now": now}
+
+
+def caller_for_bearer(session: Session, settings: Settings, token: str) -> Caller | None:
+    """The caller a valid bearer token names, or None (bad, expired, or user gone)."""
+    params = bearer_params(settings, token)
+    if params is None:
+        return None
+    row = session.execute(BEARER_CALLER, params).mappings().one_or_none()
+    return Caller.of(row) if row is not None else None
+
+
+def caller_for_session_token(session: Session, token: str) -> Caller | None:
+    """The caller of a live (not revoked, not expired) session, or None; refreshes the
+    session's last_seen_at when due (the caller commits it)."""
     now = utcnow()
-    row = session.execute(
-        select(UserSession, User)
-        .join(User, User.id == UserSession.user_id)
-        .where(UserSession.token_hash == hash_token(token))
-    ).one_or_none()
+    row = session.execute(SESSION_CALLER, session_params(token, now)).mappings().one_or_none()
     if row is None:
         return None
-    user_session, user = row
-    if user_session.revoked_at is not None or user_session.expires_at <= now:
-        return None
-    if user_session.last_seen_at is None or now - user_session.last_seen_at > _SEEN_RESOLUTION:
-        user_session.last_seen_at = now
-        session.flush()
-    return user
+    touch = touch_params(row, now)
+    if touch is not None:
+        session.execute(TOUCH_SESSION, touch)
+    return Caller.of(row)
 
 
 def revoke_session_token(session: Session, token: str) -> bool:
@@ -293,15 +393,6 @@ def revoke_session_token(session: Session, token: str) -> bool:
     row.revoked_at = utcnow()
     session.flush()
     return True
-
-
-def user_for_bearer(session: Session, settings: Settings, token: str) -> User | None:
-    """The user a valid bearer token names, or None (bad, expired, or user gone)."""
-    try:
-        user_id = read_token(settings, token)
-    except AuthRequired:
-        return None
-    return session.get(User, user_id)
 
 
 def safe_next(target: Any) -> str:

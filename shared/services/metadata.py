@@ -21,7 +21,7 @@ from shared.clients.metadata import ProviderArtist, ProviderArtistDetail, Provid
 from shared.db.base import MAX_ID
 from shared.db.models import Artist, Video
 from shared.errors import Conflict, NotFound, ValidationFailed
-from shared.serializers import artist_json, video_json
+from shared.serializers import artist_json, video_json, video_row_of
 from shared.services import find
 from shared.validation import Body
 
@@ -157,7 +157,7 @@ def add_discovered_videos(
         "success": True,
         "added": len(rows),
         "skipped": len(videos) - len(rows),
-        "videos": [video_json(row, artist.name) for row in rows],
+        "videos": [video_json(video_row_of(row, artist.name)) for row in rows],
     }
 
 
@@ -179,7 +179,7 @@ def apply_video_metadata(session: Session, video_id: int, meta: ProviderVideo) -
         video.url = _fit(meta.source_url, URL_MAX)
     _flush(session, f"The artist already has a video titled {title!r}")
     artist = get_artist(session, video.artist_id)
-    return video_json(video, artist.name)
+    return video_json(video_row_of(video, artist.name))
 
 
 def _artist_exists(session: Session, imvdb_id: int, name: str) -> bool:

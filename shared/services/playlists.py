@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session
 from shared.auth.roles import has_role
 from shared.clock import utcnow
 from shared.db.engine import retry_lock_races
-from shared.db.models import Artist, Playlist, PlaylistEntry, User, Video
+from shared.db.models import Artist, Playlist, PlaylistEntry, Video
 from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from shared.serializers import playlist_entry_json, playlist_json
 from shared.services import flush_or_conflict, valid_id
 from shared.services.artists import DbId, exists
+from shared.services.auth import Caller
 from shared.validation import Body
 
 PlaylistName = Annotated[str, Field(min_length=1, max_length=255)]
@@ -68,13 +69,13 @@ def entry_count_column() -> Label[int]:
     )
 
 
-def visible_to(user: User) -> ColumnElement[bool]:
+def visible_to(user: Caller) -> ColumnElement[bool]:
     if has_role(user.role, "admin"):
         return true()
     return or_(Playlist.owner_id == user.id, Playlist.is_public.is_(true()))
 
 
-def playlists_stmt(user: User) -> Select[Playlist, int]:
+def playlists_stmt(user: Caller) -> Select[Playlist, int]:
     return select(Playlist, entry_count_column()).where(visible_to(user)).order_by(Playlist.id)
 
 
@@ -101,7 +102,7 @@ def entries_stmt(playlist_id: int) -> Select[int, int, int, str, str]:
 # --- reads ---------------------------------------------------------------------------
 
 
-def list_playlists(session: Session, user: User) -> dict[str, Any]:
+def list_playlists(session: Session, user: Caller) -> dict[str, Any]:
     rows = session.execute(playlists_stmt(user)).all()
     return {"playlists": [playlist_json(p, n) for p, n in rows]}
 
@@ -112,7 +113,7 @@ def _with_entries(session: Session, playlist_id: int) -> dict[str, Any]:
     return {**playlist_json(row[0], row[1]), "entries": entries}
 
 
-def get_playlist(session: Session, user: User, playlist_id: int) -> dict[str, Any]:
+def get_playlist(session: Session, user: Caller, playlist_id: int) -> dict[str, Any]:
     _readable(session, user, playlist_id)
     return _with_entries(session, playlist_id)
 
@@ -125,11 +126,11 @@ def _load(session: Session, playlist_id: int, *, lock: bool = False) -> Playlist
     return session.scalars(stmt.with_for_update() if lock else stmt).one_or_none()
 
 
-def _can_see(user: User, playlist: Playlist) -> bool:
+def _can_see(user: Caller, playlist: Playlist) -> bool:
     return playlist.is_public or playlist.owner_id == user.id or has_role(user.role, "admin")
 
 
-def _readable(session: Session, user: User, playlist_id: int) -> Playlist:
+def _readable(session: Session, user: Caller, playlist_id: int) -> Playlist:
     playlist = _load(session, playlist_id)
     # Someone else's private playlist does not exist, as far as the caller can tell.
     if playlist is None or not _can_see(user, playlist):
@@ -137,7 +138,7 @@ def _readable(session: Session, user: User, playlist_id: int) -> Playlist:
     return playlist
 
 
-def _writable(session: Session, user: User, playlist_id: int) -> Playlist:
+def _writable(session: Session, user: Caller, playlist_id: int) -> Playlist:
     playlist = _load(session, playlist_id, lock=True)
     if playlist is None or not _can_see(user, playlist):
         raise NotFound("Playlist not found")
@@ -157,7 +158,7 @@ def _check_name(session: Session, owner_id: int, name: str, exclude_id: int | No
 
 
 @retry_lock_races
-def create_playlist(session: Session, user: User, data: PlaylistCreate) -> dict[str, Any]:
+def create_playlist(session: Session, user: Caller, data: PlaylistCreate) -> dict[str, Any]:
     _check_name(session, user.id, data.name)
     playlist = Playlist(owner_id=user.id, **data.model_dump())
     session.add(playlist)
@@ -167,7 +168,7 @@ def create_playlist(session: Session, user: User, data: PlaylistCreate) -> dict[
 
 @retry_lock_races
 def update_playlist(
-    session: Session, user: User, playlist_id: int, data: PlaylistUpdate
+    session: Session, user: Caller, playlist_id: int, data: PlaylistUpdate
 ) -> dict[str, Any]:
     playlist = _writable(session, user, playlist_id)
     changes = data.model_dump(include=data.model_fields_set)
@@ -180,7 +181,7 @@ def update_playlist(
 
 
 @retry_lock_races
-def delete_playlist(session: Session, user: User, playlist_id: int) -> dict[str, Any]:
+def delete_playlist(session: Session, user: Caller, playlist_id: int) -> dict[str, Any]:
     """Its entries go with it, by foreign-key cascade."""
     playlist = _writable(session, user, playlist_id)
     session.execute(
@@ -217,7 +218,7 @@ def _touch(playlist: Playlist) -> None:
 
 
 @retry_lock_races
-def add_video(session: Session, user: User, playlist_id: int, data: EntryAdd) -> dict[str, Any]:
+def add_video(session: Session, user: Caller, playlist_id: int, data: EntryAdd) -> dict[str, Any]:
     playlist = _writable(session, user, playlist_id)
     if session.get(Video, data.video_id) is None:
         raise ValidationFailed(f"video_id: no video with id {data.video_id}")
@@ -241,7 +242,7 @@ def add_video(session: Session, user: User, playlist_id: int, data: EntryAdd) ->
 
 
 @retry_lock_races
-def remove_entry(session: Session, user: User, playlist_id: int, entry_id: int) -> dict[str, Any]:
+def remove_entry(session: Session, user: Caller, playlist_id: int, entry_id: int) -> dict[str, Any]:
     playlist = _writable(session, user, playlist_id)
     entry = session.get(PlaylistEntry, entry_id) if valid_id(entry_id) else None
     if entry is None or entry.playlist_id != playlist.id:
@@ -256,7 +257,7 @@ def remove_entry(session: Session, user: User, playlist_id: int, entry_id: int) 
 
 
 @retry_lock_races
-def reorder(session: Session, user: User, playlist_id: int, data: Reorder) -> dict[str, Any]:
+def reorder(session: Session, user: Caller, playlist_id: int, data: Reorder) -> dict[str, Any]:
     playlist = _writable(session, user, playlist_id)
     entries = session.scalars(
         select(PlaylistEntry).where(PlaylistEntry.playlist_id == playlist.id)

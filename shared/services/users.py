@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from pydantic import Field
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shared.auth.passwords import hash_password
@@ -16,6 +16,7 @@ from shared.db.models import User
 from shared.errors import Conflict, ValidationFailed
 from shared.serializers import user_json
 from shared.services import find, flush_or_conflict
+from shared.services.auth import Caller
 from shared.validation import Body
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
@@ -91,7 +92,7 @@ def delete_user(session: Session, user_id: int) -> dict[str, Any]:
     return {"success": True}
 
 
-def merge_preferences(session: Session, user: User, data: Any) -> dict[str, Any]:
+def merge_preferences(session: Session, user: Caller, data: Any) -> dict[str, Any]:
     """Shallow merge: top-level keys given replace the stored ones, others stay."""
     if not isinstance(data, dict):
         raise ValidationFailed("Preferences must be a JSON object")
@@ -99,11 +100,10 @@ def merge_preferences(session: Session, user: User, data: Any) -> dict[str, Any]
     merged = {**current, **data}
     if len(json.dumps(merged)) > MAX_PREFERENCES_BYTES:
         raise ValidationFailed(f"Preferences exceed {MAX_PREFERENCES_BYTES} bytes of JSON")
-    # A new dict: the JSON column only notices reassignment, not in-place mutation.
-    user.preferences = merged
-    session.flush()
+    # One UPDATE by id: the caller is the request's record of the row, not an ORM object.
+    session.execute(update(User).where(User.id == user.id).values(preferences=merged))
     return {"preferences": merged}
 
 
-def me_json(user: User) -> dict[str, Any]:
+def me_json(user: Caller) -> dict[str, Any]:
     return {**user_json(user), "preferences": user.preferences or {}}

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, cast, get_args
 
 from pydantic import AfterValidator, Field, field_validator
-from sqlalchemy import ColumnElement, Select, delete, func, or_, select, true, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
 from shared.db.base import MAX_ID
@@ -19,7 +31,7 @@ from shared.db.models import VIDEO_STATUSES, Artist, Video
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.media.paths import from_stored
 from shared.pagination import LimitOffset
-from shared.serializers import video_json
+from shared.serializers import Row, video_json, video_row_of
 from shared.services import find, flush_or_conflict, valid_id
 from shared.services.artists import (
     MAX_BULK_IDS,
@@ -129,111 +141,171 @@ def search_query(args: Mapping[str, str]) -> str:
 
 
 # --- statements ----------------------------------------------------------------------
+# Core statements on the tables, pure and free of IO: the Flask side executes them on its
+# sync Session, the twins await them on their AsyncConnection, and both turn the rows into
+# JSON with the same functions below (see fastapi_app/deps.py for the pattern).
+
+VIDEOS = cast(Table, Video.__table__)
+ARTISTS = cast(Table, Artist.__table__)
+_ARTIST_NAME = ARTISTS.c.name.label("artist_name")
 
 
-def video_rows_stmt() -> Select[Video, str]:
-    """Videos with their artist's name, from one join: never a lazy load per row."""
-    return select(Video, Artist.name).join(Artist, Artist.id == Video.artist_id)
+def video_rows_stmt() -> Select[Any]:
+    """Videos with their artist's name, from one join: never a lookup per row."""
+    return select(VIDEOS, _ARTIST_NAME).join_from(
+        VIDEOS, ARTISTS, ARTISTS.c.id == VIDEOS.c.artist_id
+    )
 
 
-def video_filters(query: VideoQuery) -> list[ColumnElement[bool]]:
+def video_filters(query: VideoQuery, videos: FromClause = VIDEOS) -> list[ColumnElement[bool]]:
     filters: list[ColumnElement[bool]] = []
     if query.status is not None:
-        filters.append(Video.status == query.status)
+        filters.append(videos.c.status == query.status)
     if query.artist_id is not None:
-        filters.append(Video.artist_id == query.artist_id)
+        filters.append(videos.c.artist_id == query.artist_id)
     return filters
 
 
-# Remembered per query and page: building the aliased page (column proxies, the adapter)
-# cost more CPU than MariaDB spends running it, about an eighth of the whole request in
-# the database benchmark's profile. A statement is immutable, so one object serves every
-# thread and its compiled-cache key is worked out once. Bounded, as offsets are endless.
+def videos_total_stmt(query: VideoQuery) -> Select[Any]:
+    return select(func.count(VIDEOS.c.id).label("total")).where(*video_filters(query))
+
+
+# Remembered per query and page: building the page (subqueries, joins, their column
+# proxies) cost more CPU than MariaDB spends running it. A statement is immutable, so one
+# object serves every thread and task, and its compiled-cache key is worked out once.
+# Bounded, as offsets are endless.
 @functools.lru_cache(maxsize=512)
-def videos_page_stmt(query: VideoQuery, page: LimitOffset) -> Select[Video, str]:
-    """One page of videos with their artists' names.
+def videos_page_stmt(query: VideoQuery, page: LimitOffset) -> Select[Any]:
+    """One page of videos with their artists' names, and the total, in one round trip.
 
     The page is cut from videos alone, then joined: given the join, MariaDB drives it from
     the smaller artists table and sorts every matching video in a temporary table before
     the LIMIT (about 20 ms at 10,000 videos); cut first, the page walks an index and stops.
+    The count is a one-row derived table the page is left-joined to, so that a page past
+    the end still answers its total (one row, its video columns NULL): one statement
+    where there were two, and both read the same snapshot.
     """
     # id last, in the same direction: stable pages, and "desc" is exactly "asc" reversed.
     # NULL years sort first ascending on both SQLite and MariaDB, so they agree.
     names = [query.sort, "id"] if query.sort != "id" else ["id"]
 
-    def ordered(entity: Any) -> list[ColumnElement[Any]]:
-        keys = [getattr(entity, name) for name in names]
+    def ordered(table: FromClause) -> list[ColumnElement[Any]]:
+        keys = [table.c[name] for name in names]
         return [k.desc() if query.descending else k.asc() for k in keys]
 
     cut = (
-        select(Video)
+        select(VIDEOS)
         .where(*video_filters(query))
-        .order_by(*ordered(Video))
+        .order_by(*ordered(VIDEOS))
         .limit(page.limit)
         .offset(page.offset)
         .subquery("page")
     )
-    video = aliased(Video, cut)
-    return (
-        select(video, Artist.name)
-        .join(Artist, Artist.id == video.artist_id)
-        .order_by(*ordered(video))
-    )
+    total = videos_total_stmt(query).subquery("total")
+    # Left-deep (every video has its artist, so the outer join to artists loses nothing):
+    # MariaDB's compiler lints a join nested on the right as a cartesian product.
+    joined = total.outerjoin(cut, true()).outerjoin(ARTISTS, ARTISTS.c.id == cut.c.artist_id)
+    return select(total.c.total, cut, _ARTIST_NAME).select_from(joined).order_by(*ordered(cut))
 
 
-def videos_total_stmt(query: VideoQuery) -> Select[int]:
-    return select(func.count(Video.id)).where(*video_filters(query))
-
-
-def search_stmt(q: str, page: LimitOffset) -> Select[Video, str]:
+def search_stmt(q: str, page: LimitOffset) -> Select[Any]:
     return (
         video_rows_stmt()
-        .where(or_(contains_ci(Video.title, q), contains_ci(Artist.name, q)))
-        .order_by(Video.id)
+        .where(or_(contains_ci(VIDEOS.c.title, q), contains_ci(ARTISTS.c.name, q)))
+        .order_by(VIDEOS.c.id)
         .limit(page.limit)
         .offset(page.offset)
     )
 
 
-def video_stmt(video_id: int) -> Select[Video, str]:
-    return video_rows_stmt().where(Video.id == video_id)
+# Bound at execution ({"video_id": ...}): one statement object for every id.
+VIDEO_STMT = video_rows_stmt().where(VIDEOS.c.id == bindparam("video_id"))
+# The artist left-joined to its videos: an unknown artist is no row (a 404), an artist
+# without videos one row with NULL video columns, in one round trip.
+ARTIST_VIDEOS_STMT = (
+    select(VIDEOS, _ARTIST_NAME)
+    .select_from(ARTISTS.outerjoin(VIDEOS, VIDEOS.c.artist_id == ARTISTS.c.id))
+    .where(ARTISTS.c.id == bindparam("artist_id"))
+    .order_by(VIDEOS.c.id)
+)
 
 
-def artist_videos_stmt(artist_id: int) -> Select[Video, str]:
-    return video_rows_stmt().where(Video.artist_id == artist_id).order_by(Video.id)
+# --- parameters and answers from rows (both sides) ----------------------------------
 
 
-# --- reads ---------------------------------------------------------------------------
+def video_params(video_id: int) -> dict[str, int]:
+    """VIDEO_STMT's parameters; an id out of range cannot exist (and must not reach the
+    driver: past 64 bits it is an OverflowError)."""
+    if not valid_id(video_id):
+        raise NotFound("Video not found")
+    return {"video_id": video_id}
 
 
-def list_videos(session: Session, query: VideoQuery, page: LimitOffset) -> dict[str, Any]:
-    total = session.scalar(videos_total_stmt(query)) or 0
-    rows = session.execute(videos_page_stmt(query, page)).all()
-    return page.envelope("videos", [video_json(v, name) for v, name in rows], total)
+def artist_videos_params(artist_id: int) -> dict[str, int]:
+    if not valid_id(artist_id):
+        raise NotFound("Artist not found")
+    return {"artist_id": artist_id}
 
 
-def search_videos(session: Session, q: str, page: LimitOffset) -> dict[str, Any]:
-    rows = session.execute(search_stmt(q, page)).all()
-    videos = [video_json(v, name) for v, name in rows]
+def page_json(rows: Sequence[Row], page: LimitOffset) -> dict[str, Any]:
+    """The list's answer from videos_page_stmt's rows (never empty: the total's row)."""
+    total = rows[0]["total"] if rows else 0
+    videos = [video_json(row) for row in rows if row["id"] is not None]
+    return page.envelope("videos", videos, total)
+
+
+def search_json(rows: Sequence[Row], q: str) -> dict[str, Any]:
+    videos = [video_json(row) for row in rows]
     return {"videos": videos, "count": len(videos), "query": q}
 
 
-def video_row(session: Session, video_id: int) -> tuple[Video, str]:
-    row = session.execute(video_stmt(video_id)).one_or_none() if valid_id(video_id) else None
+def one_video_json(row: Row | None) -> dict[str, Any]:
     if row is None:
         raise NotFound("Video not found")
-    return row[0], row[1]
+    return video_json(row)
+
+
+def artist_videos_json(rows: Sequence[Row]) -> dict[str, Any]:
+    if not rows:
+        raise NotFound("Artist not found")
+    videos = [video_json(row) for row in rows if row["id"] is not None]
+    return {"videos": videos, "count": len(videos)}
+
+
+# --- reads, executed by the legacy side ----------------------------------------------
+
+
+def list_videos(session: Session, query: VideoQuery, page: LimitOffset) -> dict[str, Any]:
+    rows = session.execute(videos_page_stmt(query, page)).mappings().all()
+    return page_json(rows, page)
+
+
+def search_videos(session: Session, q: str, page: LimitOffset) -> dict[str, Any]:
+    return search_json(session.execute(search_stmt(q, page)).mappings().all(), q)
 
 
 def get_video(session: Session, video_id: int) -> dict[str, Any]:
-    return video_json(*video_row(session, video_id))
+    row = session.execute(VIDEO_STMT, video_params(video_id)).mappings().one_or_none()
+    return one_video_json(row)
 
 
 def list_artist_videos(session: Session, artist_id: int) -> dict[str, Any]:
-    find(session, Artist, artist_id, "Artist")
-    rows = session.execute(artist_videos_stmt(artist_id)).all()
-    videos = [video_json(v, name) for v, name in rows]
-    return {"videos": videos, "count": len(videos)}
+    rows = session.execute(ARTIST_VIDEOS_STMT, artist_videos_params(artist_id))
+    return artist_videos_json(rows.mappings().all())
+
+
+def video_row(session: Session, video_id: int) -> tuple[Video, str]:
+    """The ORM video and its artist's name, for the writes that change it."""
+    row = None
+    if valid_id(video_id):
+        row = session.execute(
+            select(Video, Artist.name)
+            .join(Artist, Artist.id == Video.artist_id)
+            .where(Video.id == video_id)
+        ).one_or_none()
+    if row is None:
+        raise NotFound("Video not found")
+    return row[0], row[1]
 
 
 # --- writes --------------------------------------------------------------------------
@@ -269,7 +341,7 @@ def create_video(session: Session, data: VideoCreate) -> dict[str, Any]:
     video = Video(**data.model_dump())
     session.add(video)
     flush_or_conflict(session, "The video already exists")
-    return video_json(video, artist_name)
+    return video_json(video_row_of(video, artist_name))
 
 
 def update_video(session: Session, video_id: int, data: VideoUpdate) -> dict[str, Any]:
@@ -284,14 +356,14 @@ def update_video(session: Session, video_id: int, data: VideoUpdate) -> dict[str
     for key, value in changes.items():
         setattr(video, key, value)
     flush_or_conflict(session, "The video already exists")
-    return video_json(video, artist_name)
+    return video_json(video_row_of(video, artist_name))
 
 
 def set_status(session: Session, video_id: int, data: StatusBody) -> dict[str, Any]:
     video, artist_name = video_row(session, video_id)
     video.status = data.status
     session.flush()
-    return video_json(video, artist_name)
+    return video_json(video_row_of(video, artist_name))
 
 
 def bulk_set_status(session: Session, data: BulkStatusBody) -> dict[str, Any]:
