@@ -50,6 +50,7 @@ class Step:
     load: Load
     gateway_cpu_s: float
     provider_cpu_s: float
+    second_try: bool = False  # the first try at this level failed
 
     @property
     def held(self) -> bool:
@@ -60,7 +61,12 @@ class Step:
         return self.gateway_cpu_s * 1000 / max(1, self.load.requests)
 
     def cell(self) -> str:
-        verdict = "" if self.held else " (failed)"
+        verdict = {
+            (True, False): "",
+            (True, True): " (held on the second try)",
+            (False, True): " (failed twice)",
+            (False, False): " (failed)",
+        }[self.held, self.second_try]
         return f"{self.clients}: {self.load.p99_ms:,.0f} ms / {self.load.errors}{verdict}"
 
 
@@ -92,14 +98,19 @@ def sweep(
     levels: Sequence[int], sides: Sequence[str], measure: Callable[[str, int], Step]
 ) -> dict[str, Sweep]:
     """Every level in turn, each side still held measured at it; a side stops at its
-    first failing level."""
+    first failing level. A level failed is measured once more before it counts: on a
+    shared 2-core machine one stall of another process is a p99 of its own."""
     sweeps = {side: Sweep() for side in sides}
     for clients in levels:
         going = [side for side in sides if not sweeps[side].done]
         if not going:
             break
         for side in going:
-            sweeps[side].steps.append(measure(side, clients))
+            step = measure(side, clients)
+            if not step.held:
+                step = measure(side, clients)
+                step.second_try = True
+            sweeps[side].steps.append(step)
     return sweeps
 
 
@@ -145,10 +156,10 @@ def _capacity(work: Path, quick: bool, database_url: str, database: str) -> Scen
         sweeps = sweep(levels, SIDES, measure)
         held = {side: sweeps[side].held for side in SIDES}
         goals = [
-            Goal("clients held, twin / flask", held["twin"] / max(held["flask"], 1), RATIO_GOAL),
+            Goal("clients held, twin / flask", _ratio(held["twin"], held["flask"]), RATIO_GOAL),
             Goal(
                 "clients held, twin / ceiling",
-                held["twin"] / max(held["ceiling"], 1),
+                _ratio(held["twin"], held["ceiling"]),
                 CEILING_GOAL,
             ),
         ]
@@ -208,8 +219,12 @@ def _report(
         f"the fake provider's CPU per call over the whole sweep: {provider_ms:.3f} ms; "
         f"levels above {levels[-1]:,} clients were not tried"
     )
-    if any(not sweeps[side].steps for side in SIDES):
-        notes.append("a side with no level measured is missing from the table")
+    nothing = [side for side in SIDES if not sweeps[side].held]
+    if nothing:
+        notes.append(
+            f"held no level, so missing from the table (a ratio against it is 0): "
+            f"{', '.join(nothing)}"
+        )
     if profiled:
         notes.append(profiled)
     return Scenario(
@@ -220,16 +235,21 @@ def _report(
         f"next request as soon as the last is answered, {seconds:g} s per level, after "
         f"one untimed level per side; levels {', '.join(str(n) for n in levels)}. A level "
         f"is held with p99 <= {P99_MS:g} ms and no error (non-2xx or socket); a side's "
-        "sweep stops at its first failing level, "
-        "and it holds the level before. At each level the sides take turns in one gateway: "
-        "the route owned by flask, by fastapi, and the ceiling, a bench route that only "
-        "awaits the provider through the client the twin uses (bench/apps.py). The table "
-        "shows each side at the most clients it held.",
+        "sweep stops at its first failing level (a failed level is measured once more "
+        "and fails only if it fails again), and it holds the level before. At each level "
+        "the sides take turns in one gateway: the route owned by flask, by fastapi, and "
+        "the ceiling, a bench route that only awaits the provider through the client the "
+        "twin uses (bench/apps.py). The table shows each side at the most clients it held.",
         sides=sides,
         goals=goals,
         notes=notes,
         extra_columns=("clients held", "failed at", "gateway CPU ms/req"),
     )
+
+
+def _ratio(side: int, against: int) -> float:
+    # Against a side that held no level there is no ratio: 0, so the goal shows unmet.
+    return side / against if against else 0.0
 
 
 def _held(sweep: Sweep) -> str:

@@ -12,7 +12,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from bench.apps import CEILING_PATH, QUERY, gateway_with_ceiling
-from bench.capacity import LEVELS, P99_MS, Step, sweep
+from bench.capacity import LEVELS, P99_MS, Step, _ratio, sweep
 from bench.cpu import Round, _goals
 from bench.harness import Load
 from shared.config import Settings
@@ -37,9 +37,11 @@ def test_each_side_stops_at_its_first_failing_level() -> None:
 
     levels = LEVELS[:8]  # 10 ... 250
     sweeps = sweep(levels, ("flask", "twin", "ceiling"), measure)
-    assert [c for s, c in asked if s == "flask"] == [10, 15, 25, 40]
-    assert [c for s, c in asked if s == "twin"] == [10, 15, 25, 40, 60, 100, 150]
+    # A failed level is tried once more before it counts.
+    assert [c for s, c in asked if s == "flask"] == [10, 15, 25, 40, 40]
+    assert [c for s, c in asked if s == "twin"] == [10, 15, 25, 40, 60, 100, 150, 150]
     assert [c for s, c in asked if s == "ceiling"] == list(levels)
+    assert sweeps["flask"].steps[-1].cell() == "40: 301 ms / 0 (failed twice)"
     assert (sweeps["flask"].held, sweeps["flask"].failed_at) == (25, 40)
     assert (sweeps["twin"].held, sweeps["twin"].failed_at) == (100, 150)
     assert (sweeps["ceiling"].held, sweeps["ceiling"].failed_at) == (250, None)
@@ -52,6 +54,25 @@ def test_a_side_failing_its_first_level_holds_nothing() -> None:
     assert sweeps["flask"].held == 0
     assert sweeps["flask"].best() is None
     assert len(sweeps["flask"].steps) == 1
+    # No ratio against a side that held nothing: the goal shows unmet, not met by default.
+    assert _ratio(100, 0) == 0.0
+    assert _ratio(100, 40) == 2.5
+
+
+def test_one_stall_does_not_end_a_sweep() -> None:
+    """The ceiling stalls once at 25 clients (another process took the cores): measured
+    again, it holds, and its sweep goes on."""
+    stalls = [25]
+
+    def measure(_side: str, clients: int) -> Step:
+        if clients in stalls:
+            stalls.remove(clients)
+            return _step(clients, 400.0)
+        return _step(clients, 120.0)
+
+    sweeps = sweep(LEVELS[:5], ("ceiling",), measure)
+    assert sweeps["ceiling"].held == 60
+    assert sweeps["ceiling"].steps[2].cell() == "25: 120 ms / 0 (held on the second try)"
 
 
 def test_cpu_goals_are_the_issues_ratios() -> None:
