@@ -14,11 +14,11 @@ per call stays a small part of what the benchmarks measure.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import random
 import re
+import signal
 import tempfile
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -571,11 +571,14 @@ def run(host: str, port: int, latency_ms: float = 0, media_base_url: str | None 
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        # As uvicorn did: a container's first process gets no default action for SIGTERM.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
         server = await loop.create_server(
             provider_protocol(latency_ms, media_base_url), host, port, backlog=4096
         )
-        async with server:
-            await server.serve_forever()
+        await stop.wait()
+        server.close()
 
-    with contextlib.suppress(KeyboardInterrupt):
-        uvloop.run(main())
+    uvloop.run(main())
