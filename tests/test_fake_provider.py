@@ -4,7 +4,10 @@ blocking client that talks to it."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -33,7 +36,9 @@ from shared.fakes.metadata_provider import (
     provider_protocol,
 )
 from shared.fakes.serving import serve, serve_protocol
+from tests.polling import wait_for
 from tests.provider import provider_url, refused_url
+from tests.servers import base_env, free_port
 
 __all__ = ["provider_url"]  # a fixture, used by name
 
@@ -376,3 +381,27 @@ def test_lean_server_answers_pipelined_requests_in_order():
     assert b'"name":"Horizon"' in rest
     assert rest.index(b'"name":"Horizon"') < rest.index(b"HTTP/1.1 404 Not Found")
     assert rest.endswith(b'{"error":"Not Found","status":404}')
+
+
+def test_figway_fake_provider_serves_and_stops_on_sigterm(tmp_path):
+    """The lean server as `figway fake-provider` runs it (compose, the benchmarks): it
+    answers, and SIGTERM ends it cleanly (a container's first process has no default)."""
+    port = free_port()
+    command = [sys.executable, "-m", "gateway.cli", "fake-provider", "--port", str(port)]
+    proc = subprocess.Popen(command, env=base_env(tmp_path))
+    try:
+        url = f"http://127.0.0.1:{port}/api/v1/entity/{HORIZON.id}"
+
+        def answered() -> httpx.Response | None:
+            try:
+                return httpx.get(url, timeout=1)
+            except httpx.TransportError:
+                return None
+
+        assert wait_for(answered, timeout=30).json()["name"] == "Horizon"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
