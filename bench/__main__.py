@@ -91,7 +91,10 @@ def main() -> int:
         for name in steps:
             text, run = STEPS[name]
             _say(text)
+            step_started = time.time()
             scenarios += run(Path(tmp), args.quick, args.threads)
+            # What each scenario costs the run (the smoke run in CI has a budget).
+            _say(f"{name}: {time.time() - step_started:.0f} s")
     header = [
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))} on "
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
