@@ -37,7 +37,7 @@ LATENCY_MS = 100
 P99_MS = 300.0
 LEVELS = (10, 15, 25, 40, 60, 100, 150, 250, 400, 600, 1000, 1500, 2500, 4000)
 # The smoke run's few levels: enough to see every side answer, and to stay brief.
-QUICK_LEVELS = (10, 25, 60)
+QUICK_LEVELS = (10, 40)
 # The goals the issue names: the twin holds 25x Flask's clients, and 80% of the ceiling.
 RATIO_GOAL = 25.0
 CEILING_GOAL = 0.8
