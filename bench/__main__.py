@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import database, gateway, jobs, memory, metadata
+from bench import capacity, cpu, database, gateway, jobs, memory, metadata
 from bench.harness import require_wrk
 from bench.report import Scenario, charts, render
 
@@ -32,6 +32,14 @@ STEPS: dict[str, Step] = {
     "search": (
         "metadata search at 500 clients: the FastAPI twin against the Flask route",
         lambda w, q, _t: [metadata.search_twin(w, q)],
+    ),
+    "capacity": (
+        "capacity: clients held on the search route, flask, the twin and the ceiling",
+        lambda w, q, _t: [capacity.capacity(w, q)],
+    ),
+    "cpu": (
+        "CPU per request: each twin against its Flask original and the hello-world route",
+        lambda w, q, _t: [cpu.cpu_per_request(w, q)],
     ),
     "database": (
         "database-bound: the video list on 10,000 videos, the FastAPI twin against Flask",
@@ -83,7 +91,10 @@ def main() -> int:
         for name in steps:
             text, run = STEPS[name]
             _say(text)
+            step_started = time.time()
             scenarios += run(Path(tmp), args.quick, args.threads)
+            # What each scenario costs the run (the smoke run in CI has a budget).
+            _say(f"{name}: {time.time() - step_started:.0f} s")
     header = [
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))} on "
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"

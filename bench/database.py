@@ -88,7 +88,7 @@ def _database_bound(
         env["FIGWAY_DB_POOL_SIZE"] = str(pool_size)
     figway("db", "upgrade", env=env)
     create_user(database_url)
-    seeded_s = _seed(database_url)
+    seeded_s = seed_videos(database_url)
     statements = _statements(database_url)
     runs: dict[tuple[str, str], list[_Round]] = {
         (url, owner): [] for url in (LIST, CHEAP) for owner in OWNERS
@@ -299,7 +299,7 @@ def _best(rounds: list[_Round]) -> Load:
     return min(rounds, key=lambda r: abs(r.load.requests_per_s - target)).load
 
 
-def _seed(database_url: str) -> float:
+def seed_videos(database_url: str) -> float:
     """VIDEOS videos over their artists, in a few multi-row inserts; seconds taken."""
     from sqlalchemy import create_engine, insert, text
 

@@ -3,6 +3,7 @@ flame graph beside the results, and a one-line summary of where the samples end.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -88,6 +89,11 @@ def _record(spy: Path, pid: int, out: Path, fmt: str) -> str:
     return ""
 
 
+# A Python frame as py-spy writes it, `function (path:line)`, innermost last in a stack.
+_PYTHON_FRAME = re.compile(r"(?:^|;)([^;]+ \([^;()]+:\d+\))$")
+NATIVE = "(no Python frame)"
+
+
 def summarize(raw: Path, count: int = 5) -> str:
     """Where the samples end (the innermost frame), by package and by function, from
     py-spy's raw format: one `frame;frame;...;frame samples` line per distinct stack."""
@@ -98,7 +104,15 @@ def summarize(raw: Path, count: int = 5) -> str:
         stack, _, samples = line.rpartition(" ")
         if not stack or not samples.isdigit():
             continue
-        name, path = _frame(stack.rsplit(";", 1)[-1])
+        innermost = _PYTHON_FRAME.search(stack)
+        if innermost is None:
+            # Only the process's own frame (its command line, which may hold a ';'): the
+            # process was sampled outside Python code, e.g. a uvicorn worker starting.
+            total += int(samples)
+            packages[NATIVE] += int(samples)
+            functions[NATIVE] += int(samples)
+            continue
+        name, path = _frame(innermost[1])
         if (name, path) in PARKED:
             parked += int(samples)
             continue

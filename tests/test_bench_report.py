@@ -66,8 +66,13 @@ def test_profile_summary_counts_working_samples_only(tmp_path: Path) -> None:
         "Runner.run (asyncio/runners.py:118) 50\n"
         "run (threading.py:982);_worker (concurrent/futures/thread.py:81) 900\n"
         "main (gateway/cli.py:10);dumps (json/encoder.py:200) 20\n"
+        # A process's own frame alone: its command line, with a ';' in it.
+        'process 7:"python -c from multiprocessing.spawn import spawn_main; '
+        'spawn_main(tracker_fd=7, pipe_handle=13) --multiprocessing-fork" 10\n'
     )
     summary = summarize(raw)
-    assert summary.startswith("by package: uvloop 50%, sqlalchemy 30%, json 20%;")
-    assert "get (sqlalchemy/orm/session.py) 30%" in summary
-    assert "(100 working samples; 900 of threads parked in a wait left out)" in summary
+    assert summary.startswith(
+        "by package: uvloop 45%, sqlalchemy 27%, json 18%, (no Python frame) 9%;"
+    )
+    assert "get (sqlalchemy/orm/session.py) 27%" in summary
+    assert "(110 working samples; 900 of threads parked in a wait left out)" in summary
