@@ -12,6 +12,7 @@ from fastapi_app import convertors  # noqa: F401 - Flask's <int:> for the routes
 from fastapi_app.docs import install_openapi
 from fastapi_app.errors import register_error_handlers
 from fastapi_app.policy import SameSiteWrites, SecurityHeaders
+from fastapi_app.query import FlaskQueryString
 from fastapi_app.routers import (
     admin,
     artists,
@@ -69,6 +70,7 @@ def create_fastapi_app(settings: Settings | None = None) -> FastAPI:
     # Inside the sliding session, as Flask re-signs the cookie on its 403 too.
     app.add_middleware(SameSiteWrites, cookie_name=settings.session_cookie_name)
     app.add_middleware(SlidingSession, codec=state.cookies)
+    app.add_middleware(FlaskQueryString)  # before routing: the handlers declare what they read
     register_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
