@@ -8,6 +8,8 @@ import pytest
 from fastapi_app.query import flask_query_string
 from shared.db.base import MAX_ID
 
+DOWNLOAD_STATUSES = "queued, running, completed, failed, cancelled"
+TRANSCODES = "1, true, yes, 0, false, no"
 STATUSES = "wanted, downloading, downloaded, ignored, failed"
 ARTIST_SORTS = (
     "name, -name, created_at, -created_at, updated_at, -updated_at, id, -id, video_count, "
@@ -30,12 +32,12 @@ REFUSALS = [
     ("/api/artists?monitored=yes", "monitored must be true, false, 1 or 0"),
     ("/api/artists?search=" + "x" * 201, "search must be at most 200 characters"),
     ("/api/artists?per_page=201", "per_page must be between 1 and 200"),
-    ("/api/downloads?status=", "status must be one of queued, running, completed, failed, cancelled"),
+    ("/api/downloads?status=", f"status must be one of {DOWNLOAD_STATUSES}"),
     ("/api/admin/logs?lines=%2B5", "lines must be an integer"),
     ("/api/admin/logs?lines=1001", "lines must be between 1 and 1000"),
     ("/api/metadata/search?q=", "q is required, 1 to 200 characters"),
     # Refused before the video is looked up (there is none), on both sides.
-    ("/api/videos/999/stream?transcode=maybe", "transcode must be one of 1, true, yes, 0, false, no"),
+    ("/api/videos/999/stream?transcode=no%20way", f"transcode must be one of {TRANSCODES}"),
 ]
 
 
