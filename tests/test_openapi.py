@@ -155,7 +155,7 @@ def _legacy_views_reading_args() -> set[str]:
             for decorator in function.decorator_list:
                 if isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute):
                     rule = decorator.args[0]
-                    assert isinstance(rule, ast.Constant)
+                    assert isinstance(rule, ast.Constant) and isinstance(rule.value, str)
                     found.add(twin_key(f"{decorator.func.attr.upper()} {rule.value}"))
     return found
 
