@@ -15,10 +15,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi_app.deps import SettingsDep, require
 from fastapi_app.docs import answers
 from fastapi_app.query import ASCII_DIGITS
+from fastapi_app.responses import JSONRoute
 from fastapi_app.schemas.admin import LogOut, SystemOut
 from shared.services import system
 
-router = APIRouter(tags=["admin"], dependencies=[Depends(require("admin"))])
+router = APIRouter(tags=["admin"], route_class=JSONRoute, dependencies=[Depends(require("admin"))])
 
 
 @router.get("/api/admin/system", response_model=None, responses=answers(SystemOut))

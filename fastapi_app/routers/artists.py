@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from fastapi_app.deps import SessionDep, require
 from fastapi_app.docs import answers, json_body
 from fastapi_app.http import body
+from fastapi_app.responses import JSONRoute
 from fastapi_app.schemas.artists import (
     ArtistDetail,
     ArtistList,
@@ -25,7 +26,7 @@ from shared.services import artists as artists_service
 from shared.services import videos as videos_service
 from shared.services.artists import ArtistCreate, ArtistUpdate, IdsBody
 
-router = APIRouter(tags=["artists"])
+router = APIRouter(tags=["artists"], route_class=JSONRoute)
 Reader = Annotated[User | None, Depends(require("readonly"))]
 Manager = Annotated[User | None, Depends(require("manager"))]
 Admin = Annotated[User | None, Depends(require("admin"))]

@@ -26,6 +26,7 @@ from fastapi_app.deps import (
 from fastapi_app.docs import answers, json_body
 from fastapi_app.http import check_length, json_data
 from fastapi_app.pages import redirect
+from fastapi_app.responses import JSONRoute
 from fastapi_app.schemas.common import SuccessOut
 from fastapi_app.schemas.users import CheckOut, LoginOut, MeOut, TokenOut
 from shared.auth.tokens import issue_token
@@ -38,7 +39,7 @@ from shared.services.auth import login_page_url, safe_next
 from shared.services.users import LoginBody, me_json
 from shared.validation import parse_body
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], route_class=JSONRoute)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 

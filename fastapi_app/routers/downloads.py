@@ -19,6 +19,7 @@ from starlette.websockets import WebSocketDisconnect
 from fastapi_app.deps import ModernDep, SessionDep, caller, check_level, require, state_of
 from fastapi_app.docs import answers
 from fastapi_app.query import OneOf
+from fastapi_app.responses import JSONRoute
 from fastapi_app.schemas.common import SuccessOut
 from fastapi_app.schemas.downloads import DownloadList, DownloadOut, QueuedOut
 from fastapi_app.state import Modern
@@ -28,7 +29,7 @@ from shared.jobs.downloads import abandon
 from shared.services import downloads as service
 
 log = logging.getLogger("figway.downloads")
-router = APIRouter(tags=["downloads"])
+router = APIRouter(tags=["downloads"], route_class=JSONRoute)
 Writer = Annotated[User | None, Depends(require("user"))]
 Manager = Annotated[User | None, Depends(require("manager"))]
 

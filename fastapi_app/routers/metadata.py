@@ -19,6 +19,7 @@ from fastapi_app.deps import ModernDep, SessionDep, require
 from fastapi_app.docs import answers, json_body
 from fastapi_app.http import body
 from fastapi_app.query import STRIPPED
+from fastapi_app.responses import JSONRoute
 from fastapi_app.schemas.artists import ArtistOut
 from fastapi_app.schemas.metadata import DiscoverOut, SearchOut
 from fastapi_app.schemas.videos import VideoOut
@@ -27,7 +28,7 @@ from shared.db.models import User
 from shared.errors import NotFound
 from shared.services import metadata as service
 
-router = APIRouter(tags=["metadata"])
+router = APIRouter(tags=["metadata"], route_class=JSONRoute)
 Manager = Annotated[User | None, Depends(require("manager"))]
 Member = Annotated[User | None, Depends(require("user"))]
 # service.search_query: trimmed, then 1 to QUERY_MAX characters.

@@ -22,6 +22,7 @@ from fastapi_app.deps import SessionDep, SettingsDep, require
 from fastapi_app.docs import answers
 from fastapi_app.files import CHUNK_BYTES, Streamed, send_file
 from fastapi_app.query import BLANK_IS_ABSENT, LOWERED, OneOf
+from fastapi_app.responses import JSONRoute
 from shared.config import Settings
 from shared.db.models import User, Video
 from shared.errors import NotFound, Unavailable
@@ -29,7 +30,7 @@ from shared.media.ffmpeg import FfmpegMissing, ffmpeg_exe, transcode_command
 from shared.services import find
 from shared.services import media as service
 
-router = APIRouter(tags=["media"])
+router = APIRouter(tags=["media"], route_class=JSONRoute)
 Reader = Annotated[User | None, Depends(require("readonly"))]
 
 RETRY_AFTER_S = "5"  # as the legacy 503 says it

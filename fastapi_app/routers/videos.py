@@ -12,6 +12,7 @@ from fastapi_app.deps import SessionDep, SettingsDep, require
 from fastapi_app.docs import answers, json_body
 from fastapi_app.http import body
 from fastapi_app.query import LEGACY_BOOL
+from fastapi_app.responses import JSONRoute
 from fastapi_app.schemas.artists import BulkDeleteOut
 from fastapi_app.schemas.common import SuccessOut
 from fastapi_app.schemas.paging import LimitOffsetDep
@@ -33,7 +34,7 @@ from shared.services.videos import (
     VideoUpdate,
 )
 
-router = APIRouter(tags=["videos"])
+router = APIRouter(tags=["videos"], route_class=JSONRoute)
 Reader = Annotated[User | None, Depends(require("readonly"))]
 Writer = Annotated[User | None, Depends(require("user"))]
 Manager = Annotated[User | None, Depends(require("manager"))]
