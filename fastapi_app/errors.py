@@ -34,8 +34,8 @@ def _describe(request: Request, exc: RequestValidationError) -> str:
     if len(loc) == 2 and loc[0] == "query":
         name = str(loc[1])
         return refusal(name, first, declared_bounds(request.scope.get("route"), name))
-    # FastAPI prefixes where the value came from ("body", "query"); the legacy app does not.
-    where = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+    # FastAPI prefixes where the value came from ("body", "path"); the legacy app does not.
+    where = [str(p) for p in loc if p not in ("body", "query", "path")]
     return f"{'.'.join(where) or 'body'}: {first.get('msg', 'invalid')}"
 
 
