@@ -193,20 +193,24 @@ def test_path_ids_are_documented_as_integers(schema):
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
 def test_docs_load_nothing_from_elsewhere(page):
-    """Every file the page loads is served by the app itself, with a type the browser runs
-    (nosniff refuses a script served as anything else)."""
     settings = Settings(_env_file=None, env="test", database_url="sqlite://", secret_key="k" * 32)
     with TestClient(create_fastapi_app(settings)) as client:
-        html = client.get(page)
-        assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
-        urls = re.findall(r"""(?:src|href|spec-url|url:)\s*=?\s*["']([^"']+)["']""", html.text)
-        assert "/openapi.json" in urls and len(urls) >= 3, urls
-        assert not re.search(r"https?://|//[a-z]", html.text), "a URL elsewhere"
-        expected = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
-        for url in urls:
-            assert url.startswith("/"), url
-            response = client.get(url)
-            assert response.status_code == 200, url
-            kind = next((t for ext, t in expected.items() if url.endswith(ext)), "application/json")
-            assert response.headers["content-type"].startswith(kind), url
-            assert response.headers["x-content-type-options"] == "nosniff"
+        assert_served_offline(client, page)
+
+
+def assert_served_offline(client: Any, page: str) -> None:
+    """Every file the page loads is served by the app itself, with a type the browser runs
+    (nosniff refuses a script served as anything else)."""
+    html = client.get(page)
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+    urls = re.findall(r"""(?:src|href|spec-url|url:)\s*=?\s*["']([^"']+)["']""", html.text)
+    assert "/openapi.json" in urls and len(urls) >= 3, urls
+    assert not re.search(r"https?://|//[a-z]", html.text), "a URL elsewhere"
+    expected = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
+    for url in urls:
+        assert url.startswith("/"), url
+        response = client.get(url)
+        assert response.status_code == 200, url
+        kind = next((t for ext, t in expected.items() if url.endswith(ext)), "application/json")
+        assert response.headers["content-type"].startswith(kind), url
+        assert response.headers["x-content-type-options"] == "nosniff"
