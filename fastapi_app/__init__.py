@@ -9,9 +9,10 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from fastapi_app import convertors  # noqa: F401 - Flask's <int:> for the routes below
-from fastapi_app.docs import install_openapi
+from fastapi_app.docs import install_docs, install_openapi
 from fastapi_app.errors import register_error_handlers
 from fastapi_app.policy import SameSiteWrites, SecurityHeaders
+from fastapi_app.query import FlaskQueryString
 from fastapi_app.routers import (
     admin,
     artists,
@@ -64,13 +65,17 @@ def create_fastapi_app(settings: Settings | None = None) -> FastAPI:
         yield
         await state.aclose()
 
-    app = _FigwayAPI(title="figway", version=__version__, lifespan=lifespan)
+    app = _FigwayAPI(
+        title="figway", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.state.figway = state
     # Inside the sliding session, as Flask re-signs the cookie on its 403 too.
     app.add_middleware(SameSiteWrites, cookie_name=settings.session_cookie_name)
     app.add_middleware(SlidingSession, codec=state.cookies)
+    app.add_middleware(FlaskQueryString)  # before routing: the handlers declare what they read
     register_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
     install_openapi(app)
+    install_docs(app)
     return app

@@ -11,11 +11,14 @@ the documentation cannot drift from what either side sends.
 
 from __future__ import annotations
 
+from importlib.resources import files
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
+from starlette.responses import FileResponse, HTMLResponse
 
 from fastapi_app.schemas.common import ErrorOut
 
@@ -84,3 +87,50 @@ def install_openapi(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+# Swagger UI and ReDoc as the fastapi-offline package ships them: /docs and /redoc work
+# with no network (a CDN is out of reach on many hosts this runs on, and sees every visit).
+ASSETS_PATH = "/docs/assets"
+ASSET_TYPES = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+    "redoc.standalone.js": "text/javascript; charset=utf-8",
+    "favicon.png": "image/png",
+}
+
+
+def install_docs(app: FastAPI) -> None:
+    """/docs and /redoc, and the four files they load, served by the app itself."""
+    assets = files("fastapi_offline") / "static"
+    url = {name: f"{ASSETS_PATH}/{name}" for name in ASSET_TYPES}
+    openapi_url = app.openapi_url or "/openapi.json"
+
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=url["swagger-ui-bundle.js"],
+            swagger_css_url=url["swagger-ui.css"],
+            swagger_favicon_url=url["favicon.png"],
+        )
+
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=url["redoc.standalone.js"],
+            redoc_favicon_url=url["favicon.png"],
+            with_google_fonts=False,
+        )
+
+    app.add_api_route("/docs", swagger_ui, include_in_schema=False)
+    app.add_api_route("/redoc", redoc, include_in_schema=False)
+    for name, media_type in ASSET_TYPES.items():
+        # One static route each, no mount: the gateway sends FastAPI-only routes by their key.
+        path = str(assets / name)
+
+        async def asset(path: str = path, media_type: str = media_type) -> FileResponse:
+            return FileResponse(path, media_type=media_type)
+
+        app.add_api_route(url[name], asset, include_in_schema=False)

@@ -3,31 +3,83 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from fastapi_app.query import NOT_A_BOOLEAN, NOT_AN_INTEGER, NOT_ONE_OF
 from shared.db.engine import is_unavailable, unavailable_reason
 from shared.errors import AppError, Unavailable, ValidationFailed, error_for_status
 
 log = logging.getLogger("figway.modern")
+_BOUNDS = ("ge", "le", "min_length", "max_length")
 
 
 def legacy_response(err: AppError) -> JSONResponse:
     return JSONResponse(err.body(), status_code=err.status, headers=err.headers or None)
 
 
-def _describe(exc: RequestValidationError) -> str:
+def _describe(request: Request, exc: RequestValidationError) -> str:
     errors = exc.errors()
     if not errors:
         return ValidationFailed.default_message
     first = errors[0]
-    # FastAPI prefixes where the value came from ("body", "query"); the legacy app does not.
-    where = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+    loc = first.get("loc", ())
+    if len(loc) == 2 and loc[0] == "query":
+        name = str(loc[1])
+        return refusal(name, first, declared_bounds(request.scope.get("route"), name))
+    # FastAPI prefixes where the value came from ("body", "path"); the legacy app does not.
+    where = [str(p) for p in loc if p not in ("body", "query", "path")]
     return f"{'.'.join(where) or 'body'}: {first.get('msg', 'invalid')}"
+
+
+def refusal(name: str, error: Mapping[str, Any], bounds: Mapping[str, Any]) -> str:
+    """The legacy message for a query argument refused, worded as shared.pagination and
+    the legacy readers word theirs, from the bounds the handler declares."""
+    kind = error.get("type")
+    if kind == NOT_AN_INTEGER:
+        return f"{name} must be an integer"
+    if kind in ("greater_than_equal", "less_than_equal"):
+        return f"{name} must be between {bounds.get('ge')} and {bounds.get('le')}"
+    if kind == NOT_A_BOOLEAN:
+        return f"{name} must be true, false, 1 or 0"
+    if kind == NOT_ONE_OF:
+        choices = list(error.get("ctx", {}).get("choices", ()))
+        if len(choices) == 2:
+            return f"{name} must be {choices[0]} or {choices[1]}"
+        return f"{name} must be one of {', '.join(choices)}"
+    if kind in ("missing", "string_too_short", "too_short", "string_too_long", "too_long"):
+        if "min_length" in bounds:
+            lo, hi = bounds["min_length"], bounds.get("max_length")
+            return f"{name} is required, {lo} to {hi} characters"
+        if "max_length" in bounds:
+            return f"{name} must be at most {bounds['max_length']} characters"
+        return f"{name} is required"
+    return f"{name}: {error.get('msg', 'invalid')}"
+
+
+def declared_bounds(route: object, name: str) -> dict[str, Any]:
+    """The bounds (ge, le, min_length, max_length) `route` declares on its query `name`."""
+    dependant = getattr(route, "dependant", None)
+    pending = [dependant] if isinstance(dependant, Dependant) else []
+    while pending:
+        current = pending.pop()
+        for field in current.query_params:
+            if field.alias == name:
+                return {
+                    key: getattr(meta, key)
+                    for meta in field.field_info.metadata
+                    for key in _BOUNDS
+                    if getattr(meta, key, None) is not None
+                }
+        pending.extend(current.dependencies)
+    return {}
 
 
 def register_error_handlers(app: FastAPI) -> None:
@@ -35,9 +87,9 @@ def register_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, AppError)
         return legacy_response(exc)
 
-    async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        return legacy_response(ValidationFailed(_describe(exc)))
+        return legacy_response(ValidationFailed(_describe(request, exc)))
 
     async def http_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)

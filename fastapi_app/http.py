@@ -1,12 +1,9 @@
-"""Requests read exactly as the Flask side reads them: bodies with the same parser and
-models (a bad body gets the same legacy 400 on both sides), query strings and forms with
-Flask's rules."""
+"""Bodies read exactly as the Flask side reads them: the same parser and models, so that
+a bad body gets the same legacy 400 on both sides (query strings: fastapi_app.query)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl
 
 from fastapi import Request
 from pydantic import BaseModel
@@ -51,23 +48,3 @@ def _limit(request: Request) -> int:
 
 async def body(request: Request, model: type[M]) -> M:
     return parse_body(model, await json_data(request))
-
-
-_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
-
-
-def legacy_args(request: Request) -> dict[str, str]:
-    """The query string as Flask's `request.args.get` sees it.
-
-    Starlette's query_params differ twice: the last of a repeated key wins there (Flask:
-    the first), and bytes that are no UTF-8 become U+FFFD (Flask keeps them as "%FF").
-    """
-    raw = request.scope.get("query_string", b"").decode("utf-8", "surrogateescape")
-    args: dict[str, str] = {}
-    for key, value in parse_qsl(raw, keep_blank_values=True, errors="surrogateescape"):
-        args.setdefault(_requote(key), _requote(value))
-    return args
-
-
-def _requote(text: str) -> str:
-    return _ESCAPED_BYTE.sub(lambda m: f"%{ord(m[0]) - 0xDC00:02X}", text)

@@ -9,27 +9,33 @@ from fastapi.responses import JSONResponse
 
 from fastapi_app.deps import ConnectionDep, SessionDep, require
 from fastapi_app.docs import answers, json_body
-from fastapi_app.http import body, legacy_args
-from fastapi_app.schemas.artists import ArtistDetail, ArtistList, ArtistOut, BulkDeleteOut
+from fastapi_app.http import body
+from fastapi_app.responses import JSONRoute
+from fastapi_app.schemas.artists import (
+    ArtistDetail,
+    ArtistList,
+    ArtistOut,
+    ArtistQueryDep,
+    BulkDeleteOut,
+)
 from fastapi_app.schemas.common import SuccessOut
+from fastapi_app.schemas.paging import PageNumberDep
 from fastapi_app.schemas.videos import ArtistVideosOut
-from shared.pagination import PageNumber
 from shared.services import artists as artists_service
 from shared.services import videos as videos_service
-from shared.services.artists import ArtistCreate, ArtistQuery, ArtistUpdate, IdsBody
+from shared.services.artists import ArtistCreate, ArtistUpdate, IdsBody
 from shared.services.auth import Caller
 
-router = APIRouter(tags=["artists"])
+router = APIRouter(tags=["artists"], route_class=JSONRoute)
 Reader = Annotated[Caller | None, Depends(require("readonly"))]
 Manager = Annotated[Caller | None, Depends(require("manager"))]
 Admin = Annotated[Caller | None, Depends(require("admin"))]
 
 
 @router.get("/api/artists", response_model=None, responses=answers(ArtistList, 400))
-async def list_artists(request: Request, _user: Reader, session: SessionDep) -> dict[str, Any]:
-    args = legacy_args(request)
-    query = ArtistQuery.from_args(args)
-    page = PageNumber.from_args(args)
+async def list_artists(
+    _user: Reader, query: ArtistQueryDep, page: PageNumberDep, session: SessionDep
+) -> dict[str, Any]:
     return await session.run_sync(artists_service.list_artists, query, page)
 
 

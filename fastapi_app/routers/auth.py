@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,8 +24,9 @@ from fastapi_app.deps import (
     require,
 )
 from fastapi_app.docs import answers, json_body
-from fastapi_app.http import check_length, json_data, legacy_args
+from fastapi_app.http import check_length, json_data
 from fastapi_app.pages import redirect
+from fastapi_app.responses import JSONRoute
 from fastapi_app.schemas.common import SuccessOut
 from fastapi_app.schemas.users import CheckOut, LoginOut, MeOut, TokenOut
 from shared.auth.tokens import issue_token
@@ -38,7 +39,7 @@ from shared.services.auth import Caller, login_page_url, safe_next
 from shared.services.users import LoginBody, me_json
 from shared.validation import parse_body
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], route_class=JSONRoute)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -53,7 +54,14 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
     },
     openapi_extra=json_body(LoginBody),
 )
-async def login(request: Request, session: SessionDep, state: ModernDep) -> Response:
+async def login(
+    request: Request,
+    session: SessionDep,
+    state: ModernDep,
+    query_next: Annotated[
+        str | None, Query(alias="next", description="A form login's redirect, if not a field")
+    ] = None,
+) -> Response:
     form = _mimetype(request) in FORM_TYPES
     data: Any
     if form:
@@ -65,7 +73,6 @@ async def login(request: Request, session: SessionDep, state: ModernDep) -> Resp
         for key, value in fields.multi_items():
             if isinstance(value, str):
                 data.setdefault(key, value)
-        query_next = legacy_args(request).get("next")
         if "next" not in data and query_next:
             data["next"] = query_next
     else:

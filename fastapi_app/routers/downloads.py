@@ -12,24 +12,25 @@ import logging
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Request, WebSocket
+from fastapi import APIRouter, Depends, Query, WebSocket
 from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketDisconnect
 
 from fastapi_app.deps import ModernDep, SessionDep, caller, check_level, require, state_of
 from fastapi_app.docs import answers
-from fastapi_app.http import legacy_args
+from fastapi_app.query import OneOf
+from fastapi_app.responses import JSONRoute
 from fastapi_app.schemas.common import SuccessOut
 from fastapi_app.schemas.downloads import DownloadList, DownloadOut, QueuedOut
 from fastapi_app.state import Modern
-from shared.db.models import DOWNLOAD_ACTIVE
+from shared.db.models import DOWNLOAD_ACTIVE, DOWNLOAD_STATUSES
 from shared.errors import AppError, Unavailable
 from shared.jobs.downloads import abandon
 from shared.services import downloads as service
 from shared.services.auth import Caller
 
 log = logging.getLogger("figway.downloads")
-router = APIRouter(tags=["downloads"])
+router = APIRouter(tags=["downloads"], route_class=JSONRoute)
 Writer = Annotated[Caller | None, Depends(require("user"))]
 Manager = Annotated[Caller | None, Depends(require("manager"))]
 
@@ -69,8 +70,12 @@ async def queue(video_id: int, user: Writer, session: SessionDep, state: ModernD
 
 
 @router.get("/api/downloads", response_model=None, responses=answers(DownloadList, 400))
-async def list_downloads(request: Request, _user: Writer, session: SessionDep) -> dict[str, Any]:
-    status = legacy_args(request).get("status")
+async def list_downloads(
+    _user: Writer,
+    session: SessionDep,
+    # A blank status is refused, as the legacy side refuses it.
+    status: Annotated[str | None, Query(), OneOf(DOWNLOAD_STATUSES)] = None,
+) -> dict[str, Any]:
     return await session.run_sync(service.list_downloads, status)
 
 

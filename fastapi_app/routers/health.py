@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends
 
 from fastapi_app.deps import SessionDep, require
 from fastapi_app.docs import answers
+from fastapi_app.responses import JSONRoute
 from fastapi_app.schemas.health import DatabaseOut, HealthOut, VersionOut
 from shared.services import health
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=JSONRoute)
 
 
 @router.get(

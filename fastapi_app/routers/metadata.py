@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastapi_app.deps import ModernDep, SessionDep, require
 from fastapi_app.docs import answers, json_body
-from fastapi_app.http import body, legacy_args
+from fastapi_app.http import body
+from fastapi_app.query import STRIPPED
+from fastapi_app.responses import JSONRoute
 from fastapi_app.schemas.artists import ArtistOut
 from fastapi_app.schemas.metadata import DiscoverOut, SearchOut
 from fastapi_app.schemas.videos import VideoOut
@@ -26,9 +28,11 @@ from shared.errors import NotFound
 from shared.services import metadata as service
 from shared.services.auth import Caller
 
-router = APIRouter(tags=["metadata"])
+router = APIRouter(tags=["metadata"], route_class=JSONRoute)
 Manager = Annotated[Caller | None, Depends(require("manager"))]
 Member = Annotated[Caller | None, Depends(require("user"))]
+# service.search_query: trimmed, then 1 to QUERY_MAX characters.
+SearchQuery = Annotated[str, Query(alias="q", min_length=1, max_length=service.QUERY_MAX), STRIPPED]
 PROVIDER_ERRORS = (503,)  # the provider down, slow or talking nonsense
 
 
@@ -112,9 +116,8 @@ async def refresh_metadata(
     "/api/metadata/search", response_model=None, responses=answers(SearchOut, 400, *PROVIDER_ERRORS)
 )
 async def search(
-    request: Request, _user: Member, session: SessionDep, state: ModernDep
+    _user: Member, query: SearchQuery, session: SessionDep, state: ModernDep
 ) -> dict[str, Any]:
-    query = service.search_query(legacy_args(request).get("q"))
     await _release(session)
     results = await state.metadata.search_artists(query)
     return service.search_json(query, results)

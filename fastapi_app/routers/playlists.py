@@ -14,13 +14,14 @@ from fastapi.responses import JSONResponse
 from fastapi_app.deps import SessionDep, require
 from fastapi_app.docs import answers, json_body
 from fastapi_app.http import body
+from fastapi_app.responses import JSONRoute
 from fastapi_app.schemas.common import SuccessOut
 from fastapi_app.schemas.playlists import PlaylistDetailOut, PlaylistList
 from shared.services import playlists as playlists_service
 from shared.services.auth import Caller
 from shared.services.playlists import EntryAdd, PlaylistCreate, PlaylistUpdate, Reorder
 
-router = APIRouter(tags=["playlists"])
+router = APIRouter(tags=["playlists"], route_class=JSONRoute)
 Reader = Annotated[Caller | None, Depends(require("readonly"))]
 Writer = Annotated[Caller | None, Depends(require("user"))]
 

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from fastapi_app.deps import SessionDep, require
 from fastapi_app.docs import answers, json_body
 from fastapi_app.http import body
+from fastapi_app.responses import JSONRoute
 from fastapi_app.schemas.common import SuccessOut
 from fastapi_app.schemas.settings import BulkOut, SettingList, SettingOut
 from shared.auth.roles import has_role
@@ -17,7 +18,7 @@ from shared.services import settings as settings_service
 from shared.services.auth import Caller
 from shared.services.settings import SettingPut, SettingsBulk
 
-router = APIRouter(tags=["settings"])
+router = APIRouter(tags=["settings"], route_class=JSONRoute)
 Admin = Annotated[Caller | None, Depends(require("admin"))]
 Manager = Annotated[Caller | None, Depends(require("manager"))]
 

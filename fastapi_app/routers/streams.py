@@ -15,26 +15,34 @@ from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from fastapi_app.deps import SessionDep, SettingsDep, require
 from fastapi_app.docs import answers
 from fastapi_app.files import CHUNK_BYTES, Streamed, send_file
-from fastapi_app.http import legacy_args
+from fastapi_app.query import BLANK_IS_ABSENT, LOWERED, OneOf
+from fastapi_app.responses import JSONRoute
 from shared.config import Settings
 from shared.db.models import Video
-from shared.errors import NotFound, Unavailable, ValidationFailed
+from shared.errors import NotFound, Unavailable
 from shared.media.ffmpeg import FfmpegMissing, ffmpeg_exe, transcode_command
 from shared.services import find
 from shared.services import media as service
 from shared.services.auth import Caller
 
-router = APIRouter(tags=["media"])
+router = APIRouter(tags=["media"], route_class=JSONRoute)
 Reader = Annotated[Caller | None, Depends(require("readonly"))]
 
 RETRY_AFTER_S = "5"  # as the legacy 503 says it
-_TRUE, _FALSE = ("1", "true", "yes"), ("", "0", "false", "no")
+# Any case; refused before the video is looked up, on both sides.
+Transcode = Annotated[
+    str | None,
+    Query(description="Stream as fragmented MP4"),
+    OneOf(service.TRANSCODE_WORDS),
+    LOWERED,
+    BLANK_IS_ABSENT,
+]
 _SLOTS_ATTR = "figway_transcodes"
 
 # A binary 200/206 has no model (the parity runner checks models on JSON answers only).
@@ -56,7 +64,12 @@ STREAM_ANSWERS: dict[int | str, dict[str, Any]] = {
     response_class=Response,
 )
 async def stream(
-    video_id: int, request: Request, _user: Reader, session: SessionDep, settings: SettingsDep
+    video_id: int,
+    request: Request,
+    _user: Reader,
+    session: SessionDep,
+    settings: SettingsDep,
+    transcode: Transcode = None,
 ) -> Response:
     stored = await session.run_sync(_stored_path, video_id)
     # The stream may outlast the request by far: hold no connection meanwhile.
@@ -65,7 +78,7 @@ async def stream(
     path = await asyncio.to_thread(service.media_file, settings, stored)
     if path is None:
         raise NotFound("Video has no file")  # service.video_file's message
-    if _transcode_requested(request):  # after the 404s, as Flask checks them first
+    if transcode in service.TRANSCODE_YES:
         return await _transcoded(request, settings, path)
     return await send_file(request, path, service.video_mimetype(path))
 
@@ -73,13 +86,6 @@ async def stream(
 def _stored_path(session: Session, video_id: int) -> str | None:
     # service.video_file would also stat the file inside run_sync, i.e. on the loop.
     return find(session, Video, video_id, "Video").file_path
-
-
-def _transcode_requested(request: Request) -> bool:
-    value = legacy_args(request).get("transcode", "").lower()
-    if value not in _TRUE + _FALSE:
-        raise ValidationFailed("transcode must be 1 or 0")
-    return value in _TRUE
 
 
 # The file ---------------------------------------------------------------------------

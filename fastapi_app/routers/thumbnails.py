@@ -25,12 +25,13 @@ from fastapi_app.deps import SessionDep, SettingsDep, require
 from fastapi_app.docs import answers
 from fastapi_app.files import send_file
 from fastapi_app.http import check_length, read_body
+from fastapi_app.responses import JSONRoute
 from fastapi_app.schemas.thumbnails import ArtistThumbnailOut
 from shared.db.models import User
 from shared.errors import ValidationFailed
 from shared.services import media as service
 
-router = APIRouter(tags=["media"])
+router = APIRouter(tags=["media"], route_class=JSONRoute)
 Reader = Annotated[User | None, Depends(require("readonly"))]
 Manager = Annotated[User | None, Depends(require("manager"))]
 

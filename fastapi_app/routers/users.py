@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from fastapi_app.deps import SessionDep, SettingsDep, require
 from fastapi_app.docs import answers, json_body
 from fastapi_app.http import body, json_data
+from fastapi_app.responses import JSONRoute
 from fastapi_app.schemas.common import SuccessOut
 from fastapi_app.schemas.users import PreferencesOut, UserList, UserOut
 from shared.serializers import user_json
@@ -19,7 +20,7 @@ from shared.services import users as users_service
 from shared.services.auth import Caller
 from shared.services.users import RoleUpdate, UserCreate
 
-router = APIRouter(tags=["users"])
+router = APIRouter(tags=["users"], route_class=JSONRoute)
 Admin = Annotated[Caller | None, Depends(require("admin"))]
 Anyone = Annotated[Caller | None, Depends(require("readonly"))]
 

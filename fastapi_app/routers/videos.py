@@ -5,28 +5,36 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from fastapi_app.deps import ConnectionDep, SessionDep, SettingsDep, require
 from fastapi_app.docs import answers, json_body
-from fastapi_app.http import body, legacy_args
+from fastapi_app.http import body
+from fastapi_app.query import LEGACY_BOOL
+from fastapi_app.responses import JSONRoute
 from fastapi_app.schemas.artists import BulkDeleteOut
 from fastapi_app.schemas.common import SuccessOut
-from fastapi_app.schemas.videos import BulkStatusOut, VideoList, VideoOut, VideoSearchOut
-from shared.pagination import LimitOffset
+from fastapi_app.schemas.paging import LimitOffsetDep
+from fastapi_app.schemas.videos import (
+    BulkStatusOut,
+    SearchText,
+    VideoList,
+    VideoOut,
+    VideoQueryDep,
+    VideoSearchOut,
+)
 from shared.services import videos as videos_service
-from shared.services.artists import IdsBody, bool_arg
+from shared.services.artists import IdsBody
 from shared.services.auth import Caller
 from shared.services.videos import (
     BulkStatusBody,
     StatusBody,
     VideoCreate,
-    VideoQuery,
     VideoUpdate,
 )
 
-router = APIRouter(tags=["videos"])
+router = APIRouter(tags=["videos"], route_class=JSONRoute)
 Reader = Annotated[Caller | None, Depends(require("readonly"))]
 Writer = Annotated[Caller | None, Depends(require("user"))]
 Manager = Annotated[Caller | None, Depends(require("manager"))]
@@ -34,10 +42,9 @@ Admin = Annotated[Caller | None, Depends(require("admin"))]
 
 
 @router.get("/api/videos", response_model=None, responses=answers(VideoList, 400))
-async def list_videos(request: Request, _user: Reader, db: ConnectionDep) -> dict[str, Any]:
-    args = legacy_args(request)
-    query = VideoQuery.from_args(args)
-    page = LimitOffset.from_args(args)
+async def list_videos(
+    _user: Reader, query: VideoQueryDep, page: LimitOffsetDep, db: ConnectionDep
+) -> dict[str, Any]:
     result = await db.execute(videos_service.videos_page_stmt(query, page))
     return videos_service.page_json(result.mappings().all(), page)
 
@@ -45,10 +52,9 @@ async def list_videos(request: Request, _user: Reader, db: ConnectionDep) -> dic
 # The static routes come before /api/videos/{video_id:int}, as Flask prefers them;
 # "search" and "bulk" are no ints anyway.
 @router.get("/api/videos/search", response_model=None, responses=answers(VideoSearchOut, 400))
-async def search_videos(request: Request, _user: Reader, db: ConnectionDep) -> dict[str, Any]:
-    args = legacy_args(request)
-    q = videos_service.search_query(args)
-    page = LimitOffset.from_args(args)
+async def search_videos(
+    _user: Reader, q: SearchText, page: LimitOffsetDep, db: ConnectionDep
+) -> dict[str, Any]:
     result = await db.execute(videos_service.search_stmt(q, page))
     return videos_service.search_json(result.mappings().all(), q)
 
@@ -118,9 +124,12 @@ async def update_video(
     "/api/videos/{video_id:int}", response_model=None, responses=answers(SuccessOut, 400, 404)
 )
 async def delete_video(
-    video_id: int, request: Request, _user: Manager, session: SessionDep, settings: SettingsDep
+    video_id: int,
+    _user: Manager,
+    session: SessionDep,
+    settings: SettingsDep,
+    delete_file: Annotated[bool, Query(), LEGACY_BOOL] = False,
 ) -> dict[str, Any]:
-    delete_file = bool_arg(legacy_args(request), "delete_file") or False
     file_path = await session.run_sync(videos_service.delete_video, video_id)
     await session.commit()
     # Only after the commit: a failed delete must not have lost the file. Off the loop:

@@ -2,7 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import Depends, Query
+
+from fastapi_app.query import BLANK_IS_ABSENT, LEGACY_BOOL, STRIPPED, OneOf
 from fastapi_app.schemas.common import Out
+from shared.services.artists import ARTIST_SORTS, MAX_SEARCH, ArtistQuery, signed_sorts
+
+
+# In the order ArtistQuery.from_args checks them, so that the first refusal is the same.
+def artist_query(
+    sort: Annotated[
+        str, Query(), OneOf(signed_sorts(ARTIST_SORTS)), BLANK_IS_ABSENT, STRIPPED
+    ] = "name",
+    search: Annotated[str | None, Query(max_length=MAX_SEARCH), BLANK_IS_ABSENT, STRIPPED] = None,
+    monitored: Annotated[bool | None, Query(), LEGACY_BOOL] = None,
+) -> ArtistQuery:
+    descending = sort.startswith("-")
+    return ArtistQuery(
+        search=search, monitored=monitored, sort=sort.removeprefix("-"), descending=descending
+    )
+
+
+ArtistQueryDep = Annotated[ArtistQuery, Depends(artist_query)]
 
 
 class ArtistOut(Out):

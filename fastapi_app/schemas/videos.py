@@ -2,8 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import Depends, Query
+
+from fastapi_app.query import BLANK_IS_ABSENT, LEGACY_INT, STRIPPED, OneOf
 from fastapi_app.schemas.common import Out
-from shared.services.videos import VideoStatus
+from shared.db.base import MAX_ID
+from shared.db.models import VIDEO_STATUSES
+from shared.services.artists import MAX_SEARCH
+from shared.services.videos import VIDEO_SORTS, VideoQuery, VideoStatus
+
+
+# In the order VideoQuery.from_args checks them, so that the first refusal is the same.
+def video_query(
+    status: Annotated[str | None, Query(), OneOf(VIDEO_STATUSES), BLANK_IS_ABSENT] = None,
+    sort: Annotated[str, Query(), OneOf(VIDEO_SORTS), BLANK_IS_ABSENT] = "id",
+    order: Annotated[str, Query(), OneOf(("asc", "desc")), BLANK_IS_ABSENT] = "asc",
+    artist_id: Annotated[int | None, Query(ge=1, le=MAX_ID), LEGACY_INT] = None,
+) -> VideoQuery:
+    return VideoQuery(status=status, artist_id=artist_id, sort=sort, descending=order == "desc")
+
+
+VideoQueryDep = Annotated[VideoQuery, Depends(video_query)]
+# videos.search_query: trimmed, then 1 to MAX_SEARCH characters.
+SearchText = Annotated[str, Query(min_length=1, max_length=MAX_SEARCH), STRIPPED]
 
 
 class VideoOut(Out):

@@ -22,23 +22,23 @@ bp = Blueprint("media", __name__)
 TRANSCODES_PART = "transcodes"
 CHUNK_BYTES = 64 * 1024
 RETRY_AFTER_S = "5"
-_TRUE, _FALSE = ("1", "true", "yes"), ("", "0", "false", "no")
 
 
 @bp.get("/api/videos/<int:video_id>/stream")
 @require("readonly")
 def stream(video_id: int) -> Response:
+    transcode = _transcode_requested()  # a bad argument is refused first, as by the twin
     path = service.video_file(db(), legacy().settings, video_id)
-    if _transcode_requested():
+    if transcode:
         return _transcoded(path)
     return _send(path, service.video_mimetype(path))
 
 
 def _transcode_requested() -> bool:
     value = request.args.get("transcode", "").lower()
-    if value not in _TRUE + _FALSE:
-        raise ValidationFailed("transcode must be 1 or 0")
-    return value in _TRUE
+    if value and value not in service.TRANSCODE_WORDS:
+        raise ValidationFailed(f"transcode must be one of {', '.join(service.TRANSCODE_WORDS)}")
+    return value in service.TRANSCODE_YES
 
 
 def _send(path: Path, mimetype: str) -> Response:

@@ -82,13 +82,18 @@ def bool_arg(args: Mapping[str, str], name: str) -> bool | None:
     raise ValidationFailed(f"{name} must be true, false, 1 or 0")
 
 
+def signed_sorts(allowed: Sequence[str]) -> tuple[str, ...]:
+    """Each sort key, then the same key descending."""
+    return tuple(sign + key for key in allowed for sign in ("", "-"))
+
+
 def sort_arg(args: Mapping[str, str], allowed: Sequence[str], default: str) -> tuple[str, bool]:
     """`?sort=name` or `?sort=-name` (descending) -> ("name", descending)."""
     raw = (args.get("sort") or "").strip() or default
     descending = raw.startswith("-")
     key = raw[1:] if descending else raw
     if key not in allowed:
-        raise ValidationFailed(f"sort must be one of {', '.join(allowed)} (prefix - to reverse)")
+        raise ValidationFailed(f"sort must be one of {', '.join(signed_sorts(allowed))}")
     return key, descending
 
 

@@ -58,7 +58,7 @@ def list_downloads(session: Session, status: str | None) -> dict[str, Any]:
     query = select(Download).order_by(Download.id)
     if status is not None:
         if status not in DOWNLOAD_STATUSES:
-            raise ValidationFailed(f"status must be one of: {', '.join(DOWNLOAD_STATUSES)}")
+            raise ValidationFailed(f"status must be one of {', '.join(DOWNLOAD_STATUSES)}")
         query = query.where(Download.status == status)
     return {"downloads": [download_json(d) for d in session.scalars(query)]}
 

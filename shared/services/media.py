@@ -28,6 +28,9 @@ from shared.media.paths import from_stored, media_root, to_stored
 from shared.serializers import artist_json
 from shared.services import find
 
+# `?transcode=` of a stream: a word of either list, in any case; absent or blank is no.
+TRANSCODE_YES, TRANSCODE_NO = ("1", "true", "yes"), ("0", "false", "no")
+TRANSCODE_WORDS = TRANSCODE_YES + TRANSCODE_NO
 _VIDEO_TYPES = {
     ".mp4": "video/mp4",
     ".m4v": "video/mp4",

@@ -51,7 +51,7 @@ class ImportArtist(Body):
 def search_query(raw: str | None) -> str:
     query = (raw or "").strip()
     if not 1 <= len(query) <= QUERY_MAX:
-        raise ValidationFailed(f"q: must be 1 to {QUERY_MAX} characters")
+        raise ValidationFailed(f"q is required, 1 to {QUERY_MAX} characters")
     return query
 
 

@@ -27,6 +27,8 @@ from shared.media.ffmpeg import FfmpegMissing, ffmpeg_exe
 VERSION_TIMEOUT_S = 5.0
 DEFAULT_LOG_LINES = 100
 MAX_LOG_LINES = 1000
+# int() refuses longer strings of digits (sys.get_int_max_str_digits()).
+_INT_DIGITS_MAX = 4300
 # The route reads the app's own log and nothing else: any hint of a file is refused.
 FILE_PARAMS = ("file", "path", "filename", "name")
 # Fallback for uptime where /proc is missing: close to process start, as shared loads early.
@@ -206,13 +208,20 @@ def system_figures(versions: dict[str, str | None], settings: Settings) -> dict[
 # -- the app's own log -----------------------------------------------------------------
 
 
-def log_line_count(query: Mapping[str, str]) -> int:
-    """The `?lines=` of GET /api/admin/logs (1-1000, default 100); file names refused."""
+def refuse_file_params(query: Mapping[str, str]) -> None:
     if any(param in query for param in FILE_PARAMS):
         raise ValidationFailed("no file path accepted: only the app's own log can be read")
+
+
+def log_line_count(query: Mapping[str, str]) -> int:
+    """The `?lines=` of GET /api/admin/logs (1-1000, default 100); file names refused."""
+    refuse_file_params(query)
     raw = query.get("lines", str(DEFAULT_LOG_LINES))
-    if re.fullmatch(r"[0-9]{1,4}", raw) is None or not 1 <= int(raw) <= MAX_LOG_LINES:
-        raise ValidationFailed(f"lines: must be an integer from 1 to {MAX_LOG_LINES}")
+    # Stricter than int_arg: no sign, no space, no other script's digits, no blank.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > _INT_DIGITS_MAX:
+        raise ValidationFailed("lines must be an integer")
+    if not 1 <= int(raw) <= MAX_LOG_LINES:
+        raise ValidationFailed(f"lines must be between 1 and {MAX_LOG_LINES}")
     return int(raw)
 
 
