@@ -220,6 +220,10 @@ def _settings(workdir: Path, url: str, provider_url: str = "http://127.0.0.1:9")
         metadata_base_url=provider_url,
         redis_url=None,  # the twin's downloads run embedded, as Flask's do: in threads
         download_retry_delay_s=0.0,
+        # No reaper pass during a run: it is background work the Flask side lacks, and a
+        # pass landing mid-scenario would fail or re-send the arranged rows (stamped at a
+        # fixed past time) on the twin's side only.
+        download_reaper_interval_s=24 * 3600.0,
     )
 
 
