@@ -20,15 +20,13 @@ from fastapi import FastAPI
 from flask import Flask
 from starlette.responses import Response
 
+from bench.harness import QUERY
 from fastapi_app import create_fastapi_app
 from gateway.app import Gateway, create_gateway
 from legacy_flask import create_app
 from shared.config import Settings
 
 CEILING_PATH = "/bench/provider-only"
-# The search the benchmarks send (the fake catalogue has artists named "... Horizon").
-QUERY = "horizon"
-PROVIDER_SEARCH = f"/api/v1/search/entities?q={QUERY}"
 _CEILING_BODY = b'{"ok":true}'
 
 
@@ -88,7 +86,7 @@ def served(
     `database_url` (migrated here), each in its own process; yields them and their env."""
     import shutil
 
-    from bench.harness import base_env, figway, free_port, running
+    from bench.harness import base_env, figway, free_port, running, running_provider
 
     root = Path(__file__).resolve().parent.parent
     manifest = work / "migration_status.yaml"
@@ -101,19 +99,9 @@ def served(
         DATABASE_URL=database_url,
     )
     figway("db", "upgrade", env=env)
-    provider_command = [
-        *(sys.executable, "-m", "gateway.cli", "fake-provider"),
-        *("--port", str(ports["provider"]), "--latency-ms", f"{latency_ms:g}"),
-    ]
     logs = work / "logs"
     with (
-        running(
-            provider_command,
-            env,
-            ports["provider"],
-            logs / "provider.log",
-            ready_path=PROVIDER_SEARCH,
-        ) as provider,
+        running_provider(ports["provider"], latency_ms, env, logs / "provider.log") as provider,
         running(
             serve_command(ports["gateway"], workers),
             env,

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import profile
-from bench.apps import CEILING_PATH, QUERY, served
+from bench.apps import CEILING_PATH, served
 from bench.harness import (
+    QUERY,
     WORKERS,
     Load,
     bench_database,

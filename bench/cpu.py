@@ -18,9 +18,10 @@ from pathlib import Path
 import httpx
 
 from bench import profile
-from bench.apps import QUERY, Stack, served
+from bench.apps import Stack, served
 from bench.database import seed_videos
 from bench.harness import (
+    QUERY,
     WORKERS,
     Load,
     bench_database,

@@ -17,7 +17,7 @@ import httpx
 from tests.polling import wait_for
 
 # One way to run servers for tests and benchmarks alike.
-from tests.servers import base_env, free_port, running
+from tests.servers import Server, base_env, free_port, running
 
 __all__ = ["base_env", "free_port", "running"]
 
@@ -25,6 +25,24 @@ WRK_MISSING = (
     "wrk is not installed. On Debian or Ubuntu: apt-get update && apt-get install -y wrk\n"
     "(on macOS: brew install wrk)"
 )
+
+
+# The search the benchmarks send (the fake catalogue has artists named "... Horizon").
+QUERY = "horizon"
+PROVIDER_SEARCH = f"/api/v1/search/entities?q={QUERY}"
+
+
+@contextmanager
+def running_provider(
+    port: int, latency_ms: float, env: dict[str, str], log: Path
+) -> Iterator[Server]:
+    """`figway fake-provider` in its own process, once it answers the benchmarks' search."""
+    command = [
+        *(sys.executable, "-m", "gateway.cli", "fake-provider"),
+        *("--port", str(port), "--latency-ms", f"{latency_ms:g}"),
+    ]
+    with running(command, env, port, log, ready_path=PROVIDER_SEARCH) as provider:
+        yield provider
 
 
 def require_wrk() -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.harness import (
+    PROVIDER_SEARCH,
     Load,
     base_env,
     bench_database,
@@ -28,7 +29,7 @@ from bench.harness import (
     wait_owner,
     wrk,
 )
-from bench.metadata import GATEWAY_CONNECTIONS, LATENCY_MS, PROVIDER_SEARCH, ROUTE, SEARCH
+from bench.metadata import GATEWAY_CONNECTIONS, LATENCY_MS, ROUTE, SEARCH
 from bench.report import Goal, Scenario, Side
 from gateway import changes as ops
 

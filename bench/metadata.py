@@ -26,6 +26,8 @@ import httpx
 
 from bench import profile
 from bench.harness import (
+    PROVIDER_SEARCH,
+    QUERY,
     WORKERS,
     Load,
     base_env,
@@ -33,6 +35,7 @@ from bench.harness import (
     free_port,
     median,
     running,
+    running_provider,
     wrk,
 )
 from bench.harness import bench_database as _bench_database
@@ -46,8 +49,6 @@ from gateway import changes as ops
 
 ROOT = Path(__file__).resolve().parent.parent
 LATENCY_MS = 100
-QUERY = "horizon"  # the fake catalogue has artists named "... Horizon"
-PROVIDER_SEARCH = f"/api/v1/search/entities?q={QUERY}"
 ROUTE = "GET /api/metadata/search"
 ME_ROUTE = "GET /api/auth/me"
 SEARCH = f"/api/metadata/search?q={QUERY}"
@@ -365,18 +366,8 @@ def _search_twin(workdir: Path, quick: bool, database_url: str, database: str) -
             str(WORKERS),
         ]
 
-    provider_command = [
-        *(python, "-m", "gateway.cli", "fake-provider"),
-        *("--port", str(ports["provider"]), "--latency-ms", str(LATENCY_MS)),
-    ]
     with (
-        running(
-            provider_command,
-            env,
-            ports["provider"],
-            logs / "provider.log",
-            ready_path=PROVIDER_SEARCH,
-        ) as provider,
+        running_provider(ports["provider"], LATENCY_MS, env, logs / "provider.log") as provider,
         running(serve(ports["gateway"]), env, ports["gateway"], logs / "gateway.log") as gw,
         running(serve(ports["tuned"]), tuned_env, ports["tuned"], logs / "tuned.log") as tuned,
     ):

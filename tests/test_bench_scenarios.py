@@ -11,10 +11,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from bench.apps import CEILING_PATH, QUERY, gateway_with_ceiling
+from bench.apps import CEILING_PATH, gateway_with_ceiling
 from bench.capacity import LEVELS, P99_MS, Step, _ratio, sweep
 from bench.cpu import Round, _goals
-from bench.harness import Load
+from bench.harness import QUERY, Load
 from shared.config import Settings
 from shared.fakes.serving import serve
 
