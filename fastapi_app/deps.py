@@ -14,8 +14,11 @@ artists, playlists and the rest the same way):
    `session.execute(STMT, params).mappings().all()` -> the answer function.
 4. The twin declares `db: ConnectionDep` after its caller (`_user: Reader`) and awaits the
    same statement: `(await db.execute(STMT, params)).mappings().all()` -> the same answer
-   function. Writes are awaited Core statements too, then `await db.commit()`. No
-   `run_sync`, no AsyncSession, no ORM object on the request path.
+   function. No `run_sync`, no AsyncSession, no ORM object on the request path.
+4b. Work of several statements (a write: look up, check, insert, read back) is a plan
+   (shared/db/plan.py): a generator of Core statements in shared/services, written once.
+   The legacy side runs it with `run(db(), plan, *args)` then commits; the twin with
+   `await arun(db, plan, *args)` then `await db.commit()` (videos' writes are the model).
 5. The caller (`Caller`, shared.services.auth) is one indexed lookup on that connection;
    a route needs its id and role, not a User row.
 

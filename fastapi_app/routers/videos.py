@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from fastapi_app.deps import ConnectionDep, SessionDep, SettingsDep, require
+from fastapi_app.deps import ConnectionDep, SettingsDep, require
 from fastapi_app.docs import answers, json_body
 from fastapi_app.http import body
 from fastapi_app.query import LEGACY_BOOL
@@ -24,6 +24,7 @@ from fastapi_app.schemas.videos import (
     VideoQueryDep,
     VideoSearchOut,
 )
+from shared.db.plan import arun
 from shared.services import videos as videos_service
 from shared.services.artists import IdsBody
 from shared.services.auth import Caller
@@ -66,10 +67,10 @@ async def search_videos(
     responses=answers(VideoOut, 400, 409, status=201),
     openapi_extra=json_body(VideoCreate),
 )
-async def create_video(request: Request, _user: Manager, session: SessionDep) -> JSONResponse:
+async def create_video(request: Request, _user: Manager, db: ConnectionDep) -> JSONResponse:
     data = await body(request, VideoCreate)
-    created = await session.run_sync(videos_service.create_video, data)
-    await session.commit()
+    created = await arun(db, videos_service.create_video, data)
+    await db.commit()
     return JSONResponse(created, status_code=201)
 
 
@@ -79,10 +80,10 @@ async def create_video(request: Request, _user: Manager, session: SessionDep) ->
     responses=answers(BulkStatusOut, 400),
     openapi_extra=json_body(BulkStatusBody),
 )
-async def bulk_status(request: Request, _user: Manager, session: SessionDep) -> dict[str, Any]:
+async def bulk_status(request: Request, _user: Manager, db: ConnectionDep) -> dict[str, Any]:
     data = await body(request, BulkStatusBody)
-    result = await session.run_sync(videos_service.bulk_set_status, data)
-    await session.commit()
+    result = await arun(db, videos_service.bulk_set_status, data)
+    await db.commit()
     return result
 
 
@@ -92,10 +93,10 @@ async def bulk_status(request: Request, _user: Manager, session: SessionDep) -> 
     responses=answers(BulkDeleteOut, 400),
     openapi_extra=json_body(IdsBody),
 )
-async def bulk_delete(request: Request, _user: Admin, session: SessionDep) -> dict[str, Any]:
+async def bulk_delete(request: Request, _user: Admin, db: ConnectionDep) -> dict[str, Any]:
     data = await body(request, IdsBody)
-    result = await session.run_sync(videos_service.bulk_delete_videos, data)
-    await session.commit()
+    result = await arun(db, videos_service.bulk_delete_videos, data)
+    await db.commit()
     return result
 
 
@@ -112,11 +113,11 @@ async def get_video(video_id: int, _user: Reader, db: ConnectionDep) -> dict[str
     openapi_extra=json_body(VideoUpdate),
 )
 async def update_video(
-    video_id: int, request: Request, _user: Manager, session: SessionDep
+    video_id: int, request: Request, _user: Manager, db: ConnectionDep
 ) -> dict[str, Any]:
     data = await body(request, VideoUpdate)
-    updated = await session.run_sync(videos_service.update_video, video_id, data)
-    await session.commit()
+    updated = await arun(db, videos_service.update_video, video_id, data)
+    await db.commit()
     return updated
 
 
@@ -126,12 +127,12 @@ async def update_video(
 async def delete_video(
     video_id: int,
     _user: Manager,
-    session: SessionDep,
+    db: ConnectionDep,
     settings: SettingsDep,
     delete_file: Annotated[bool, Query(), LEGACY_BOOL] = False,
 ) -> dict[str, Any]:
-    file_path = await session.run_sync(videos_service.delete_video, video_id)
-    await session.commit()
+    file_path = await arun(db, videos_service.delete_video, video_id)
+    await db.commit()
     # Only after the commit: a failed delete must not have lost the file. Off the loop:
     # resolving and unlinking are filesystem calls.
     if delete_file:
@@ -146,9 +147,9 @@ async def delete_video(
     openapi_extra=json_body(StatusBody),
 )
 async def set_status(
-    video_id: int, request: Request, _user: Writer, session: SessionDep
+    video_id: int, request: Request, _user: Writer, db: ConnectionDep
 ) -> dict[str, Any]:
     data = await body(request, StatusBody)
-    updated = await session.run_sync(videos_service.set_status, video_id, data)
-    await session.commit()
+    updated = await arun(db, videos_service.set_status, video_id, data)
+    await db.commit()
     return updated

@@ -8,6 +8,7 @@ from legacy_flask.auth import require
 from legacy_flask.db import db
 from legacy_flask.extensions import legacy
 from legacy_flask.http import body
+from shared.db.plan import run
 from shared.pagination import LimitOffset
 from shared.services import videos
 from shared.services.artists import IdsBody, bool_arg
@@ -35,7 +36,7 @@ def search_videos() -> Response:
 @require("manager")
 def create_video() -> tuple[Response, int]:
     data = body(videos.VideoCreate)
-    created = videos.create_video(db(), data)
+    created = run(db(), videos.create_video, data)
     db().commit()
     return jsonify(created), 201
 
@@ -50,7 +51,7 @@ def get_video(video_id: int) -> Response:
 @require("manager")
 def update_video(video_id: int) -> Response:
     data = body(videos.VideoUpdate)
-    updated = videos.update_video(db(), video_id, data)
+    updated = run(db(), videos.update_video, video_id, data)
     db().commit()
     return jsonify(updated)
 
@@ -59,7 +60,7 @@ def update_video(video_id: int) -> Response:
 @require("manager")
 def delete_video(video_id: int) -> Response:
     delete_file = bool_arg(request.args, "delete_file") or False
-    file_path = videos.delete_video(db(), video_id)
+    file_path = run(db(), videos.delete_video, video_id)
     db().commit()
     # Only after the commit: a failed delete must not have lost the file.
     if delete_file:
@@ -71,7 +72,7 @@ def delete_video(video_id: int) -> Response:
 @require("user")
 def set_status(video_id: int) -> Response:
     data = body(videos.StatusBody)
-    updated = videos.set_status(db(), video_id, data)
+    updated = run(db(), videos.set_status, video_id, data)
     db().commit()
     return jsonify(updated)
 
@@ -80,7 +81,7 @@ def set_status(video_id: int) -> Response:
 @require("manager")
 def bulk_status() -> Response:
     data = body(videos.BulkStatusBody)
-    result = videos.bulk_set_status(db(), data)
+    result = run(db(), videos.bulk_set_status, data)
     db().commit()
     return jsonify(result)
 
@@ -89,6 +90,6 @@ def bulk_status() -> Response:
 @require("admin")
 def bulk_delete() -> Response:
     data = body(IdsBody)
-    result = videos.bulk_delete_videos(db(), data)
+    result = run(db(), videos.bulk_delete_videos, data)
     db().commit()
     return jsonify(result)

@@ -18,21 +18,27 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    insert,
+    literal,
     or_,
     select,
     true,
     update,
 )
+from sqlalchemy import exists as exists_clause
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 from shared.clock import utcnow
 from shared.db.base import MAX_ID
 from shared.db.models import VIDEO_STATUSES, Artist, Video
+from shared.db.plan import Plan
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.media.paths import from_stored
 from shared.pagination import LimitOffset
-from shared.serializers import Row, video_json, video_row_of
-from shared.services import find, flush_or_conflict, valid_id
+from shared.serializers import Row, video_json
+from shared.services import valid_id
 from shared.services.artists import (
     MAX_BULK_IDS,
     MAX_INT32,
@@ -42,9 +48,7 @@ from shared.services.artists import (
     HttpUrl,
     IdsBody,
     contains_ci,
-    exists,
     http_url,
-    rowcount,
 )
 from shared.validation import Body
 
@@ -294,103 +298,122 @@ def list_artist_videos(session: Session, artist_id: int) -> dict[str, Any]:
     return artist_videos_json(rows.mappings().all())
 
 
-def video_row(session: Session, video_id: int) -> tuple[Video, str]:
-    """The ORM video and its artist's name, for the writes that change it."""
-    row = None
-    if valid_id(video_id):
-        row = session.execute(
-            select(Video, Artist.name)
-            .join(Artist, Artist.id == Video.artist_id)
-            .where(Video.id == video_id)
-        ).one_or_none()
+# --- writes: plans (shared/db/plan.py), run by the legacy side on its Session and awaited
+# by the twins on their connection ---------------------------------------------------
+
+
+def _checks_stmt(
+    artist_id: int, title: str | None, imvdb_id: int | None, exclude_id: int | None
+) -> Select[Any]:
+    """The artist's name and whether the title or imvdb id is taken, in one round trip
+    (no row: no such artist)."""
+    others = VIDEOS.c.id != exclude_id if exclude_id is not None else true()
+
+    def taken(*where: ColumnElement[bool]) -> ColumnElement[bool]:
+        return exists_clause().where(*where, others)
+
+    no = literal(False)
+    title_taken = (
+        taken(VIDEOS.c.artist_id == artist_id, VIDEOS.c.title == title) if title is not None else no
+    )
+    imvdb_taken = taken(VIDEOS.c.imvdb_id == imvdb_id) if imvdb_id is not None else no
+    return select(
+        ARTISTS.c.name, title_taken.label("title_taken"), imvdb_taken.label("imvdb_taken")
+    ).where(ARTISTS.c.id == artist_id)
+
+
+def _checked_artist(
+    artist_id: int, title: str | None, imvdb_id: int | None, exclude_id: int | None = None
+) -> Plan[str]:
+    """The artist's name; 400 without such an artist, 409 when the title (for that artist)
+    or the imvdb id belongs to another video, in the legacy order of those answers."""
+    row = (yield _checks_stmt(artist_id, title, imvdb_id, exclude_id)).one_or_none()
     if row is None:
-        raise NotFound("Video not found")
-    return row[0], row[1]
-
-
-# --- writes --------------------------------------------------------------------------
-
-
-def _artist_name(session: Session, artist_id: int) -> str:
-    name = session.scalar(select(Artist.name).where(Artist.id == artist_id))
-    if name is None:
         raise ValidationFailed(f"artist_id: no artist with id {artist_id}")
+    if row.title_taken:
+        raise Conflict(f"The artist already has a video titled {title!r}")
+    if row.imvdb_taken:
+        raise Conflict(f"A video with imvdb_id {imvdb_id} already exists")
+    name: str = row.name
     return name
 
 
-def _check_unique(
-    session: Session,
-    artist_id: int,
-    title: str | None,
-    imvdb_id: int | None,
-    exclude_id: int | None = None,
-) -> None:
-    others = Video.id != exclude_id if exclude_id is not None else true()
-    same_title = (Video.artist_id == artist_id) & (Video.title == title)
-    if title is not None and exists(session, select(Video.id).where(same_title, others)):
-        raise Conflict(f"The artist already has a video titled {title!r}")
-    if imvdb_id is not None and exists(
-        session, select(Video.id).where(Video.imvdb_id == imvdb_id, others)
-    ):
-        raise Conflict(f"A video with imvdb_id {imvdb_id} already exists")
+def _video(video_id: int) -> Plan[Row]:
+    result = yield VIDEO_STMT, video_params(video_id)
+    row = result.mappings().one_or_none()
+    if row is None:
+        raise NotFound("Video not found")
+    return row
 
 
-def create_video(session: Session, data: VideoCreate) -> dict[str, Any]:
-    artist_name = _artist_name(session, data.artist_id)
-    _check_unique(session, data.artist_id, data.title, data.imvdb_id)
-    video = Video(**data.model_dump())
-    session.add(video)
-    flush_or_conflict(session, "The video already exists")
-    return video_json(video_row_of(video, artist_name))
+def create_video(data: VideoCreate) -> Plan[dict[str, Any]]:
+    yield from _checked_artist(data.artist_id, data.title, data.imvdb_id)
+    try:
+        result = yield insert(VIDEOS).values(**data.model_dump())
+    except IntegrityError as exc:  # a concurrent writer between the checks and here
+        raise Conflict("The video already exists") from exc
+    video_id: int = result.inserted_primary_key[0]  # type: ignore[index]  # never None after an INSERT
+    return video_json((yield from _video(video_id)))
 
 
-def update_video(session: Session, video_id: int, data: VideoUpdate) -> dict[str, Any]:
-    video, artist_name = video_row(session, video_id)
+def update_video(video_id: int, data: VideoUpdate) -> Plan[dict[str, Any]]:
+    video = yield from _video(video_id)
     changes = data.model_dump(include=data.model_fields_set)
-    artist_id = changes.get("artist_id", video.artist_id)
-    if artist_id != video.artist_id:
-        artist_name = _artist_name(session, artist_id)
+    artist_id: int = changes["artist_id"] if "artist_id" in changes else video["artist_id"]
     # A move to another artist can collide with a title there, even with the title unchanged.
-    title = changes.get("title", video.title) if {"title", "artist_id"} & changes.keys() else None
-    _check_unique(session, artist_id, title, changes.get("imvdb_id"), exclude_id=video.id)
-    for key, value in changes.items():
-        setattr(video, key, value)
-    flush_or_conflict(session, "The video already exists")
-    return video_json(video_row_of(video, artist_name))
-
-
-def set_status(session: Session, video_id: int, data: StatusBody) -> dict[str, Any]:
-    video, artist_name = video_row(session, video_id)
-    video.status = data.status
-    session.flush()
-    return video_json(video_row_of(video, artist_name))
-
-
-def bulk_set_status(session: Session, data: BulkStatusBody) -> dict[str, Any]:
-    result = session.execute(
-        update(Video)
-        .where(Video.id.in_(set(data.ids)))
-        .values(status=data.status, updated_at=utcnow()),
-        execution_options={"synchronize_session": False},
+    title = (
+        changes.get("title", video["title"]) if {"title", "artist_id"} & changes.keys() else None
     )
-    return {"success": True, "updated": rowcount(result)}
+    imvdb_id = changes.get("imvdb_id")
+    if artist_id != video["artist_id"] or title is not None or imvdb_id is not None:
+        yield from _checked_artist(artist_id, title, imvdb_id, exclude_id=video_id)
+    # As the ORM's flush did: a value set to what it was changes nothing, updated_at included.
+    changed = {key: value for key, value in changes.items() if video[key] != value}
+    if changed:
+        try:
+            yield _update(video_id, changed)
+        except IntegrityError as exc:
+            raise Conflict("The video already exists") from exc
+    return video_json((yield from _video(video_id)))
 
 
-def bulk_delete_videos(session: Session, data: IdsBody) -> dict[str, Any]:
-    result = session.execute(
-        delete(Video).where(Video.id.in_(set(data.ids))),
-        execution_options={"synchronize_session": False},
+def _update(video_id: int, changes: Mapping[str, Any]) -> Executable:
+    # updated_at through the column's onupdate, as the ORM's flush set it.
+    return update(VIDEOS).where(VIDEOS.c.id == video_id).values(**changes)
+
+
+def set_status(video_id: int, data: StatusBody) -> Plan[dict[str, Any]]:
+    video = yield from _video(video_id)
+    if video["status"] == data.status:  # unchanged, updated_at included (as the ORM did)
+        return video_json(video)
+    yield _update(video_id, {"status": data.status})
+    return video_json((yield from _video(video_id)))
+
+
+def bulk_set_status(data: BulkStatusBody) -> Plan[dict[str, Any]]:
+    result = yield (
+        update(VIDEOS)
+        .where(VIDEOS.c.id.in_(sorted(set(data.ids))))
+        .values(status=data.status, updated_at=utcnow())
     )
-    return {"success": True, "deleted": rowcount(result)}
+    return {"success": True, "updated": result.rowcount}
 
 
-def delete_video(session: Session, video_id: int) -> str | None:
+def bulk_delete_videos(data: IdsBody) -> Plan[dict[str, Any]]:
+    result = yield delete(VIDEOS).where(VIDEOS.c.id.in_(sorted(set(data.ids))))
+    return {"success": True, "deleted": result.rowcount}
+
+
+_FILE_PATH_STMT = select(VIDEOS.c.file_path).where(VIDEOS.c.id == bindparam("video_id"))
+
+
+def delete_video(video_id: int) -> Plan[str | None]:
     """Delete the row; returns the stored file path for the caller to remove after commit."""
-    video = find(session, Video, video_id, "Video")
-    file_path = video.file_path
-    session.execute(
-        delete(Video).where(Video.id == video.id), execution_options={"synchronize_session": False}
-    )
+    row = (yield _FILE_PATH_STMT, video_params(video_id)).one_or_none()
+    if row is None:
+        raise NotFound("Video not found")
+    yield delete(VIDEOS).where(VIDEOS.c.id == video_id)
+    file_path: str | None = row.file_path
     return file_path
 
 
