@@ -19,14 +19,16 @@ from shared.pagination import (
 )
 
 
-def limit_offset(
+# async although pure: FastAPI runs a sync dependency on a worker thread, a hop that cost
+# more than the whole of the rest of a cached list request (measured).
+async def limit_offset(
     limit: Annotated[int, Query(ge=1, le=VIDEOS_LIMIT_MAX), LEGACY_INT] = VIDEOS_LIMIT_DEFAULT,
     offset: Annotated[int, Query(ge=0, le=OFFSET_MAX), LEGACY_INT] = 0,
 ) -> LimitOffset:
     return LimitOffset(limit=limit, offset=offset)
 
 
-def page_number(
+async def page_number(
     page: Annotated[int, Query(ge=1, le=PAGE_MAX), LEGACY_INT] = 1,
     per_page: Annotated[
         int, Query(ge=1, le=ARTISTS_PER_PAGE_MAX), LEGACY_INT

@@ -15,7 +15,8 @@ from shared.services.videos import VIDEO_SORTS, VideoQuery, VideoStatus
 
 
 # In the order VideoQuery.from_args checks them, so that the first refusal is the same.
-def video_query(
+# async: see fastapi_app/schemas/paging.py.
+async def video_query(
     status: Annotated[str | None, Query(), OneOf(VIDEO_STATUSES), BLANK_IS_ABSENT] = None,
     sort: Annotated[str, Query(), OneOf(VIDEO_SORTS), BLANK_IS_ABSENT] = "id",
     order: Annotated[str, Query(), OneOf(("asc", "desc")), BLANK_IS_ABSENT] = "asc",
