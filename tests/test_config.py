@@ -83,16 +83,16 @@ def test_prefixed_names_work_too(monkeypatch):
 @pytest.mark.parametrize(
     ("url", "sync", "async_"),
     [
-        ("sqlite:///var/a.db", "sqlite:///var/a.db", "sqlite+aiosqlite:///var/a.db"),
+        ("sqlite:///var/a.db", "sqlite:///var/a.db", "sqlite+figway_aiosqlite:///var/a.db"),
         (
             "mysql://root@h:3306/d",
             "mysql+pymysql://root@h:3306/d?charset=utf8mb4",
-            "mysql+asyncmy://root@h:3306/d?charset=utf8mb4",
+            "mysql+figway_asyncmy://root@h:3306/d?charset=utf8mb4",
         ),
         (
             "mariadb+asyncmy://root@h/d",
             "mysql+pymysql://root@h/d?charset=utf8mb4",
-            "mysql+asyncmy://root@h/d?charset=utf8mb4",
+            "mysql+figway_asyncmy://root@h/d?charset=utf8mb4",
         ),
     ],
 )

@@ -15,8 +15,11 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session
 
+from shared.config import Settings
 from shared.db.base import Base
+from shared.db.dialects import in_transaction
 from shared.db.engine import async_url, sync_url
+from shared.db.engine import create_async_engine as twin_async_engine
 from shared.db.models import Setting
 from shared.db.plan import Plan, arun, retry_lock_races, run
 from shared.errors import Conflict
@@ -191,3 +194,67 @@ def test_an_unmarked_plan_is_not_run_again():
     assert len(failed) == 1 and isinstance(failed[0], OperationalError)
     assert "1213" in str(failed[0])  # the deadlock, handed on unchanged
     assert sum(runs.values()) == 2
+
+
+# --- the twins' engine: autocommit reads, a transaction per write ---------------------
+
+
+def _twin_engine(url: str) -> AsyncEngine:
+    return twin_async_engine(Settings(database_url=url, secret_key="plan-tests-0123456789"))
+
+
+def _keys(url: str) -> set[str]:
+    return set(_written(url))
+
+
+def fails_after(key: str) -> Plan[None]:
+    yield insert(SETTINGS).values(key=key, value=1)
+    raise Conflict("changed its mind")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def twin_database(request, tmp_path: Path) -> Any:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'twin.db'}"
+        _arranged(url)
+        yield url
+        return
+    with scratch_mariadb() as url:
+        _arranged(url)
+        yield url
+
+
+def test_a_failed_plan_leaves_nothing_once_its_connection_closes(twin_database):
+    async def go() -> None:
+        engine = _twin_engine(twin_database)
+        try:
+            async with engine.connect() as connection:
+                await arun(connection, add, "kept-out", 1)  # no commit: the handler failed
+                with pytest.raises(Conflict):
+                    await arun(connection, fails_after, "also-out")
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
+    assert _keys(twin_database) == {"a", "b"}
+
+
+def test_plans_in_one_request_share_its_transaction_until_the_commit(twin_database):
+    async def go() -> tuple[bool | None, bool | None]:
+        engine = _twin_engine(twin_database)
+        try:
+            async with engine.connect() as connection:
+                raw = await connection.get_raw_connection()
+                await connection.execute(select(SETTINGS.c.key))  # a read opens nothing
+                before = in_transaction(raw.driver_connection)
+                await arun(connection, add, "c", 1)
+                await arun(connection, add, "d", 1)  # no BEGIN here: "c" stays uncommitted
+                assert _keys(twin_database) == {"a", "b"}  # seen from outside: nothing yet
+                await connection.commit()
+                return before, in_transaction(raw.driver_connection)
+        finally:
+            await engine.dispose()
+
+    before, after = asyncio.run(go())
+    assert (before, after) == (False, False)
+    assert _keys(twin_database) == {"a", "b", "c", "d"}

@@ -19,16 +19,19 @@ from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.config import Settings
+from shared.db import dialects as _dialects  # noqa: F401 - registers the async dialects
 
 log = logging.getLogger("figway.db")
 P = ParamSpec("P")
 T = TypeVar("T")
 
 _SYNC_DRIVERS = {"sqlite": "sqlite", "mysql": "mysql+pymysql", "mariadb": "mysql+pymysql"}
+# asyncmy and aiosqlite, in autocommit with COMMIT/ROLLBACK only in a transaction
+# (shared.db.dialects: why, and how writes still get their transaction).
 _ASYNC_DRIVERS = {
-    "sqlite": "sqlite+aiosqlite",
-    "mysql": "mysql+asyncmy",
-    "mariadb": "mysql+asyncmy",
+    "sqlite": "sqlite+figway_aiosqlite",
+    "mysql": "mysql+figway_asyncmy",
+    "mariadb": "mysql+figway_asyncmy",
 }
 
 
@@ -188,7 +191,9 @@ def create_sync_engine(settings: Settings) -> Engine:
 def create_async_engine(settings: Settings) -> AsyncEngine:
     url = async_url(settings.database_url)
     _prepare_sqlite_path(url)
-    engine = _create_async_engine(url, **_engine_options(url, settings))
+    engine = _create_async_engine(
+        url, isolation_level="AUTOCOMMIT", **_engine_options(url, settings)
+    )
     if url.get_backend_name() == "sqlite":
         _sqlite_pragmas(engine.sync_engine, settings.db_read_timeout_s)
     else:

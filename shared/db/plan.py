@@ -39,6 +39,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Session
 
+from shared.db.dialects import in_transaction
 from shared.db.engine import LOCK_RACE_ATTEMPTS, is_lock_race, unavailable_reason
 
 log = logging.getLogger("figway.db")
@@ -123,6 +124,7 @@ async def arun(
 async def _adrive(connection: AsyncConnection, steps: Plan[T]) -> T:
     try:
         step = next(steps)
+        await _begin(connection)
         while True:
             statement, params = _split(step)
             try:
@@ -134,3 +136,13 @@ async def _adrive(connection: AsyncConnection, steps: Plan[T]) -> T:
     except StopIteration as done:
         value: T = done.value
         return value
+
+
+async def _begin(connection: AsyncConnection) -> None:
+    """Open the plan's transaction: the twins' connections are in autocommit (reads open
+    none, shared.db.dialects), a write needs one. Inside a transaction already (a plan
+    after another, before the handler's commit), carry on in it: a BEGIN there would
+    commit what came before."""
+    raw = await connection.get_raw_connection()
+    if in_transaction(raw.driver_connection) is False:
+        await connection.exec_driver_sql("BEGIN")
