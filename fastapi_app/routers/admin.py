@@ -28,8 +28,9 @@ async def system_info(settings: SettingsDep) -> dict[str, Any]:
     return await asyncio.to_thread(system.system_figures, versions, settings)
 
 
-def no_file_path(request: Request) -> None:
-    """Refused before `lines` is read, as shared.services.system.log_line_count does."""
+async def no_file_path(request: Request) -> None:
+    """Refused before `lines` is read, as shared.services.system.log_line_count does.
+    async although pure: a sync dependency would run on a worker thread."""
     system.refuse_file_params(request.query_params)
 
 
