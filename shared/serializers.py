@@ -138,3 +138,19 @@ def setting_json(setting: Setting, *, mask: bool) -> dict[str, Any]:
         MASK if mask and is_secret_key(setting.key) and setting.value is not None else setting.value
     )
     return {"key": setting.key, "value": value, "description": setting.description}
+
+
+def artist_row_json(row: Row, video_count: int) -> dict[str, Any]:
+    """artist_json's JSON from a row of the artists table (its columns as keys), for the
+    writes that read their artist back (metadata import, thumbnail upload)."""
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "imvdb_id": row["imvdb_id"],
+        "thumbnail_url": row["thumbnail_url"],
+        "monitored": row["monitored"],
+        "genres": list(row["genres"] or []),
+        "video_count": video_count,
+        "created_at": isoformat(row["created_at"]),
+        "updated_at": isoformat(row["updated_at"]),
+    }

@@ -1,9 +1,11 @@
 """Thumbnails: the twins of legacy_flask/blueprints/media.py.
 
-The database work runs through `run_sync` like every twin; everything that blocks
-(ffmpeg, Pillow, stat, reads and writes) runs in a worker thread: the subprocess wait and
+The database work is the statements and plan of shared.services.media, awaited on the
+request's connection (Flask executes the same ones on its Session). Everything that blocks
+(ffmpeg, Pillow, reads and writes) runs in a worker thread: the subprocess wait and
 most of Pillow's decoding release the GIL, so threads keep the loop free without the
-pickling a process pool would add.
+pickling a process pool would add. The reads give the connection back before the slow
+part (a frame, a file sent to a slow client).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import re
 from typing import Annotated, Any, BinaryIO
 
 from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 from starlette.types import Message, Receive
@@ -21,19 +24,22 @@ from werkzeug.http import (
     parse_options_header,
 )
 
-from fastapi_app.deps import SessionDep, SettingsDep, require
+from fastapi_app.deps import ConnectionDep, SettingsDep, require
 from fastapi_app.docs import answers
 from fastapi_app.files import send_file
 from fastapi_app.http import check_length, read_body
 from fastapi_app.responses import JSONRoute
 from fastapi_app.schemas.thumbnails import ArtistThumbnailOut
-from shared.db.models import User
+from shared.db.engine import end_connection
+from shared.db.plan import arun
 from shared.errors import ValidationFailed
+from shared.serializers import Row
 from shared.services import media as service
+from shared.services.auth import Caller
 
 router = APIRouter(tags=["media"], route_class=JSONRoute)
-Reader = Annotated[User | None, Depends(require("readonly"))]
-Manager = Annotated[User | None, Depends(require("manager"))]
+Reader = Annotated[Caller | None, Depends(require("readonly"))]
+Manager = Annotated[Caller | None, Depends(require("manager"))]
 
 JPEG = "image/jpeg"
 MULTIPART = "multipart/form-data"
@@ -49,6 +55,20 @@ IMAGE_ANSWERS: dict[int | str, dict[str, Any]] = {
 _MISSING_FILE = "file: a multipart field named 'file' is required"
 
 
+async def _frame_row(db: AsyncConnection, video_id: int) -> Row | None:
+    """The video's frame source, then the connection back to the pool: the frame can take
+    a while, and a file's body is sent at the client's pace; hold no connection meanwhile."""
+    params = service.frame_params(video_id)
+    row = (await db.execute(service.FRAME_STMT, params)).mappings().one_or_none()
+    await end_connection(db)
+    return row
+
+
+async def _artist_row(db: AsyncConnection, artist_id: int) -> Row | None:
+    params = service.artist_params(artist_id)
+    return (await db.execute(service.ARTIST_IMAGE_STMT, params)).mappings().one_or_none()
+
+
 @router.get(
     "/api/videos/{video_id:int}/thumbnail",
     response_model=None,
@@ -56,11 +76,10 @@ _MISSING_FILE = "file: a multipart field named 'file' is required"
     responses=IMAGE_ANSWERS,
 )
 async def video_thumbnail(
-    video_id: int, request: Request, _user: Reader, session: SessionDep, settings: SettingsDep
+    video_id: int, request: Request, _user: Reader, db: ConnectionDep, settings: SettingsDep
 ) -> Response:
-    # frame_source's media_file is a stat or two, no read: cheap enough beside the row.
-    source = await session.run_sync(service.frame_source, settings, video_id)
-    await session.close()  # the frame can take a while; hold no connection meanwhile
+    # frame_source's media_file is a stat or two, no read: cheap enough on the loop.
+    source = service.frame_source(settings, await _frame_row(db, video_id))
     path = await asyncio.to_thread(service.ensure_video_thumbnail, settings, source)
     return await send_file(request, path, JPEG)
 
@@ -76,13 +95,12 @@ async def video_thumbnail_sized(
     size: str,
     request: Request,
     _user: Reader,
-    session: SessionDep,
+    db: ConnectionDep,
     settings: SettingsDep,
 ) -> Response:
     service.thumbnail_box(size)  # 400 before any work, as Flask checks it first
-    # frame_source's media_file is a stat or two, no read: cheap enough beside the row.
-    source = await session.run_sync(service.frame_source, settings, video_id)
-    await session.close()
+    # frame_source's media_file is a stat or two, no read: cheap enough on the loop.
+    source = service.frame_source(settings, await _frame_row(db, video_id))
     path = await asyncio.to_thread(service.ensure_sized_thumbnail, settings, source, size)
     return await send_file(request, path, JPEG)
 
@@ -94,10 +112,12 @@ async def video_thumbnail_sized(
     responses=IMAGE_ANSWERS,
 )
 async def artist_thumbnail(
-    artist_id: int, request: Request, _user: Reader, session: SessionDep, settings: SettingsDep
+    artist_id: int, request: Request, _user: Reader, db: ConnectionDep, settings: SettingsDep
 ) -> Response:
+    row = await _artist_row(db, artist_id)
+    await end_connection(db)  # the file goes at the client's pace; hold no connection
     # media_file's stat is no read and cheap; one service call keeps the 404s Flask's.
-    path = await session.run_sync(service.artist_thumbnail_file, settings, artist_id)
+    path = service.artist_thumbnail_file(settings, row)
     return await send_file(request, path, JPEG)
 
 
@@ -121,17 +141,18 @@ async def artist_thumbnail(
     },
 )
 async def upload_artist_thumbnail(
-    artist_id: int, request: Request, _user: Manager, session: SessionDep, settings: SettingsDep
+    artist_id: int, request: Request, _user: Manager, db: ConnectionDep, settings: SettingsDep
 ) -> dict[str, Any]:
-    await session.run_sync(service.check_artist, artist_id)
+    service.check_artist(await _artist_row(db, artist_id))
     upload = await _upload_file(request)
     data = await asyncio.to_thread(service.read_upload, upload, settings.max_upload_bytes)
-    # Every rejection happens here, before anything is written.
+    # Every rejection happens here, before anything is written. Pillow's decoding is CPU
+    # work (most of it without the GIL): a worker thread keeps the loop serving meanwhile.
     jpeg = await asyncio.to_thread(service.prepare_artist_image, data)
     path = service.artist_thumbnail_path(settings, artist_id)
     await asyncio.to_thread(service.write_atomic, path, jpeg)
-    result = await session.run_sync(service.set_artist_thumbnail, settings, artist_id, path)
-    await session.commit()
+    result = await arun(db, service.set_artist_thumbnail, settings, artist_id, path)
+    await db.commit()
     return result
 
 

@@ -14,8 +14,10 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from legacy_flask.auth import require
 from legacy_flask.db import db
 from legacy_flask.extensions import legacy
+from shared.db.plan import run
 from shared.errors import RangeNotSatisfiable, Unavailable, ValidationFailed
 from shared.media.ffmpeg import FfmpegMissing, ffmpeg_exe, transcode_command
+from shared.serializers import Row
 from shared.services import media as service
 
 bp = Blueprint("media", __name__)
@@ -116,11 +118,24 @@ def _transcoded(path: Path) -> Response:
     return response
 
 
+# Thumbnails: the statements and plan of shared.services.media, which the twins
+# (fastapi_app/routers/thumbnails.py) await on their connection.
+
+
+def _frame_row(video_id: int) -> Row | None:
+    return db().execute(service.FRAME_STMT, service.frame_params(video_id)).mappings().one_or_none()
+
+
+def _artist_row(artist_id: int) -> Row | None:
+    params = service.artist_params(artist_id)
+    return db().execute(service.ARTIST_IMAGE_STMT, params).mappings().one_or_none()
+
+
 @bp.get("/api/videos/<int:video_id>/thumbnail")
 @require("readonly")
 def video_thumbnail(video_id: int) -> Response:
     settings = legacy().settings
-    source = service.frame_source(db(), settings, video_id)
+    source = service.frame_source(settings, _frame_row(video_id))
     return _send(service.ensure_video_thumbnail(settings, source), "image/jpeg")
 
 
@@ -129,21 +144,22 @@ def video_thumbnail(video_id: int) -> Response:
 def video_thumbnail_sized(video_id: int, size: str) -> Response:
     settings = legacy().settings
     service.thumbnail_box(size)  # 400 before any work
-    source = service.frame_source(db(), settings, video_id)
+    source = service.frame_source(settings, _frame_row(video_id))
     return _send(service.ensure_sized_thumbnail(settings, source, size), "image/jpeg")
 
 
 @bp.get("/api/artists/<int:artist_id>/thumbnail")
 @require("readonly")
 def artist_thumbnail(artist_id: int) -> Response:
-    return _send(service.artist_thumbnail_file(db(), legacy().settings, artist_id), "image/jpeg")
+    settings = legacy().settings
+    return _send(service.artist_thumbnail_file(settings, _artist_row(artist_id)), "image/jpeg")
 
 
 @bp.post("/api/artists/<int:artist_id>/thumbnail")
 @require("manager")
 def upload_artist_thumbnail(artist_id: int) -> Response:
     settings = legacy().settings
-    service.check_artist(db(), artist_id)
+    service.check_artist(_artist_row(artist_id))
     upload = request.files.get("file")
     if upload is None:
         raise ValidationFailed("file: a multipart field named 'file' is required")
@@ -151,6 +167,6 @@ def upload_artist_thumbnail(artist_id: int) -> Response:
     jpeg = service.prepare_artist_image(data)  # every rejection happens before any write
     path = service.artist_thumbnail_path(settings, artist_id)
     service.write_atomic(path, jpeg)
-    result = service.set_artist_thumbnail(db(), settings, artist_id, path)
+    result = run(db(), service.set_artist_thumbnail, settings, artist_id, path)
     db().commit()
     return jsonify(result)

@@ -1,4 +1,8 @@
-"""Routes that consult the metadata provider over HTTP, blocking the request thread."""
+"""Routes that consult the metadata provider over HTTP, blocking the request thread.
+
+The database steps around each provider call are the plans of shared.services.metadata,
+which the FastAPI twins await on their connection; the transaction ends before each wait.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from legacy_flask.db import db
 from legacy_flask.extensions import legacy
 from legacy_flask.http import body
 from shared.clients.metadata import MetadataClient, ProviderVideo
+from shared.db.plan import run
 from shared.errors import NotFound
 from shared.services import metadata as service
 
@@ -51,7 +56,7 @@ def import_from_imvdb() -> tuple[Response, int]:
     if imvdb_id is None:
         assert data.name is not None  # the body needs one of the two
         imvdb_id = service.pick_match(client.search_artists(data.name), data.name).imvdb_id
-    result = service.import_artist(db(), client.artist(imvdb_id))
+    result = run(db(), service.import_artist, client.artist(imvdb_id))
     db().commit()
     return jsonify(result), 201
 
@@ -59,15 +64,15 @@ def import_from_imvdb() -> tuple[Response, int]:
 @bp.post("/api/artists/<int:artist_id>/videos/discover")
 @require("manager")
 def discover_videos(artist_id: int) -> Response:
-    imvdb_id = service.discovery_target(db(), artist_id)
+    imvdb_id = run(db(), service.discovery_target, artist_id)
     _release_db()
     client = metadata_client()
     offered = client.artist(imvdb_id).videos
-    todo = service.new_videos(db(), artist_id, offered)
+    todo = run(db(), service.new_videos, artist_id, offered)
     _release_db()
     complete = {v.imvdb_id: _with_source(client, v) for v in todo if v.source_url is None}
     videos = [complete.get(v.imvdb_id, v) for v in offered]
-    result = service.add_discovered_videos(db(), artist_id, videos)
+    result = run(db(), service.add_discovered_videos, artist_id, videos)
     db().commit()
     return jsonify(result)
 
@@ -83,10 +88,10 @@ def _with_source(client: MetadataClient, summary: ProviderVideo) -> ProviderVide
 @bp.post("/api/videos/<int:video_id>/refresh-metadata")
 @require("manager")
 def refresh_metadata(video_id: int) -> Response:
-    imvdb_id = service.refresh_target(db(), video_id)
+    imvdb_id = run(db(), service.refresh_target, video_id)
     _release_db()
     meta = metadata_client().video(imvdb_id)
-    result = service.apply_video_metadata(db(), video_id, meta)
+    result = run(db(), service.apply_video_metadata, video_id, meta)
     db().commit()
     return jsonify(result)
 

@@ -1,8 +1,10 @@
 """Media files: which file a video or artist may serve, and the thumbnail cache.
 
-Database look-ups take a Session like every service. The file and image work is kept
-in separate functions without one, because it blocks: the FastAPI side runs those in a
-thread or process pool, never inside `run_sync` on the event loop.
+The thumbnails' database work is Core: a statement and a function of its row for the
+reads (each side executes the statement on its own connection), a plan
+(shared/db/plan.py) for the upload's write. The file and image work is kept in separate
+functions without any database, because it blocks: the FastAPI side runs those in a
+worker thread, never on the event loop.
 """
 
 from __future__ import annotations
@@ -16,17 +18,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from shared.config import Settings
-from shared.db.models import Artist, Video
+from shared.db.models import Video
+from shared.db.plan import Plan
 from shared.errors import NotFound, TooLarge, Unavailable, ValidationFailed
 from shared.media import images
 from shared.media.ffmpeg import FfmpegFailed, FfmpegMissing, extract_frame, ffmpeg_exe
 from shared.media.paths import from_stored, media_root, to_stored
-from shared.serializers import artist_json
-from shared.services import find
+from shared.serializers import Row, artist_row_json
+from shared.services import find, valid_id
+from shared.services.videos import ARTISTS, VIDEOS
 
 # `?transcode=` of a stream: a word of either list, in any case; absent or blank is no.
 TRANSCODE_YES, TRANSCODE_NO = ("1", "true", "yes"), ("0", "false", "no")
@@ -77,11 +81,26 @@ class FrameSource:
     at_seconds: float
 
 
-def frame_source(session: Session, settings: Settings, video_id: int) -> FrameSource:
-    video = _video(session, video_id)
+FRAME_STMT = select(VIDEOS.c.id, VIDEOS.c.duration, VIDEOS.c.file_path).where(
+    VIDEOS.c.id == bindparam("video_id")
+)
+
+
+def frame_params(video_id: int) -> dict[str, int]:
+    """FRAME_STMT's parameters; an id out of range cannot exist (nor reach the driver)."""
+    if not valid_id(video_id):
+        raise NotFound("Video not found")
+    return {"video_id": video_id}
+
+
+def frame_source(settings: Settings, row: Row | None) -> FrameSource:
+    """From FRAME_STMT's row (None: no such video). Its media_file is a stat or two."""
+    if row is None:
+        raise NotFound("Video not found")
     # A third in, capped: past title cards, and never past the end of a short clip.
-    at = min(video.duration / 3, 30.0) if video.duration else 1.0
-    return FrameSource(video.id, media_file(settings, video.file_path), at)
+    duration = row["duration"]
+    at = min(duration / 3, 30.0) if duration else 1.0
+    return FrameSource(row["id"], media_file(settings, row["file_path"]), at)
 
 
 def thumbnail_box(size: str) -> tuple[int, int]:
@@ -140,20 +159,40 @@ def ensure_sized_thumbnail(settings: Settings, source: FrameSource, size: str) -
 # Artist images ----------------------------------------------------------------------
 
 
-def _artist(session: Session, artist_id: int) -> Artist:
-    return find(session, Artist, artist_id, "Artist")
+# The artist's stored image (no row: no such artist).
+ARTIST_IMAGE_STMT = select(ARTISTS.c.thumbnail_path).where(ARTISTS.c.id == bindparam("artist_id"))
+# The artist with its video count, for the upload's answer: one round trip.
+_ARTIST_COUNTED_STMT = select(
+    ARTISTS,
+    select(func.count(VIDEOS.c.id))
+    .where(VIDEOS.c.artist_id == ARTISTS.c.id)
+    .scalar_subquery()
+    .label("video_count"),
+).where(ARTISTS.c.id == bindparam("artist_id"))
 
 
-def artist_thumbnail_file(session: Session, settings: Settings, artist_id: int) -> Path:
-    path = media_file(settings, _artist(session, artist_id).thumbnail_path)
+def artist_params(artist_id: int) -> dict[str, int]:
+    """ARTIST_IMAGE_STMT's parameters; an id out of range cannot exist."""
+    if not valid_id(artist_id):
+        raise NotFound("Artist not found")
+    return {"artist_id": artist_id}
+
+
+def artist_thumbnail_file(settings: Settings, row: Row | None) -> Path:
+    """From ARTIST_IMAGE_STMT's row (None: no such artist). media_file is a stat."""
+    check_artist(row)
+    assert row is not None
+    path = media_file(settings, row["thumbnail_path"])
     if path is None:
         raise NotFound("Artist has no uploaded image")
     return path
 
 
-def check_artist(session: Session, artist_id: int) -> None:
-    """404 before the upload is read, so an unknown artist costs no image decoding."""
-    _artist(session, artist_id)
+def check_artist(row: Row | None) -> None:
+    """From ARTIST_IMAGE_STMT's row: 404 before the upload is read, so an unknown artist
+    costs no image decoding."""
+    if row is None:
+        raise NotFound("Artist not found")
 
 
 def artist_thumbnail_path(settings: Settings, artist_id: int) -> Path:
@@ -178,14 +217,21 @@ def prepare_artist_image(data: bytes) -> bytes:
         raise ValidationFailed(str(exc)) from None
 
 
-def set_artist_thumbnail(
-    session: Session, settings: Settings, artist_id: int, path: Path
-) -> dict[str, Any]:
-    artist = _artist(session, artist_id)
-    artist.thumbnail_path = to_stored(settings.media_dir, path)
-    session.flush()
-    count = session.scalar(select(func.count(Video.id)).where(Video.artist_id == artist_id))
-    return artist_json(artist, count or 0)
+def set_artist_thumbnail(settings: Settings, artist_id: int, path: Path) -> Plan[dict[str, Any]]:
+    """Store the image's path; the artist with its video count."""
+    params = artist_params(artist_id)
+    stored = to_stored(settings.media_dir, path)
+    # As the ORM's flush did: the same path again (a new image over the old file) changes
+    # nothing, updated_at included; a new path moves updated_at through its onupdate.
+    yield (
+        update(ARTISTS)
+        .where(ARTISTS.c.id == artist_id, ARTISTS.c.thumbnail_path.is_distinct_from(stored))
+        .values(thumbnail_path=stored)
+    )
+    row = (yield _ARTIST_COUNTED_STMT, params).mappings().one_or_none()
+    if row is None:  # gone since the upload began
+        raise NotFound("Artist not found")
+    return artist_row_json(row, row["video_count"])
 
 
 # Files ------------------------------------------------------------------------------
