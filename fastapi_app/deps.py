@@ -89,19 +89,6 @@ async def db_connection(request: Request, state: ModernDep) -> AsyncIterator[Asy
 ConnectionDep = Annotated[AsyncConnection, Depends(db_connection)]
 
 
-async def release_connection(request: HTTPConnection) -> None:
-    """Give the request's connection back to the pool now, before awaiting the outside
-    world: a request waiting 100 ms on the metadata provider must not hold one of the
-    pool's few connections, or a few dozen waiting requests drain it and every other
-    request queues behind them (measured: it capped the search twin at 60 clients).
-    What comes after the wait takes a connection of its own (`async with
-    state.engine.connect()`). Closing rolls back what was not committed; the dependency's
-    own close at the end is then a no-op."""
-    connection: AsyncConnection | None = request.scope.get(_CONNECTION)
-    if connection is not None:
-        await end_connection(connection)
-
-
 async def db_session(request: Request, state: ModernDep) -> AsyncIterator[AsyncSession]:
     """The adapter for the twins not yet converted: an AsyncSession, never shared between
     tasks. On the request's connection when resolving the caller opened one (FastAPI
