@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from shared.clock import isoformat
-from shared.db.models import Artist, Download, Playlist, Setting, Video
+from shared.db.models import Artist, Download, Setting, Video
 
 # A row as both executors give it (RowMapping, keyed by column names) or a dict built like
 # one; Any keys because RowMapping also takes Column objects as keys.
@@ -104,28 +104,30 @@ def download_json(download: Download) -> dict[str, Any]:
     }
 
 
-def playlist_json(playlist: Playlist, video_count: int) -> dict[str, Any]:
+def playlist_json(row: Row) -> dict[str, Any]:
+    """A playlist from a row of shared.services.playlists' statements (its columns and
+    video_count, the number of its entries)."""
     return {
-        "id": playlist.id,
-        "name": playlist.name,
-        "description": playlist.description,
-        "is_public": playlist.is_public,
-        "owner_id": playlist.owner_id,
-        "video_count": video_count,
-        "created_at": isoformat(playlist.created_at),
-        "updated_at": isoformat(playlist.updated_at),
+        "id": row["id"],
+        "name": row["name"],
+        "description": row["description"],
+        "is_public": row["is_public"],
+        "owner_id": row["owner_id"],
+        "video_count": row["video_count"],
+        "created_at": isoformat(row["created_at"]),
+        "updated_at": isoformat(row["updated_at"]),
     }
 
 
-def playlist_entry_json(
-    entry_id: int, video_id: int, position: int, title: str, artist_name: str
-) -> dict[str, Any]:
+def playlist_entry_json(row: Row) -> dict[str, Any]:
+    """An entry from a row of shared.services.playlists.PLAYLIST_STMT (entry_id, video_id,
+    position, and its video's title and artist_name)."""
     return {
-        "id": entry_id,
-        "video_id": video_id,
-        "position": position,
-        "title": title,
-        "artist_name": artist_name,
+        "id": row["entry_id"],
+        "video_id": row["video_id"],
+        "position": row["position"],
+        "title": row["title"],
+        "artist_name": row["artist_name"],
     }
 
 

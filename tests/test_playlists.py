@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from shared.auth.tokens import issue_token
+from shared.clock import utcnow
 from shared.db.models import Playlist, PlaylistEntry
 from tests.conftest import assert_error
 from tests.factories import add_entry, make_artist, make_playlist, make_video, table_rows
@@ -232,6 +236,39 @@ def test_update_rules_change_nothing_when_refused(client, as_role, db_session):
         client.put("/api/playlists/999999", headers=owner_headers, json={}), 404, "NOT_FOUND"
     )
     assert table_rows(db_session, Playlist) == before
+
+
+def _backdate(db_session: Session, playlist_id: int) -> datetime:
+    """Set the playlist's updated_at an hour back (and return it): a write that bumps it
+    is then seen, whatever the clock's resolution."""
+    past = (utcnow() - timedelta(hours=1)).replace(microsecond=0)
+    db_session.execute(update(Playlist).where(Playlist.id == playlist_id).values(updated_at=past))
+    db_session.commit()
+    return past
+
+
+def _updated_at(db_session: Session, playlist_id: int) -> datetime:
+    (row,) = [r for r in table_rows(db_session, Playlist) if r["id"] == playlist_id]
+    stamp: datetime = row["updated_at"]
+    return stamp
+
+
+def test_an_update_to_the_same_values_leaves_updated_at(client, as_role, db_session, library):
+    me, headers = as_role("user")
+    playlist = make_playlist(db_session, me, name="Same", description="d", is_public=True)
+    url = f"/api/playlists/{playlist.id}"
+    past = _backdate(db_session, playlist.id)
+    same = {"name": "Same", "description": "d", "is_public": True}
+    response = client.put(url, headers=headers, json=same)
+    assert response.status_code == 200
+    assert _updated_at(db_session, playlist.id) == past
+    assert response.get_json()["updated_at"] == past.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # A real change bumps it, and so does a change to the entries (the playlist's content).
+    assert client.put(url, headers=headers, json={"is_public": False}).status_code == 200
+    assert _updated_at(db_session, playlist.id) > past
+    past = _backdate(db_session, playlist.id)
+    added = client.post(f"{url}/videos", headers=headers, json={"video_id": library[0].id})
+    assert added.status_code == 201 and _updated_at(db_session, playlist.id) > past
 
 
 def test_admin_may_update_and_rename_within_the_owner(client, as_role, db_session):

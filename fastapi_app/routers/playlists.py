@@ -2,6 +2,9 @@
 
 Who may see or change a playlist (owner, admin, public) is decided in the shared service,
 not here: the twins only enforce the route's role level, as the Flask decorators do.
+
+The writes commit the caller's lookup first: a write plan locks the playlist's row, and
+its reads must not answer from a snapshot older than the lock (shared.services.playlists).
 """
 
 from __future__ import annotations
@@ -11,12 +14,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from fastapi_app.deps import SessionDep, require
+from fastapi_app.deps import ConnectionDep, require
 from fastapi_app.docs import answers, json_body
 from fastapi_app.http import body
 from fastapi_app.responses import JSONRoute
 from fastapi_app.schemas.common import SuccessOut
 from fastapi_app.schemas.playlists import PlaylistDetailOut, PlaylistList
+from shared.db.plan import arun
 from shared.services import playlists as playlists_service
 from shared.services.auth import Caller
 from shared.services.playlists import EntryAdd, PlaylistCreate, PlaylistUpdate, Reorder
@@ -27,9 +31,11 @@ Writer = Annotated[Caller | None, Depends(require("user"))]
 
 
 @router.get("/api/playlists", response_model=None, responses=answers(PlaylistList))
-async def list_playlists(user: Reader, session: SessionDep) -> dict[str, Any]:
+async def list_playlists(user: Reader, db: ConnectionDep) -> dict[str, Any]:
     assert user is not None  # require() guarantees it
-    return await session.run_sync(playlists_service.list_playlists, user)
+    stmt, params = playlists_service.list_query(user)
+    rows = (await db.execute(stmt, params)).mappings().all()
+    return playlists_service.list_json(rows)
 
 
 @router.post(
@@ -39,11 +45,12 @@ async def list_playlists(user: Reader, session: SessionDep) -> dict[str, Any]:
     responses=answers(PlaylistDetailOut, 400, 409, status=201),
     openapi_extra=json_body(PlaylistCreate),
 )
-async def create_playlist(request: Request, user: Writer, session: SessionDep) -> JSONResponse:
+async def create_playlist(request: Request, user: Writer, db: ConnectionDep) -> JSONResponse:
     assert user is not None
     data = await body(request, PlaylistCreate)
-    created = await session.run_sync(playlists_service.create_playlist, user, data)
-    await session.commit()
+    await db.commit()  # the caller's lookup: the write starts a fresh transaction
+    created = await arun(db, playlists_service.create_playlist, user, data)
+    await db.commit()
     return JSONResponse(created, status_code=201)
 
 
@@ -52,9 +59,11 @@ async def create_playlist(request: Request, user: Writer, session: SessionDep) -
     response_model=None,
     responses=answers(PlaylistDetailOut, 404),
 )
-async def get_playlist(playlist_id: int, user: Reader, session: SessionDep) -> dict[str, Any]:
+async def get_playlist(playlist_id: int, user: Reader, db: ConnectionDep) -> dict[str, Any]:
     assert user is not None
-    return await session.run_sync(playlists_service.get_playlist, user, playlist_id)
+    params = playlists_service.playlist_params(playlist_id)
+    rows = (await db.execute(playlists_service.PLAYLIST_STMT, params)).mappings().all()
+    return playlists_service.detail_json(user, rows)
 
 
 @router.put(
@@ -64,12 +73,13 @@ async def get_playlist(playlist_id: int, user: Reader, session: SessionDep) -> d
     openapi_extra=json_body(PlaylistUpdate),
 )
 async def update_playlist(
-    playlist_id: int, request: Request, user: Writer, session: SessionDep
+    playlist_id: int, request: Request, user: Writer, db: ConnectionDep
 ) -> dict[str, Any]:
     assert user is not None
     data = await body(request, PlaylistUpdate)
-    updated = await session.run_sync(playlists_service.update_playlist, user, playlist_id, data)
-    await session.commit()
+    await db.commit()  # the caller's lookup: the write starts a fresh transaction
+    updated = await arun(db, playlists_service.update_playlist, user, playlist_id, data)
+    await db.commit()
     return updated
 
 
@@ -78,10 +88,11 @@ async def update_playlist(
     response_model=None,
     responses=answers(SuccessOut, 404),
 )
-async def delete_playlist(playlist_id: int, user: Writer, session: SessionDep) -> dict[str, Any]:
+async def delete_playlist(playlist_id: int, user: Writer, db: ConnectionDep) -> dict[str, Any]:
     assert user is not None
-    result = await session.run_sync(playlists_service.delete_playlist, user, playlist_id)
-    await session.commit()
+    await db.commit()  # the caller's lookup: the write starts a fresh transaction
+    result = await arun(db, playlists_service.delete_playlist, user, playlist_id)
+    await db.commit()
     return result
 
 
@@ -93,12 +104,13 @@ async def delete_playlist(playlist_id: int, user: Writer, session: SessionDep) -
     openapi_extra=json_body(EntryAdd),
 )
 async def add_video(
-    playlist_id: int, request: Request, user: Writer, session: SessionDep
+    playlist_id: int, request: Request, user: Writer, db: ConnectionDep
 ) -> JSONResponse:
     assert user is not None
     data = await body(request, EntryAdd)
-    result = await session.run_sync(playlists_service.add_video, user, playlist_id, data)
-    await session.commit()
+    await db.commit()  # the caller's lookup: the write starts a fresh transaction
+    result = await arun(db, playlists_service.add_video, user, playlist_id, data)
+    await db.commit()
     return JSONResponse(result, status_code=201)
 
 
@@ -111,12 +123,13 @@ async def add_video(
     openapi_extra=json_body(Reorder),
 )
 async def reorder(
-    playlist_id: int, request: Request, user: Writer, session: SessionDep
+    playlist_id: int, request: Request, user: Writer, db: ConnectionDep
 ) -> dict[str, Any]:
     assert user is not None
     data = await body(request, Reorder)
-    result = await session.run_sync(playlists_service.reorder, user, playlist_id, data)
-    await session.commit()
+    await db.commit()  # the caller's lookup: the write starts a fresh transaction
+    result = await arun(db, playlists_service.reorder, user, playlist_id, data)
+    await db.commit()
     return result
 
 
@@ -126,9 +139,10 @@ async def reorder(
     responses=answers(SuccessOut, 404),
 )
 async def remove_entry(
-    playlist_id: int, entry_id: int, user: Writer, session: SessionDep
+    playlist_id: int, entry_id: int, user: Writer, db: ConnectionDep
 ) -> dict[str, Any]:
     assert user is not None
-    result = await session.run_sync(playlists_service.remove_entry, user, playlist_id, entry_id)
-    await session.commit()
+    await db.commit()  # the caller's lookup: the write starts a fresh transaction
+    result = await arun(db, playlists_service.remove_entry, user, playlist_id, entry_id)
+    await db.commit()
     return result

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.orm import Session
 
-from fastapi_app.deps import SessionDep, SettingsDep, require
+from fastapi_app.deps import ConnectionDep, SettingsDep, require
 from fastapi_app.docs import answers, json_body
 from fastapi_app.http import body, json_data
 from fastapi_app.responses import JSONRoute
 from fastapi_app.schemas.common import SuccessOut
 from fastapi_app.schemas.users import PreferencesOut, UserList, UserOut
-from shared.serializers import user_json
-from shared.services import auth as auth_service
+from shared.db.plan import arun
 from shared.services import users as users_service
 from shared.services.auth import Caller
 from shared.services.users import RoleUpdate, UserCreate
@@ -26,8 +25,9 @@ Anyone = Annotated[Caller | None, Depends(require("readonly"))]
 
 
 @router.get("/api/users", response_model=None, responses=answers(UserList))
-async def list_users(_user: Admin, session: SessionDep) -> dict[str, Any]:
-    return await session.run_sync(users_service.list_users)
+async def list_users(_user: Admin, db: ConnectionDep) -> dict[str, Any]:
+    rows = (await db.execute(users_service.USERS_STMT)).mappings().all()
+    return users_service.list_json(rows)
 
 
 @router.post(
@@ -38,11 +38,14 @@ async def list_users(_user: Admin, session: SessionDep) -> dict[str, Any]:
     openapi_extra=json_body(UserCreate),
 )
 async def create_user(
-    request: Request, _user: Admin, session: SessionDep, settings: SettingsDep
+    request: Request, _user: Admin, db: ConnectionDep, settings: SettingsDep
 ) -> JSONResponse:
     data = await body(request, UserCreate)
-    created = await session.run_sync(users_service.create_user, settings, data)
-    await session.commit()
+    # scrypt is CPU-bound (tens of milliseconds at the configured cost): on a worker thread,
+    # off the event loop, and before the plan, which only stores the hash.
+    password_hash = await anyio.to_thread.run_sync(users_service.password_hash, settings, data)
+    created = await arun(db, users_service.create_user, data, password_hash)
+    await db.commit()
     return JSONResponse(created, status_code=201)
 
 
@@ -58,11 +61,11 @@ async def create_user(
         }
     },
 )
-async def update_preferences(request: Request, user: Anyone, session: SessionDep) -> dict[str, Any]:
+async def update_preferences(request: Request, user: Anyone, db: ConnectionDep) -> dict[str, Any]:
     assert user is not None  # require() guarantees it
     data = await json_data(request)
-    merged = await session.run_sync(users_service.merge_preferences, user, data)
-    await session.commit()
+    merged = await arun(db, users_service.merge_preferences, user, data)
+    await db.commit()
     return merged
 
 
@@ -73,20 +76,20 @@ async def update_preferences(request: Request, user: Anyone, session: SessionDep
     openapi_extra=json_body(RoleUpdate),
 )
 async def set_role(
-    user_id: int, request: Request, _user: Admin, session: SessionDep
+    user_id: int, request: Request, _user: Admin, db: ConnectionDep
 ) -> dict[str, Any]:
     data = await body(request, RoleUpdate)
-    updated = await session.run_sync(users_service.set_role, user_id, data)
-    await session.commit()
+    updated = await arun(db, users_service.set_role, user_id, data)
+    await db.commit()
     return updated
 
 
 @router.delete(
     "/api/users/{user_id:int}", response_model=None, responses=answers(SuccessOut, 404, 409)
 )
-async def delete_user(user_id: int, _user: Admin, session: SessionDep) -> dict[str, Any]:
-    result = await session.run_sync(users_service.delete_user, user_id)
-    await session.commit()
+async def delete_user(user_id: int, _user: Admin, db: ConnectionDep) -> dict[str, Any]:
+    result = await arun(db, users_service.delete_user, user_id)
+    await db.commit()
     return result
 
 
@@ -97,14 +100,8 @@ async def delete_user(user_id: int, _user: Admin, session: SessionDep) -> dict[s
     responses=answers(UserOut, 404),
     summary="Unlock a user locked out by failed logins",
 )
-async def unlock_user(user_id: int, _user: Admin, session: SessionDep) -> dict[str, Any]:
+async def unlock_user(user_id: int, _user: Admin, db: ConnectionDep) -> dict[str, Any]:
     """Lift the lock failed logins put on the account and reset its failure count."""
-
-    def unlock(sync: Session) -> dict[str, Any]:
-        user = users_service.get_user(sync, user_id)
-        auth_service.unlock(sync, user)
-        return user_json(user)
-
-    unlocked = await session.run_sync(unlock)
-    await session.commit()
+    unlocked = await arun(db, users_service.unlock_user, user_id)
+    await db.commit()
     return unlocked

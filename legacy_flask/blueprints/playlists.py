@@ -1,4 +1,8 @@
-"""Playlists routes of the legacy contract: anyone reads public ones, owners (and admins) write."""
+"""Playlists routes of the legacy contract: anyone reads public ones, owners (and admins) write.
+
+The writes commit the caller's lookup first: a write plan locks the playlist's row, and
+its reads must not answer from a snapshot older than the lock (shared.services.playlists).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from flask import Blueprint, Response, jsonify
 from legacy_flask.auth import current_user, require
 from legacy_flask.db import db
 from legacy_flask.http import body
+from shared.db.plan import run
 from shared.services import playlists
 from shared.services.auth import Caller
 
@@ -19,17 +24,26 @@ def _user() -> Caller:
     return user
 
 
+def _writer() -> Caller:
+    """The caller, with their lookup's transaction ended: the write starts a fresh one."""
+    user = _user()
+    db().commit()
+    return user
+
+
 @bp.get("/api/playlists")
 @require("readonly")
 def list_playlists() -> Response:
-    return jsonify(playlists.list_playlists(db(), _user()))
+    stmt, params = playlists.list_query(_user())
+    rows = db().execute(stmt, params).mappings().all()
+    return jsonify(playlists.list_json(rows))
 
 
 @bp.post("/api/playlists")
 @require("user")
 def create_playlist() -> tuple[Response, int]:
     data = body(playlists.PlaylistCreate)
-    created = playlists.create_playlist(db(), _user(), data)
+    created = run(db(), playlists.create_playlist, _writer(), data)
     db().commit()
     return jsonify(created), 201
 
@@ -37,14 +51,16 @@ def create_playlist() -> tuple[Response, int]:
 @bp.get("/api/playlists/<int:playlist_id>")
 @require("readonly")
 def get_playlist(playlist_id: int) -> Response:
-    return jsonify(playlists.get_playlist(db(), _user(), playlist_id))
+    params = playlists.playlist_params(playlist_id)
+    rows = db().execute(playlists.PLAYLIST_STMT, params).mappings().all()
+    return jsonify(playlists.detail_json(_user(), rows))
 
 
 @bp.put("/api/playlists/<int:playlist_id>")
 @require("user")
 def update_playlist(playlist_id: int) -> Response:
     data = body(playlists.PlaylistUpdate)
-    updated = playlists.update_playlist(db(), _user(), playlist_id, data)
+    updated = run(db(), playlists.update_playlist, _writer(), playlist_id, data)
     db().commit()
     return jsonify(updated)
 
@@ -52,7 +68,7 @@ def update_playlist(playlist_id: int) -> Response:
 @bp.delete("/api/playlists/<int:playlist_id>")
 @require("user")
 def delete_playlist(playlist_id: int) -> Response:
-    result = playlists.delete_playlist(db(), _user(), playlist_id)
+    result = run(db(), playlists.delete_playlist, _writer(), playlist_id)
     db().commit()
     return jsonify(result)
 
@@ -61,7 +77,7 @@ def delete_playlist(playlist_id: int) -> Response:
 @require("user")
 def add_video(playlist_id: int) -> tuple[Response, int]:
     data = body(playlists.EntryAdd)
-    result = playlists.add_video(db(), _user(), playlist_id, data)
+    result = run(db(), playlists.add_video, _writer(), playlist_id, data)
     db().commit()
     return jsonify(result), 201
 
@@ -69,7 +85,7 @@ def add_video(playlist_id: int) -> tuple[Response, int]:
 @bp.delete("/api/playlists/<int:playlist_id>/videos/<int:entry_id>")
 @require("user")
 def remove_entry(playlist_id: int, entry_id: int) -> Response:
-    result = playlists.remove_entry(db(), _user(), playlist_id, entry_id)
+    result = run(db(), playlists.remove_entry, _writer(), playlist_id, entry_id)
     db().commit()
     return jsonify(result)
 
@@ -78,6 +94,6 @@ def remove_entry(playlist_id: int, entry_id: int) -> Response:
 @require("user")
 def reorder(playlist_id: int) -> Response:
     data = body(playlists.Reorder)
-    result = playlists.reorder(db(), _user(), playlist_id, data)
+    result = run(db(), playlists.reorder, _writer(), playlist_id, data)
     db().commit()
     return jsonify(result)

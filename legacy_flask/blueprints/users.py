@@ -8,6 +8,7 @@ from legacy_flask.auth import current_user, require
 from legacy_flask.db import db
 from legacy_flask.extensions import legacy
 from legacy_flask.http import body, json_data
+from shared.db.plan import run
 from shared.services import users as users_service
 from shared.services.users import RoleUpdate, UserCreate
 
@@ -17,14 +18,16 @@ bp = Blueprint("users", __name__)
 @bp.get("/api/users")
 @require("admin")
 def list_users() -> Response:
-    return jsonify(users_service.list_users(db()))
+    rows = db().execute(users_service.USERS_STMT).mappings().all()
+    return jsonify(users_service.list_json(rows))
 
 
 @bp.post("/api/users")
 @require("admin")
 def create_user() -> tuple[Response, int]:
     data = body(UserCreate)
-    created = users_service.create_user(db(), legacy().settings, data)
+    password_hash = users_service.password_hash(legacy().settings, data)
+    created = run(db(), users_service.create_user, data, password_hash)
     db().commit()
     return jsonify(created), 201
 
@@ -33,7 +36,7 @@ def create_user() -> tuple[Response, int]:
 @require("admin")
 def set_role(user_id: int) -> Response:
     data = body(RoleUpdate)
-    updated = users_service.set_role(db(), user_id, data)
+    updated = run(db(), users_service.set_role, user_id, data)
     db().commit()
     return jsonify(updated)
 
@@ -41,7 +44,7 @@ def set_role(user_id: int) -> Response:
 @bp.delete("/api/users/<int:user_id>")
 @require("admin")
 def delete_user(user_id: int) -> Response:
-    result = users_service.delete_user(db(), user_id)
+    result = run(db(), users_service.delete_user, user_id)
     db().commit()
     return jsonify(result)
 
@@ -52,6 +55,6 @@ def delete_user(user_id: int) -> Response:
 def update_preferences() -> Response:
     user = current_user()
     assert user is not None  # @require guarantees it
-    merged = users_service.merge_preferences(db(), user, json_data())
+    merged = run(db(), users_service.merge_preferences, user, json_data())
     db().commit()
     return jsonify(merged)

@@ -1,21 +1,32 @@
-"""Users: listing, creation, roles, deletion (never the last admin), preferences."""
+"""Users: listing, creation, roles, deletion (never the last admin), preferences.
+
+Reads are Core statements and functions of their rows; writes are plans
+(shared/db/plan.py), run by the legacy side on its Session and awaited by the twins on
+their connection. A new user's password is hashed before the plan (scrypt is CPU work:
+the twin runs it on a thread), and the plan stores the hash.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
 
 from pydantic import Field
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, bindparam, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from shared.auth.passwords import hash_password
 from shared.auth.roles import Role
 from shared.config import Settings
 from shared.db.models import User
-from shared.errors import Conflict, ValidationFailed
-from shared.serializers import user_json
-from shared.services import find, flush_or_conflict
+from shared.db.plan import Plan
+from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.serializers import Row, user_json
+from shared.services import valid_id
 from shared.services.auth import Caller
 from shared.validation import Body
 
@@ -41,58 +52,139 @@ class RoleUpdate(Body):
     role: Role
 
 
-def get_user(session: Session, user_id: int) -> User:
-    return find(session, User, user_id, "User")
+# --- statements ----------------------------------------------------------------------
+
+USERS = cast(Table, User.__table__)
+# What user_json shows: never the password hash, which stays in the database.
+_USER_COLUMNS = [
+    USERS.c[name] for name in ("id", "username", "email", "role", "created_at", "last_login_at")
+]
+# Bound at execution: one statement object (and one compiled form) for every request.
+USERS_STMT = select(*_USER_COLUMNS).order_by(USERS.c.id)
+USER_STMT = select(*_USER_COLUMNS).where(USERS.c.id == bindparam("user_id"))
+_TAKEN_STMT = select(
+    select(USERS.c.id).where(USERS.c.username == bindparam("username")).exists().label("username"),
+    select(USERS.c.id).where(USERS.c.email == bindparam("email")).exists().label("email"),
+)
+# FOR UPDATE (MariaDB; SQLite serializes writers anyway): two admins demoting each other at
+# once must not both see "one admin left besides me".
+_ADMINS_STMT = select(USERS.c.id).where(USERS.c.role == "admin").with_for_update()
 
 
-def list_users(session: Session) -> dict[str, Any]:
-    users = session.scalars(select(User).order_by(User.id)).all()
-    return {"users": [user_json(u) for u in users]}
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    """A user as user_json shows them, from a row of USER_STMT or USERS_STMT."""
+
+    id: int
+    username: str
+    email: str | None
+    role: str
+    created_at: datetime
+    last_login_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Row) -> UserRecord:
+        return cls(
+            id=row["id"],
+            username=row["username"],
+            email=row["email"],
+            role=row["role"],
+            created_at=row["created_at"],
+            last_login_at=row["last_login_at"],
+        )
 
 
-def create_user(session: Session, settings: Settings, data: UserCreate) -> dict[str, Any]:
-    if session.scalar(select(User.id).where(User.username == data.username)) is not None:
+def user_params(user_id: int) -> dict[str, int]:
+    """USER_STMT's parameters; an id out of range cannot exist (and must not reach the
+    driver: past 64 bits it is an OverflowError)."""
+    if not valid_id(user_id):
+        raise NotFound("User not found")
+    return {"user_id": user_id}
+
+
+# --- reads ---------------------------------------------------------------------------
+
+
+def list_json(rows: Sequence[Row]) -> dict[str, Any]:
+    return {"users": [user_json(UserRecord.of(row)) for row in rows]}
+
+
+def _user(user_id: int) -> Plan[UserRecord]:
+    row = (yield USER_STMT, user_params(user_id)).mappings().one_or_none()
+    if row is None:
+        raise NotFound("User not found")
+    return UserRecord.of(row)
+
+
+# --- writes --------------------------------------------------------------------------
+
+
+def password_hash(settings: Settings, data: UserCreate) -> str:
+    """The new user's password hash: CPU-bound scrypt, done before the plan that stores it
+    (the twin runs it on a worker thread, off its event loop)."""
+    return hash_password(data.password, n=settings.password_scrypt_n)
+
+
+def create_user(data: UserCreate, password_hash: str) -> Plan[dict[str, Any]]:
+    taken = (yield _TAKEN_STMT, {"username": data.username, "email": data.email}).one()
+    if taken.username:
         raise Conflict(f"Username {data.username!r} is already taken")
-    if data.email and session.scalar(select(User.id).where(User.email == data.email)) is not None:
+    if data.email and taken.email:
         raise Conflict(f"Email {data.email!r} is already in use")
-    user = User(
-        username=data.username,
-        email=data.email,
-        role=data.role,
-        password_hash=hash_password(data.password, n=settings.password_scrypt_n),
-        preferences={},
-    )
-    session.add(user)
-    flush_or_conflict(session, "Username or email is already taken")
-    return user_json(user)
+    try:
+        result = yield insert(USERS).values(
+            username=data.username,
+            email=data.email,
+            role=data.role,
+            password_hash=password_hash,
+            preferences={},
+        )
+    except IntegrityError as exc:  # a concurrent writer between the checks and here
+        raise Conflict("Username or email is already taken") from exc
+    user_id: int = result.inserted_primary_key[0]  # type: ignore[index]  # never None after an INSERT
+    return user_json((yield from _user(user_id)))
 
 
-def _admin_count(session: Session) -> int:
-    # FOR UPDATE (MariaDB; SQLite serializes writers anyway): two admins demoting each
-    # other at once must not both see "one admin left besides me".
-    admins = session.scalars(select(User.id).where(User.role == "admin").with_for_update())
-    return len(admins.all())
+def _admin_count() -> Plan[int]:
+    return len((yield _ADMINS_STMT).all())
 
 
-def set_role(session: Session, user_id: int, data: RoleUpdate) -> dict[str, Any]:
-    user = get_user(session, user_id)
-    if user.role == "admin" and data.role != "admin" and _admin_count(session) <= 1:
+def set_role(user_id: int, data: RoleUpdate) -> Plan[dict[str, Any]]:
+    user = yield from _user(user_id)
+    if user.role == "admin" and data.role != "admin" and (yield from _admin_count()) <= 1:
         raise Conflict("Cannot demote the last admin")
-    user.role = data.role
-    session.flush()
-    return user_json(user)
+    if user.role == data.role:  # unchanged: no UPDATE, as the ORM's flush wrote none
+        return user_json(user)
+    yield update(USERS).where(USERS.c.id == user_id).values(role=data.role)
+    return user_json(dataclasses.replace(user, role=data.role))
 
 
-def delete_user(session: Session, user_id: int) -> dict[str, Any]:
-    user = get_user(session, user_id)
-    if user.role == "admin" and _admin_count(session) <= 1:
+def delete_user(user_id: int) -> Plan[dict[str, Any]]:
+    """Their sessions (and playlists) go with them, by foreign-key cascade."""
+    user = yield from _user(user_id)
+    if user.role == "admin" and (yield from _admin_count()) <= 1:
         raise Conflict("Cannot delete the last admin")
-    session.delete(user)
-    session.flush()
+    yield delete(USERS).where(USERS.c.id == user_id)
     return {"success": True}
 
 
-def merge_preferences(session: Session, user: Caller, data: Any) -> dict[str, Any]:
+def unlock_user(user_id: int) -> Plan[dict[str, Any]]:
+    """Lift the lock failed logins put on the account and forget its failures (an admin's
+    remedy; shared.services.auth.unlock is the operator's, on an ORM User)."""
+    user = yield from _user(user_id)
+    # Only a row that has something to forget is written, as the ORM's flush did.
+    yield (
+        update(USERS)
+        .where(
+            USERS.c.id == user_id,
+            or_(USERS.c.failed_login_count != 0, USERS.c.locked_until.is_not(None)),
+        )
+        .values(failed_login_count=0, locked_until=None)
+    )
+    return user_json(user)
+
+
+def merge_preferences(user: Caller, data: Any) -> Plan[dict[str, Any]]:
     """Shallow merge: top-level keys given replace the stored ones, others stay."""
     if not isinstance(data, dict):
         raise ValidationFailed("Preferences must be a JSON object")
@@ -101,7 +193,7 @@ def merge_preferences(session: Session, user: Caller, data: Any) -> dict[str, An
     if len(json.dumps(merged)) > MAX_PREFERENCES_BYTES:
         raise ValidationFailed(f"Preferences exceed {MAX_PREFERENCES_BYTES} bytes of JSON")
     # One UPDATE by id: the caller is the request's record of the row, not an ORM object.
-    session.execute(update(User).where(User.id == user.id).values(preferences=merged))
+    yield update(USERS).where(USERS.c.id == user.id).values(preferences=merged)
     return {"preferences": merged}
 
 
