@@ -8,19 +8,20 @@ logout on either side revokes the row both sides check.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fastapi_app.deps import (
     SESSION_TOKEN_KEY,
+    ConnectionDep,
     ModernDep,
     OptionalUser,
-    SessionDep,
-    SettingsDep,
     require,
 )
 from fastapi_app.docs import answers, json_body
@@ -29,9 +30,11 @@ from fastapi_app.pages import redirect
 from fastapi_app.responses import JSONRoute
 from fastapi_app.schemas.common import SuccessOut
 from fastapi_app.schemas.users import CheckOut, LoginOut, MeOut, TokenOut
+from fastapi_app.state import Modern
 from shared.auth.tokens import issue_token
 from shared.config import Settings
-from shared.db.models import User
+from shared.db.engine import end_connection
+from shared.db.plan import arun
 from shared.errors import AppError
 from shared.serializers import user_json
 from shared.services import auth as auth_service
@@ -56,7 +59,6 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 )
 async def login(
     request: Request,
-    session: SessionDep,
     state: ModernDep,
     query_next: Annotated[
         str | None, Query(alias="next", description="A form login's redirect, if not a field")
@@ -81,21 +83,21 @@ async def login(
         creds = parse_body(LoginBody, data)
     except AppError as err:
         return _login_failed(err, form, data)
-    user, error = await _attempt_login(session, state.settings, creds, _client(request))
-    if error is not None or user is None:
-        await session.commit()  # the failure counts toward the lockout, on both sides alike
-        assert error is not None
-        return _login_failed(error, form, data)
-    token = await session.run_sync(
-        lambda s: auth_service.open_session(
-            s,
+    async with _connection(state) as db:
+        user, error = await _attempt_login(db, state.settings, creds, _client(request))
+        if error is not None or user is None:
+            await db.commit()  # the failure counts toward the lockout, on both sides alike
+            assert error is not None
+            return _login_failed(error, form, data)
+        token = await arun(
+            db,
+            auth_service.new_session,
             state.settings,
-            user,
+            user.id,
             ip_address=_client(request),
             user_agent=request.headers.get("user-agent"),
         )
-    )
-    await session.commit()
+        await db.commit()
     response: Response = (
         redirect(safe_next(creds.next))
         if form
@@ -107,20 +109,34 @@ async def login(
     return response
 
 
+@asynccontextmanager
+async def _connection(state: Modern) -> AsyncIterator[AsyncConnection]:
+    """A login's connection, checked out where the legacy side's session first needs one:
+    after the body is read and validated (a malformed login is a 400 even with the
+    database away, and no connection waits on a slow upload). Closing it rolls back what
+    was not committed."""
+    connection = await state.engine.connect()
+    try:
+        yield connection
+    finally:
+        await end_connection(connection)
+
+
 def _mimetype(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
 async def _attempt_login(
-    session: AsyncSession, settings: Settings, creds: LoginBody, client: str | None
-) -> tuple[User | None, AppError | None]:
-    """shared.services.auth.attempt_login's steps, with scrypt (~100 ms of CPU) in a
-    thread: on the event loop it would stall every request this process serves."""
-    check = await session.run_sync(auth_service.start_login, settings, creds.username, client)
+    db: AsyncConnection, settings: Settings, creds: LoginBody, client: str | None
+) -> tuple[Caller | None, AppError | None]:
+    """shared.services.auth.attempt_login's steps: its two plans awaited on the connection,
+    and scrypt (~100 ms of CPU, no IO) between them in a thread: on the event loop it would
+    stall every request this process serves."""
+    check = await arun(db, auth_service.start_login, settings, creds.username, client)
     if isinstance(check, AppError):
         return None, check
     matched = await anyio.to_thread.run_sync(auth_service.password_matches, check, creds.password)
-    return await session.run_sync(auth_service.finish_login, settings, check, matched)
+    return await arun(db, auth_service.finish_login, settings, check, matched, db.dialect.name)
 
 
 def _client(request: Request) -> str | None:
@@ -138,13 +154,13 @@ def _login_failed(err: AppError, form: bool, data: Any) -> Response:
 async def logout(
     request: Request,
     _user: Annotated[Caller | None, Depends(require("user"))],
-    session: SessionDep,
+    db: ConnectionDep,
     state: ModernDep,
 ) -> Response:
     token = state.cookies.loads(request.cookies.get(state.cookies.name)).get(SESSION_TOKEN_KEY)
     if isinstance(token, str):
-        await session.run_sync(auth_service.revoke_session_token, token)
-        await session.commit()
+        await db.execute(auth_service.REVOKE_SESSION, auth_service.revoke_params(token))
+        await db.commit()
     response = JSONResponse({"success": True})
     # Flask clears the session, so it always sends the expired cookie, even to a caller
     # that came with a bearer token and no cookie at all.
@@ -178,10 +194,12 @@ async def me(user: Annotated[Caller | None, Depends(require("readonly"))]) -> di
     responses=answers(TokenOut, 400, 423),
     openapi_extra=json_body(LoginBody),
 )
-async def token(request: Request, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+async def token(request: Request, state: ModernDep) -> dict[str, Any]:
+    settings = state.settings
     creds = parse_body(LoginBody, await json_data(request))
-    user, error = await _attempt_login(session, settings, creds, _client(request))
-    await session.commit()  # the failure counts toward the lockout, on both sides alike
+    async with _connection(state) as db:
+        user, error = await _attempt_login(db, settings, creds, _client(request))
+        await db.commit()  # the failure counts toward the lockout, on both sides alike
     if error is not None or user is None:
         assert error is not None
         raise error

@@ -12,6 +12,7 @@ from legacy_flask.db import db
 from legacy_flask.extensions import legacy
 from legacy_flask.http import json_data
 from shared.auth.tokens import issue_token
+from shared.db.plan import run
 from shared.errors import AppError
 from shared.serializers import user_json
 from shared.services import auth as auth_service
@@ -44,10 +45,11 @@ def login() -> Any:
         db().commit()  # the failure counts toward the lockout
         assert error is not None
         return _login_failed(error, form, data)
-    token = auth_service.open_session(
+    token = run(
         db(),
+        auth_service.new_session,
         legacy().settings,
-        user,
+        user.id,
         ip_address=request.remote_addr,
         user_agent=request.headers.get("User-Agent"),
     )
@@ -73,7 +75,7 @@ def _login_failed(err: AppError, form: bool, data: Any) -> Any:
 def logout() -> BaseResponse:
     token = session.get(SESSION_TOKEN_KEY)
     if isinstance(token, str):
-        auth_service.revoke_session_token(db(), token)
+        db().execute(auth_service.REVOKE_SESSION, auth_service.revoke_params(token))
         db().commit()
     session.clear()
     response: Response = jsonify({"success": True})

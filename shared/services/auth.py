@@ -14,12 +14,12 @@ from typing import Any, cast
 from urllib.parse import unquote, urlencode, urlsplit
 
 from sqlalchemy import (
-    ColumnElement,
-    CursorResult,
+    Connection,
+    Executable,
     Table,
     bindparam,
     case,
-    literal,
+    insert,
     or_,
     select,
     update,
@@ -34,6 +34,7 @@ from shared.clock import utcnow
 from shared.config import Settings
 from shared.db.base import UTCDateTime
 from shared.db.models import LoginThrottle, User, UserSession
+from shared.db.plan import Plan, run
 from shared.errors import AppError, AuthRequired, Locked, RateLimited
 from shared.serializers import Row
 
@@ -59,81 +60,134 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+_USERS = cast(Table, User.__table__)
+_SESSIONS = cast(Table, UserSession.__table__)
+_THROTTLE = cast(Table, LoginThrottle.__table__)
+_NOW = bindparam("now", type_=UTCDateTime())
+
+
 @dataclass(frozen=True)
 class LoginCheck:
-    """A login read and ready to verify: the hash to check the password against (a dummy
-    one for an unknown name), and who and where the attempt is from."""
+    """A login read and ready to verify: the user's row (None for an unknown name, whose
+    password is verified against a dummy hash at the configured cost), and who and where
+    the attempt is from."""
 
-    user: User | None
-    stored_hash: str
+    user_id: int | None
+    username: str | None
+    stored_hash: str | None
+    scrypt_n: int
     address: str
     now: datetime
 
 
 def attempt_login(
-    session: Session, settings: Settings, username: str, password: str, client: str | None
-) -> tuple[User | None, AppError | None]:
+    session: Session | Connection,
+    settings: Settings,
+    username: str,
+    password: str,
+    client: str | None,
+) -> tuple[Caller | None, AppError | None]:
     """Check credentials; count failures toward the account's lock and the address's throttle.
 
     Returns the error instead of raising it: the failure count must be committed even
-    though the request fails. The async side runs the same three steps with the slow
-    middle one (scrypt) off its event loop.
+    though the request fails. The legacy side's executor of the three steps; the twins run
+    the same two plans on their connection, with the slow middle one (scrypt) in a thread.
     """
-    check = start_login(session, settings, username, client)
+    check = run(session, start_login, settings, username, client)
     if isinstance(check, AppError):
         return None, check
-    return finish_login(session, settings, check, password_matches(check, password))
+    matched = password_matches(check, password)
+    return run(session, finish_login, settings, check, matched, dialect_of(session))
+
+
+def dialect_of(session: Session | Connection) -> str:
+    """The name of the dialect `session` speaks, for the plans that write it its own way."""
+    bind = session.get_bind() if isinstance(session, Session) else session
+    return bind.dialect.name
+
+
+# The row a login is checked against; the address's failures in their window.
+_LOGIN_USER = select(
+    _USERS.c.id, _USERS.c.username, _USERS.c.password_hash, _USERS.c.locked_until
+).where(_USERS.c.username == bindparam("username"))
+_ADDRESS_FAILURES = select(_THROTTLE.c.failures, _THROTTLE.c.window_started_at).where(
+    _THROTTLE.c.client == bindparam("address")
+)
 
 
 def start_login(
-    session: Session, settings: Settings, username: str, client: str | None
-) -> LoginCheck | AppError:
+    settings: Settings, username: str, client: str | None
+) -> Plan[LoginCheck | AppError]:
     """What the password must be verified against, or why no verification will do."""
     address = (client or "unknown")[:64]
     now = utcnow()
-    throttled = _throttled(session, settings, address, now)
+    throttled = yield from _throttled(settings, address, now)
     if throttled is not None:
         return throttled
-    user = session.scalars(select(User).where(User.username == username)).one_or_none()
-    if user is None:
-        # The same scrypt work as for a known name: the answer's time must not tell
-        # whether a username exists.
-        return LoginCheck(None, _dummy_hash(settings.password_scrypt_n), address, now)
-    if user.locked_until is not None and user.locked_until > now:
+    row = (yield _LOGIN_USER, {"username": username}).one_or_none()
+    if row is None:
+        # The same scrypt work as for a known name (password_matches): the answer's time
+        # must not tell whether a username exists.
+        return LoginCheck(None, None, None, settings.password_scrypt_n, address, now)
+    if row.locked_until is not None and row.locked_until > now:
         return Locked(LOCKED)
-    return LoginCheck(user, user.password_hash, address, now)
+    return LoginCheck(
+        row.id, row.username, row.password_hash, settings.password_scrypt_n, address, now
+    )
 
 
 def password_matches(check: LoginCheck, password: str) -> bool:
-    """The slow step, with no database work: a thread may run it."""
-    return verify_password(password, check.stored_hash) and check.user is not None
+    """The slow step, with no database work: a thread may run it (and makes the dummy hash,
+    once per process, when an unknown name first needs it)."""
+    stored = check.stored_hash if check.stored_hash is not None else _dummy_hash(check.scrypt_n)
+    return verify_password(password, stored) and check.user_id is not None
+
+
+# Every count is a conditional UPDATE on the row as it is now, never a read-modify-write.
+_UNLOCKED = or_(_USERS.c.locked_until.is_(None), _USERS.c.locked_until <= _NOW)
+_OPEN_ACCOUNT = (
+    update(_USERS)
+    .where(_USERS.c.id == bindparam("user_id"), _UNLOCKED)
+    .values(failed_login_count=0, locked_until=None, last_login_at=_NOW)
+)
+_COUNT_FAILURE = (
+    update(_USERS)
+    .where(_USERS.c.id == bindparam("user_id"), _UNLOCKED)
+    .values(failed_login_count=_USERS.c.failed_login_count + 1)
+)
+_LOCK_ACCOUNT = (
+    update(_USERS)
+    .where(
+        _USERS.c.id == bindparam("user_id"),
+        _USERS.c.failed_login_count >= bindparam("threshold"),
+    )
+    .values(
+        locked_until=bindparam("lock_until", type_=UTCDateTime()),
+        failed_login_count=0,
+    )
+)
 
 
 def finish_login(
-    session: Session, settings: Settings, check: LoginCheck, matched: bool
-) -> tuple[User | None, AppError | None]:
-    """Count a failure, or open the account if it is still unlocked.
+    settings: Settings, check: LoginCheck, matched: bool, dialect: str
+) -> Plan[tuple[Caller | None, AppError | None]]:
+    """Count a failure, or open the account if it is still unlocked; the caller it opened.
 
     Every count is a conditional UPDATE on the row as it is now, never a read-modify-write
     of what start_login read: concurrent wrong passwords each count, and a right password
-    that raced past a lock finds it.
+    that raced past a lock finds it. `dialect`: the connection's, for the address's upsert.
     """
-    if not matched or check.user is None:
-        return None, _count_failure(session, settings, check.user, check.address, check.now)
-    user, now = check.user, check.now
-    throttled = _throttled(session, settings, check.address, now)  # failures raced past
+    if not matched or check.user_id is None:
+        return None, (yield from _count_failure(settings, check, dialect))
+    now = check.now
+    throttled = yield from _throttled(settings, check.address, now)  # failures raced past
     if throttled is not None:
         return None, throttled
-    opened = _update(
-        session,
-        update(User)
-        .where(User.id == user.id, _unlocked(now))
-        .values(failed_login_count=0, locked_until=None, last_login_at=now),
-    )
+    opened = yield _OPEN_ACCOUNT, {"user_id": check.user_id, "now": now}
     if opened.rowcount == 0:
         return None, Locked(LOCKED)
-    session.refresh(user)
-    return user, None
+    row = (yield BEARER_CALLER, {"user_id": check.user_id}).mappings().one()
+    return Caller.of(row), None
 
 
 def unlock(session: Session, user: User) -> None:
@@ -149,59 +203,38 @@ def _dummy_hash(n: int) -> str:
     return hash_password(secrets.token_urlsafe(16), n=n)
 
 
-def _unlocked(now: datetime) -> ColumnElement[bool]:
-    return or_(User.locked_until.is_(None), User.locked_until <= now)
-
-
-def _update(session: Session, statement: Any) -> CursorResult[Any]:
-    # synchronize_session=False: the conditions run on the row in the database, not on
-    # the copy this session read; the caller refreshes what it returns.
-    result = session.execute(statement.execution_options(synchronize_session=False))
-    return cast(CursorResult[Any], result)
-
-
-def _count_failure(
-    session: Session, settings: Settings, user: User | None, address: str, now: datetime
-) -> AppError:
-    if _record_address_failure(session, settings, address, now) > settings.login_throttle_failures:
+def _count_failure(settings: Settings, check: LoginCheck, dialect: str) -> Plan[AppError]:
+    failures = yield from _record_address_failure(settings, check.address, check.now, dialect)
+    if failures > settings.login_throttle_failures:
         # Past the address's allowance: the guess does not count toward the account's lock,
         # so one address cannot keep every account locked.
         return _rate_limited(settings)
-    if user is None:
+    if check.user_id is None:
         return AuthRequired(INVALID_CREDENTIALS)
-    counted = _update(
-        session,
-        update(User)
-        .where(User.id == user.id, _unlocked(now))
-        .values(failed_login_count=User.failed_login_count + 1),
-    )
+    counted = yield _COUNT_FAILURE, {"user_id": check.user_id, "now": check.now}
     if counted.rowcount == 0:
         return Locked(LOCKED)  # locked by a concurrent failure since this request looked
-    locked = _update(
-        session,
-        update(User)
-        .where(User.id == user.id, User.failed_login_count >= settings.lockout_threshold)
-        .values(locked_until=now + timedelta(seconds=settings.lockout_s), failed_login_count=0),
+    locked = yield (
+        _LOCK_ACCOUNT,
+        {
+            "user_id": check.user_id,
+            "threshold": settings.lockout_threshold,
+            "lock_until": check.now + timedelta(seconds=settings.lockout_s),
+        },
     )
     if locked.rowcount:
         log.warning(
             "login: account %r locked for %d s after %d failed logins; the last from %s",
-            user.username,
+            check.username,
             settings.lockout_s,
             settings.lockout_threshold,
-            address,
+            check.address,
         )
     return AuthRequired(INVALID_CREDENTIALS)
 
 
-def _throttled(
-    session: Session, settings: Settings, address: str, now: datetime
-) -> RateLimited | None:
-    row = session.execute(
-        select(LoginThrottle.failures, LoginThrottle.window_started_at).where(
-            LoginThrottle.client == address
-        )
-    ).one_or_none()
+def _throttled(settings: Settings, address: str, now: datetime) -> Plan[RateLimited | None]:
+    row = (yield _ADDRESS_FAILURES, {"address": address}).one_or_none()
     if row is None or row.failures < settings.login_throttle_failures:
         return None
     if row.window_started_at <= now - timedelta(seconds=settings.login_throttle_window_s):
@@ -215,65 +248,83 @@ def _rate_limited(settings: Settings) -> RateLimited:
     return RateLimited(THROTTLED, headers={"Retry-After": str(settings.login_throttle_window_s)})
 
 
-def _record_address_failure(
-    session: Session, settings: Settings, address: str, now: datetime
-) -> int:
-    """Count one failure for `address` in one atomic upsert; the address's count after it.
-
-    A window older than the setting starts again at this failure.
-    """
-    stale = LoginThrottle.window_started_at <= now - timedelta(
-        seconds=settings.login_throttle_window_s
-    )
+def _address_upsert(dialect: str) -> Executable:
+    """Count one failure for an address in one atomic upsert (the dialect's own: SQLite's
+    ON CONFLICT, MariaDB's ON DUPLICATE KEY); a window older than the setting starts again
+    at this failure."""
+    stale = _THROTTLE.c.window_started_at <= bindparam("stale_before", type_=UTCDateTime())
     # Failures first: MariaDB assigns left to right, so window_started_at must still be
     # the old one when the count is decided (SQLite reads the old row throughout).
     changes: list[tuple[str, Any]] = [
-        ("failures", case((stale, 1), else_=LoginThrottle.failures + 1)),
-        (
-            "window_started_at",
-            case((stale, literal(now, UTCDateTime())), else_=LoginThrottle.window_started_at),
-        ),
+        ("failures", case((stale, 1), else_=_THROTTLE.c.failures + 1)),
+        ("window_started_at", case((stale, _NOW), else_=_THROTTLE.c.window_started_at)),
     ]
-    row = {"client": address, "failures": 1, "window_started_at": now}
-    if session.get_bind().dialect.name == "sqlite":
-        sqlite_stmt = sqlite_insert(LoginThrottle).values(row)
-        session.execute(
-            sqlite_stmt.on_conflict_do_update(
-                index_elements=[LoginThrottle.client], set_=dict(changes)
-            )
+    row = {"client": bindparam("address"), "failures": 1, "window_started_at": _NOW}
+    if dialect == "sqlite":
+        return (
+            sqlite_insert(_THROTTLE)
+            .values(row)
+            .on_conflict_do_update(index_elements=[_THROTTLE.c.client], set_=dict(changes))
         )
-    else:
-        session.execute(mysql_insert(LoginThrottle).values(row).on_duplicate_key_update(changes))
-    failures: int = session.scalars(
-        select(LoginThrottle.failures).where(LoginThrottle.client == address)
-    ).one()
+    return mysql_insert(_THROTTLE).values(row).on_duplicate_key_update(changes)
+
+
+# Built once: SQLite's, and MariaDB's (the name of every other dialect figway speaks).
+_ADDRESS_UPSERTS = {dialect: _address_upsert(dialect) for dialect in ("sqlite", "mysql")}
+_ADDRESS_COUNT = select(_THROTTLE.c.failures).where(_THROTTLE.c.client == bindparam("address"))
+
+
+def _record_address_failure(
+    settings: Settings, address: str, now: datetime, dialect: str
+) -> Plan[int]:
+    """Count one failure for `address`; the address's count after it."""
+    stale_before = now - timedelta(seconds=settings.login_throttle_window_s)
+    yield (
+        _ADDRESS_UPSERTS["sqlite" if dialect == "sqlite" else "mysql"],
+        {"address": address, "now": now, "stale_before": stale_before},
+    )
+    failures: int = (yield _ADDRESS_COUNT, {"address": address}).scalar_one()
     return failures
 
 
-def open_session(
-    session: Session,
+_NEW_SESSION = insert(_SESSIONS)
+
+
+def new_session(
     settings: Settings,
-    user: User,
+    user_id: int,
+    *,
+    ip_address: str | None = None,
+    user_agent: str | None = None,
+) -> Plan[str]:
+    """Record a logged-in session; the returned token goes into the signed cookie."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    row = {
+        "user_id": user_id,
+        "token_hash": hash_token(token),
+        "created_at": now,
+        "expires_at": now + timedelta(seconds=settings.session_lifetime_s),
+        "last_seen_at": now,
+        "ip_address": (ip_address or "")[:64] or None,
+        "user_agent": (user_agent or "")[:255] or None,
+    }
+    yield _NEW_SESSION, row
+    return token
+
+
+def open_session(
+    session: Session | Connection,
+    settings: Settings,
+    user: User | Caller,
     *,
     ip_address: str | None = None,
     user_agent: str | None = None,
 ) -> str:
-    """Record a logged-in session; the returned token goes into the signed cookie."""
-    token = secrets.token_urlsafe(32)
-    now = utcnow()
-    session.add(
-        UserSession(
-            user_id=user.id,
-            token_hash=hash_token(token),
-            created_at=now,
-            expires_at=now + timedelta(seconds=settings.session_lifetime_s),
-            last_seen_at=now,
-            ip_address=(ip_address or "")[:64] or None,
-            user_agent=(user_agent or "")[:255] or None,
-        )
+    """new_session on a sync Session (the caller commits): for tools and tests."""
+    return run(
+        session, new_session, settings, user.id, ip_address=ip_address, user_agent=user_agent
     )
-    session.flush()
-    return token
 
 
 # --- who is calling: the statements, and the legacy side's executor -----------------
@@ -307,8 +358,6 @@ class Caller:
         )
 
 
-_USERS = cast(Table, User.__table__)
-_SESSIONS = cast(Table, UserSession.__table__)
 _CALLER_COLUMNS = [
     _USERS.c[name]
     for name in ("id", "username", "email", "role", "created_at", "last_login_at", "preferences")
@@ -384,15 +433,16 @@ def caller_for_session_token(session: Session, token: str) -> Caller | None:
     return Caller.of(row)
 
 
-def revoke_session_token(session: Session, token: str) -> bool:
-    row = session.scalars(
-        select(UserSession).where(UserSession.token_hash == hash_token(token))
-    ).one_or_none()
-    if row is None or row.revoked_at is not None:
-        return False
-    row.revoked_at = utcnow()
-    session.flush()
-    return True
+# A logout: the cookie's session ends, once (a second logout with it changes nothing).
+REVOKE_SESSION = (
+    update(_SESSIONS)
+    .where(_SESSIONS.c.token_hash == bindparam("hash"), _SESSIONS.c.revoked_at.is_(None))
+    .values(revoked_at=_NOW)
+)
+
+
+def revoke_params(token: str) -> dict[str, Any]:
+    return {"hash": hash_token(token), "now": utcnow()}
 
 
 def safe_next(target: Any) -> str:

@@ -48,38 +48,58 @@ def version_json() -> dict[str, Any]:
     return {"version": __version__, "api": API_NAME, "python": platform.python_version()}
 
 
-def _ping(session: Session) -> float:
-    """Round trip of SELECT 1 in milliseconds; SQLAlchemyError when the database is down."""
-    started = time.perf_counter()
-    try:
-        session.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
-        # The reason goes to the log only: the response must not leak hosts or drivers.
-        log.warning("database unreachable: %s", unavailable_reason(exc))
-        raise
+# The one statement of both reports, executed by each side on its own connection.
+PING = text("SELECT 1")
+
+
+def healthy_json() -> dict[str, Any]:
+    """GET /api/health's answer once PING came back."""
+    return {"status": "healthy", "database": "connected", "version": __version__}
+
+
+def database_report(dialect: str, latency_ms: float, pool: Pool) -> dict[str, Any]:
+    """GET /api/health/database's answer: PING's round trip, and the pool it came from."""
+    return {
+        "status": "connected",
+        "dialect": dialect,
+        "latency_ms": round(latency_ms, 3),
+        "pool": pool_json(pool),
+    }
+
+
+def unreachable(exc: SQLAlchemyError, error: Unavailable) -> Unavailable:
+    """`error`, after logging why PING failed (the database is down, hung, or the pool has
+    no connection to give): the reason goes to the log only, the response must not leak
+    hosts or drivers."""
+    log.warning("database unreachable: %s", unavailable_reason(exc))
+    return error
+
+
+def since_ms(started: float) -> float:
+    """Milliseconds since `started` (a time.perf_counter() reading)."""
     return (time.perf_counter() - started) * 1000
+
+
+# --- the legacy side's executor: PING on its request's Session -----------------------
 
 
 def health_json(session: Session) -> dict[str, Any]:
     try:
-        _ping(session)
+        session.execute(PING)
     except SQLAlchemyError as exc:
-        raise DatabaseDown() from exc
-    return {"status": "healthy", "database": "connected", "version": __version__}
+        raise unreachable(exc, DatabaseDown()) from exc
+    return healthy_json()
 
 
 def database_json(session: Session) -> dict[str, Any]:
+    started = time.perf_counter()
     try:
-        latency_ms = _ping(session)
+        session.execute(PING)
     except SQLAlchemyError as exc:
-        raise Unavailable(DATABASE_DOWN) from exc
+        raise unreachable(exc, Unavailable(DATABASE_DOWN)) from exc
+    latency_ms = since_ms(started)
     engine = _engine(session)
-    return {
-        "status": "connected",
-        "dialect": engine.dialect.name,
-        "latency_ms": round(latency_ms, 3),
-        "pool": pool_json(engine.pool),
-    }
+    return database_report(engine.dialect.name, latency_ms, engine.pool)
 
 
 def _engine(session: Session) -> Engine:
