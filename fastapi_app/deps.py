@@ -28,6 +28,7 @@ converted; it goes once the last one is.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
@@ -73,17 +74,28 @@ _CONNECTION = "figway.db_connection"
 
 
 async def db_connection(request: Request, state: ModernDep) -> AsyncIterator[AsyncConnection]:
-    """The request's one pool checkout: the caller is resolved on it, and the handler's
-    statements run on it, in the transaction the first statement began. Closing it rolls
-    back what was not committed, and tells the pool so (no second reset)."""
-    connection = await state.engine.connect()
-    request.scope[_CONNECTION] = connection
-    try:
+    """The request's one pool checkout, for the handler's statements: the one the caller
+    was resolved on when there was a caller to look up (its dependency, solved first,
+    opened it and closes it), else a checkout of its own. Closing it rolls back what was
+    not committed (shared.db.dialects: only when a write left a transaction open)."""
+    opened: AsyncConnection | None = request.scope.get(_CONNECTION)
+    if opened is not None:
+        yield opened
+        return
+    async with _checked_out(request, state) as connection:
         yield connection
+
+
+@contextlib.asynccontextmanager
+async def _checked_out(connection: HTTPConnection, state: Modern) -> AsyncIterator[AsyncConnection]:
+    db = await state.engine.connect()
+    connection.scope[_CONNECTION] = db
+    try:
+        yield db
     finally:
         # This may run after the response has started: an error here cannot be answered
         # any more, so end_connection keeps a lost connection from raising.
-        await end_connection(connection)
+        await end_connection(db)
 
 
 ConnectionDep = Annotated[AsyncConnection, Depends(db_connection)]
@@ -111,10 +123,44 @@ async def db_session(request: Request, state: ModernDep) -> AsyncIterator[AsyncS
 SessionDep = Annotated[AsyncSession, Depends(db_session)]
 
 
-async def optional_user(
-    request: Request, state: ModernDep, connection: ConnectionDep
+async def optional_user(request: Request, state: ModernDep) -> AsyncIterator[Caller | None]:
+    """The caller, looked up on the request's connection, which this opens only when
+    there are credentials to look up: an anonymous request to a protected route is the
+    401 it is on the legacy side, database or no database."""
+    lookup = _lookup(request, state)
+    if lookup is None:
+        yield None
+        return
+    async with _checked_out(request, state) as db:
+        yield await _look_up(db, *lookup)
+
+
+def _lookup(connection: HTTPConnection, state: Modern) -> tuple[Any, dict[str, Any]] | None:
+    """The caller's statement and parameters, from the bearer token or the session
+    cookie; None when neither names anyone (no lookup at all)."""
+    header = connection.headers.get("authorization", "")
+    if header[:7].lower() == "bearer ":
+        params = auth_service.bearer_params(state.settings, header[7:].strip())
+        return (auth_service.BEARER_CALLER, params) if params is not None else None
+    data = state.cookies.loads(connection.cookies.get(state.cookies.name))
+    sid = data.get(SESSION_TOKEN_KEY)
+    if not isinstance(sid, str):
+        return None
+    return auth_service.SESSION_CALLER, auth_service.session_params(sid, utcnow())
+
+
+async def _look_up(
+    db: AsyncConnection | AsyncSession, statement: Any, params: dict[str, Any]
 ) -> Caller | None:
-    return await caller(request, state, connection)
+    row = (await db.execute(statement, params)).mappings().one_or_none()
+    if row is None:
+        return None
+    if statement is auth_service.SESSION_CALLER:
+        touch = auth_service.touch_params(row, params["now"])
+        if touch is not None:
+            await db.execute(auth_service.TOUCH_SESSION, touch)
+            await db.commit()  # the throttled last_seen_at stays, whatever the handler does
+    return Caller.of(row)
 
 
 async def caller(
@@ -122,27 +168,8 @@ async def caller(
 ) -> Caller | None:
     """Who is calling, by bearer token or session cookie (a request or a WebSocket): one
     indexed lookup, the statements the legacy side runs (shared.services.auth)."""
-    header = connection.headers.get("authorization", "")
-    if header[:7].lower() == "bearer ":
-        params = auth_service.bearer_params(state.settings, header[7:].strip())
-        if params is None:
-            return None
-        row = (await db.execute(auth_service.BEARER_CALLER, params)).mappings().one_or_none()
-        return Caller.of(row) if row is not None else None
-    data = state.cookies.loads(connection.cookies.get(state.cookies.name))
-    sid = data.get(SESSION_TOKEN_KEY)
-    if not isinstance(sid, str):
-        return None
-    now = utcnow()
-    lookup = auth_service.session_params(sid, now)
-    row = (await db.execute(auth_service.SESSION_CALLER, lookup)).mappings().one_or_none()
-    if row is None:
-        return None
-    touch = auth_service.touch_params(row, now)
-    if touch is not None:
-        await db.execute(auth_service.TOUCH_SESSION, touch)
-        await db.commit()  # the throttled last_seen_at stays, whatever the handler does
-    return Caller.of(row)
+    lookup = _lookup(connection, state)
+    return await _look_up(db, *lookup) if lookup is not None else None
 
 
 OptionalUser = Annotated[Caller | None, Depends(optional_user)]

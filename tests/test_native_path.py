@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, event, text
 from starlette.testclient import TestClient
 
 from fastapi_app import create_fastapi_app
+from shared.auth.tokens import issue_token
 from shared.config import Settings
 from shared.db import dialects
 from shared.db.engine import sync_url
@@ -182,3 +183,16 @@ def test_auth_changes_act_on_the_next_request_in_every_worker(tmp_path, owner):
                 conn.execute(text("DELETE FROM users WHERE username = 'someone'"))
             assert statuses("/api/auth/me", headers=auth) == {401}
         engine.dispose()
+
+
+def test_an_anonymous_caller_is_refused_without_the_database(settings):
+    """No credentials, no lookup: the 401 the legacy side answers, with the database away
+    (a caller named by a token still needs it: 503)."""
+    gone = f"mysql://root@127.0.0.1:{free_port()}/gone"
+    down = settings.model_copy(update={"database_url": gone})
+    token = issue_token(down, 1, "admin")["access_token"]
+    with TestClient(create_fastapi_app(down)) as client:
+        for path in ("/api/videos", "/api/health/database", "/api/playlists"):
+            assert client.get(path).status_code == 401, path
+            named = client.get(path, headers={"Authorization": f"Bearer {token}"})
+            assert named.status_code == 503, path
