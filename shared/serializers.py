@@ -50,18 +50,28 @@ def user_json(user: UserFields) -> dict[str, Any]:
     }
 
 
-def artist_json(artist: Artist, video_count: int) -> dict[str, Any]:
+def artist_row_json(row: Row) -> dict[str, Any]:
+    """An artist from a row of shared.services.artists' statements (its columns and
+    video_count)."""
     return {
-        "id": artist.id,
-        "name": artist.name,
-        "imvdb_id": artist.imvdb_id,
-        "thumbnail_url": artist.thumbnail_url,
-        "monitored": artist.monitored,
-        "genres": list(artist.genres or []),
-        "video_count": video_count,
-        "created_at": isoformat(artist.created_at),
-        "updated_at": isoformat(artist.updated_at),
+        "id": row["id"],
+        "name": row["name"],
+        "imvdb_id": row["imvdb_id"],
+        "thumbnail_url": row["thumbnail_url"],
+        "monitored": row["monitored"],
+        "genres": list(row["genres"] or []),
+        "video_count": row["video_count"],
+        "created_at": isoformat(row["created_at"]),
+        "updated_at": isoformat(row["updated_at"]),
     }
+
+
+def artist_json(artist: Artist, video_count: int) -> dict[str, Any]:
+    """An ORM Artist, as artist_row_json answers its row: for the writes that still hold
+    one (metadata's import, media's thumbnail upload)."""
+    row = {column.key: getattr(artist, column.key) for column in Artist.__table__.columns}
+    row["video_count"] = video_count
+    return artist_row_json(row)
 
 
 def video_json(row: Row) -> dict[str, Any]:
@@ -133,8 +143,14 @@ def is_secret_key(key: str) -> bool:
     return key.endswith(SECRET_SUFFIXES)
 
 
+def setting_row_json(row: Row, *, mask: bool) -> dict[str, Any]:
+    """A setting from a row (key, value, description); a secret's value masked when asked."""
+    key: str = row["key"]
+    value = MASK if mask and is_secret_key(key) and row["value"] is not None else row["value"]
+    return {"key": key, "value": value, "description": row["description"]}
+
+
 def setting_json(setting: Setting, *, mask: bool) -> dict[str, Any]:
-    value = (
-        MASK if mask and is_secret_key(setting.key) and setting.value is not None else setting.value
-    )
-    return {"key": setting.key, "value": value, "description": setting.description}
+    """An ORM Setting, as setting_row_json answers its row: for the settings page."""
+    row = {"key": setting.key, "value": setting.value, "description": setting.description}
+    return setting_row_json(row, mask=mask)
