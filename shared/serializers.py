@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from shared.clock import isoformat
-from shared.db.models import Artist, Download, Setting, Video
+from shared.db.models import Download, Setting, Video
 
 # A row as both executors give it (RowMapping, keyed by column names) or a dict built like
 # one; Any keys because RowMapping also takes Column objects as keys.
@@ -50,17 +50,19 @@ def user_json(user: UserFields) -> dict[str, Any]:
     }
 
 
-def artist_json(artist: Artist, video_count: int) -> dict[str, Any]:
+def artist_row_json(row: Row) -> dict[str, Any]:
+    """An artist from a row of shared.services.artists' statements (its columns and
+    video_count)."""
     return {
-        "id": artist.id,
-        "name": artist.name,
-        "imvdb_id": artist.imvdb_id,
-        "thumbnail_url": artist.thumbnail_url,
-        "monitored": artist.monitored,
-        "genres": list(artist.genres or []),
-        "video_count": video_count,
-        "created_at": isoformat(artist.created_at),
-        "updated_at": isoformat(artist.updated_at),
+        "id": row["id"],
+        "name": row["name"],
+        "imvdb_id": row["imvdb_id"],
+        "thumbnail_url": row["thumbnail_url"],
+        "monitored": row["monitored"],
+        "genres": list(row["genres"] or []),
+        "video_count": row["video_count"],
+        "created_at": isoformat(row["created_at"]),
+        "updated_at": isoformat(row["updated_at"]),
     }
 
 
@@ -135,24 +137,14 @@ def is_secret_key(key: str) -> bool:
     return key.endswith(SECRET_SUFFIXES)
 
 
+def setting_row_json(row: Row, *, mask: bool) -> dict[str, Any]:
+    """A setting from a row (key, value, description); a secret's value masked when asked."""
+    key: str = row["key"]
+    value = MASK if mask and is_secret_key(key) and row["value"] is not None else row["value"]
+    return {"key": key, "value": value, "description": row["description"]}
+
+
 def setting_json(setting: Setting, *, mask: bool) -> dict[str, Any]:
-    value = (
-        MASK if mask and is_secret_key(setting.key) and setting.value is not None else setting.value
-    )
-    return {"key": setting.key, "value": value, "description": setting.description}
-
-
-def artist_row_json(row: Row, video_count: int) -> dict[str, Any]:
-    """artist_json's JSON from a row of the artists table (its columns as keys), for the
-    writes that read their artist back (metadata import, thumbnail upload)."""
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "imvdb_id": row["imvdb_id"],
-        "thumbnail_url": row["thumbnail_url"],
-        "monitored": row["monitored"],
-        "genres": list(row["genres"] or []),
-        "video_count": video_count,
-        "created_at": isoformat(row["created_at"]),
-        "updated_at": isoformat(row["updated_at"]),
-    }
+    """An ORM Setting, as setting_row_json answers its row: for the settings page."""
+    row = {"key": setting.key, "value": setting.value, "description": setting.description}
+    return setting_row_json(row, mask=mask)

@@ -23,9 +23,7 @@ from fastapi_app.routers import thumbnails as thumbnails_router
 from shared.clients.metadata import ProviderArtist, ProviderArtistDetail, ProviderVideo
 from shared.config import Settings
 from shared.db.models import Artist, Video
-from shared.serializers import artist_json, artist_row_json
 from shared.services import metadata as metadata_service
-from shared.services.videos import ARTISTS
 from tests.provider import provider_url
 from tests.test_media import make_artist, png, upload
 from tests.test_metadata import CATALOGUE, HORIZON, add_artist, add_video, refresh
@@ -187,14 +185,6 @@ def test_the_same_upload_again_keeps_updated_at(client, login, db_session, setti
     assert again.status_code == 200, again.get_json()
     assert again.get_json()["updated_at"] == "2001-02-03T04:05:06Z"
     assert _updated_at(db_session, Artist, artist.id) == OLD
-
-
-def test_artist_row_json_is_artist_json(db_session):
-    artist = Artist(name="Björk", imvdb_id=5, thumbnail_url="http://x/i.jpg", genres=["a", "b"])
-    db_session.add(artist)
-    db_session.commit()
-    row = db_session.execute(ARTISTS.select().where(ARTISTS.c.id == artist.id)).mappings().one()
-    assert artist_row_json(row, 3) == artist_json(artist, 3)
 
 
 def test_discovery_counts_the_providers_repeats_once():

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from fastapi_app.deps import ConnectionDep, SessionDep, require
+from fastapi_app.deps import ConnectionDep, require
 from fastapi_app.docs import answers, json_body
 from fastapi_app.http import body
 from fastapi_app.responses import JSONRoute
@@ -21,6 +21,7 @@ from fastapi_app.schemas.artists import (
 from fastapi_app.schemas.common import SuccessOut
 from fastapi_app.schemas.paging import PageNumberDep
 from fastapi_app.schemas.videos import ArtistVideosOut
+from shared.db.plan import arun
 from shared.services import artists as artists_service
 from shared.services import videos as videos_service
 from shared.services.artists import ArtistCreate, ArtistUpdate, IdsBody
@@ -34,9 +35,10 @@ Admin = Annotated[Caller | None, Depends(require("admin"))]
 
 @router.get("/api/artists", response_model=None, responses=answers(ArtistList, 400))
 async def list_artists(
-    _user: Reader, query: ArtistQueryDep, page: PageNumberDep, session: SessionDep
+    _user: Reader, query: ArtistQueryDep, page: PageNumberDep, db: ConnectionDep
 ) -> dict[str, Any]:
-    return await session.run_sync(artists_service.list_artists, query, page)
+    result = await db.execute(artists_service.artists_page_stmt(query, page))
+    return artists_service.artists_page_json(result.mappings().all(), page)
 
 
 @router.post(
@@ -46,10 +48,10 @@ async def list_artists(
     responses=answers(ArtistOut, 400, 409, status=201),
     openapi_extra=json_body(ArtistCreate),
 )
-async def create_artist(request: Request, _user: Manager, session: SessionDep) -> JSONResponse:
+async def create_artist(request: Request, _user: Manager, db: ConnectionDep) -> JSONResponse:
     data = await body(request, ArtistCreate)
-    created = await session.run_sync(artists_service.create_artist, data)
-    await session.commit()
+    created = await arun(db, artists_service.create_artist, data)
+    await db.commit()
     return JSONResponse(created, status_code=201)
 
 
@@ -61,18 +63,20 @@ async def create_artist(request: Request, _user: Manager, session: SessionDep) -
     responses=answers(BulkDeleteOut, 400),
     openapi_extra=json_body(IdsBody),
 )
-async def bulk_delete(request: Request, _user: Admin, session: SessionDep) -> dict[str, Any]:
+async def bulk_delete(request: Request, _user: Admin, db: ConnectionDep) -> dict[str, Any]:
     data = await body(request, IdsBody)
-    result = await session.run_sync(artists_service.bulk_delete_artists, data)
-    await session.commit()
+    result = await arun(db, artists_service.bulk_delete_artists, data)
+    await db.commit()
     return result
 
 
 @router.get(
     "/api/artists/{artist_id:int}", response_model=None, responses=answers(ArtistDetail, 404)
 )
-async def get_artist(artist_id: int, _user: Reader, session: SessionDep) -> dict[str, Any]:
-    return await session.run_sync(artists_service.get_artist, artist_id)
+async def get_artist(artist_id: int, _user: Reader, db: ConnectionDep) -> dict[str, Any]:
+    params = artists_service.artist_params(artist_id)
+    result = await db.execute(artists_service.ARTIST_STMT, params)
+    return artists_service.one_artist_json(result.mappings().one_or_none())
 
 
 @router.put(
@@ -82,20 +86,20 @@ async def get_artist(artist_id: int, _user: Reader, session: SessionDep) -> dict
     openapi_extra=json_body(ArtistUpdate),
 )
 async def update_artist(
-    artist_id: int, request: Request, _user: Manager, session: SessionDep
+    artist_id: int, request: Request, _user: Manager, db: ConnectionDep
 ) -> dict[str, Any]:
     data = await body(request, ArtistUpdate)
-    updated = await session.run_sync(artists_service.update_artist, artist_id, data)
-    await session.commit()
+    updated = await arun(db, artists_service.update_artist, artist_id, data)
+    await db.commit()
     return updated
 
 
 @router.delete(
     "/api/artists/{artist_id:int}", response_model=None, responses=answers(SuccessOut, 404)
 )
-async def delete_artist(artist_id: int, _user: Admin, session: SessionDep) -> dict[str, Any]:
-    result = await session.run_sync(artists_service.delete_artist, artist_id)
-    await session.commit()
+async def delete_artist(artist_id: int, _user: Admin, db: ConnectionDep) -> dict[str, Any]:
+    result = await arun(db, artists_service.delete_artist, artist_id)
+    await db.commit()
     return result
 
 

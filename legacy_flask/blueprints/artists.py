@@ -7,6 +7,7 @@ from flask import Blueprint, Response, jsonify, request
 from legacy_flask.auth import require
 from legacy_flask.db import db
 from legacy_flask.http import body
+from shared.db.plan import run
 from shared.pagination import PageNumber
 from shared.services import artists, videos
 
@@ -25,7 +26,7 @@ def list_artists() -> Response:
 @require("manager")
 def create_artist() -> tuple[Response, int]:
     data = body(artists.ArtistCreate)
-    created = artists.create_artist(db(), data)
+    created = run(db(), artists.create_artist, data)
     db().commit()
     return jsonify(created), 201
 
@@ -40,7 +41,7 @@ def get_artist(artist_id: int) -> Response:
 @require("manager")
 def update_artist(artist_id: int) -> Response:
     data = body(artists.ArtistUpdate)
-    updated = artists.update_artist(db(), artist_id, data)
+    updated = run(db(), artists.update_artist, artist_id, data)
     db().commit()
     return jsonify(updated)
 
@@ -48,7 +49,7 @@ def update_artist(artist_id: int) -> Response:
 @bp.delete("/api/artists/<int:artist_id>")
 @require("admin")
 def delete_artist(artist_id: int) -> Response:
-    result = artists.delete_artist(db(), artist_id)
+    result = run(db(), artists.delete_artist, artist_id)
     db().commit()
     return jsonify(result)
 
@@ -63,6 +64,6 @@ def artist_videos(artist_id: int) -> Response:
 @require("admin")
 def bulk_delete() -> Response:
     data = body(artists.IdsBody)
-    result = artists.bulk_delete_artists(db(), data)
+    result = run(db(), artists.bulk_delete_artists, data)
     db().commit()
     return jsonify(result)

@@ -8,6 +8,7 @@ from legacy_flask.auth import current_user, require
 from legacy_flask.db import db
 from legacy_flask.http import body
 from shared.auth.roles import has_role
+from shared.db.plan import run
 from shared.services import settings as settings_service
 from shared.services.settings import SettingPut, SettingsBulk
 
@@ -25,7 +26,7 @@ def list_settings() -> Response:
 @require("admin")
 def bulk_update() -> Response:
     data = body(SettingsBulk)
-    result = settings_service.bulk_update(db(), data)
+    result = run(db(), settings_service.bulk_update, data)
     db().commit()
     return jsonify(result)
 
@@ -44,7 +45,7 @@ def get_setting(key: str) -> Response:
 def put_setting(key: str) -> tuple[Response, int]:
     settings_service.check_key(key)
     data = body(SettingPut)
-    setting, created = settings_service.put_setting(db(), key, data)
+    setting, created = run(db(), settings_service.put_setting, key, data)
     db().commit()
     return jsonify(setting), 201 if created else 200
 
@@ -52,6 +53,6 @@ def put_setting(key: str) -> tuple[Response, int]:
 @bp.delete("/api/settings/<key>")
 @require("admin")
 def delete_setting(key: str) -> Response:
-    result = settings_service.delete_setting(db(), key)
+    result = run(db(), settings_service.delete_setting, key)
     db().commit()
     return jsonify(result)

@@ -4,7 +4,7 @@ Why: in the drivers' default mode the first statement of a request opens a trans
 read-only or not, and the connection's return to the pool must end it: a ROLLBACK round
 trip on every read, measured at a fifth of an authenticated twin's CPU per request. In
 autocommit a read opens nothing. Writes still run in a transaction: a plan begins one
-before its first statement (shared.db.plan.arun), ended by the handler's commit, by the
+before its first write or locking read (shared.db.plan.arun), ended by the handler's commit, by the
 plan runner's rollback before a retry, or by the connection's close.
 
 What makes that safe is the pair of overrides below: COMMIT and ROLLBACK reach the server

@@ -122,11 +122,14 @@ async def arun(
 
 
 async def _adrive(connection: AsyncConnection, steps: Plan[T]) -> T:
+    begun = False
     try:
         step = next(steps)
-        await _begin(connection)
         while True:
             statement, params = _split(step)
+            if not begun and _needs_transaction(statement):
+                await _begin(connection)
+                begun = True
             try:
                 result = await connection.execute(statement, params)
             except DBAPIError as exc:
@@ -136,6 +139,19 @@ async def _adrive(connection: AsyncConnection, steps: Plan[T]) -> T:
     except StopIteration as done:
         value: T = done.value
         return value
+
+
+def _needs_transaction(statement: Executable) -> bool:
+    """A write, or a read that locks (FOR UPDATE): from there on, the plan's statements
+    are one transaction. The plain reads before it (the checks of a write that may refuse)
+    run as they would have, each on the latest committed rows, and a plan that only reads
+    (an update that changes nothing) costs no BEGIN and no COMMIT."""
+    if getattr(statement, "is_dml", False):
+        return True
+    if getattr(statement, "is_select", False):
+        # Select keeps its FOR UPDATE clause there; no public accessor exists.
+        return getattr(statement, "_for_update_arg", None) is not None
+    return True  # text, DDL, anything else: in a transaction, to be safe
 
 
 async def _begin(connection: AsyncConnection) -> None:

@@ -7,21 +7,41 @@ this module, never the other way round.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, cast
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, field_validator
-from sqlalchemy import ColumnElement, CursorResult, Label, Select, delete, func, select, true
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Label,
+    Select,
+    Table,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    update,
+)
+from sqlalchemy import exists as exists_clause
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from shared.clock import utcnow
 from shared.db.base import MAX_ID
 from shared.db.models import VIDEO_STATUSES, Artist, Video
+from shared.db.plan import Plan
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.pagination import PageNumber
-from shared.serializers import artist_json
-from shared.services import find, flush_or_conflict, valid_id
+from shared.serializers import Row, artist_row_json
+from shared.services import valid_id
 from shared.validation import Body
 
 # Ids beyond a signed 64-bit integer overflow SQLite's driver: such an id cannot exist.
@@ -150,12 +170,32 @@ class ArtistQuery:
         return cls(search_arg(args, "search"), bool_arg(args, "monitored"), sort, descending)
 
 
+# --- statements ----------------------------------------------------------------------
+# Core statements on the tables, pure and free of IO: the Flask side executes them on its
+# sync Session, the twins await them on their AsyncConnection, and both answer from the
+# rows with the functions below (fastapi_app/deps.py tells the pattern).
+
+ARTISTS = cast(Table, Artist.__table__)
+VIDEOS = cast(Table, Video.__table__)
+# What an answer shows of an artist (thumbnail_path is never serialized).
+_COLUMNS = (
+    ARTISTS.c.id,
+    ARTISTS.c.name,
+    ARTISTS.c.imvdb_id,
+    ARTISTS.c.thumbnail_url,
+    ARTISTS.c.monitored,
+    ARTISTS.c.genres,
+    ARTISTS.c.created_at,
+    ARTISTS.c.updated_at,
+)
+
+
 def video_count_column() -> Label[int]:
     """Correlated count of an artist's videos: one query for the whole page, no N+1."""
     return (
-        select(func.count(Video.id))
-        .where(Video.artist_id == Artist.id)
-        .correlate(Artist)
+        select(func.count(VIDEOS.c.id))
+        .where(VIDEOS.c.artist_id == ARTISTS.c.id)
+        .correlate(ARTISTS)
         .scalar_subquery()
         .label("video_count")
     )
@@ -164,107 +204,192 @@ def video_count_column() -> Label[int]:
 def artist_filters(query: ArtistQuery) -> list[ColumnElement[bool]]:
     filters: list[ColumnElement[bool]] = []
     if query.search is not None:
-        filters.append(contains_ci(Artist.name, query.search))
+        filters.append(contains_ci(ARTISTS.c.name, query.search))
     if query.monitored is not None:
-        filters.append(Artist.monitored == query.monitored)
+        filters.append(ARTISTS.c.monitored == query.monitored)
     return filters
 
 
-def artists_page_stmt(query: ArtistQuery, page: PageNumber) -> Select[Artist, int]:
-    count = video_count_column()
-    sort_column = count if query.sort == "video_count" else getattr(Artist, query.sort)
+def artists_total_stmt(query: ArtistQuery) -> Select[Any]:
+    return select(func.count(ARTISTS.c.id).label("total")).where(*artist_filters(query))
+
+
+# Remembered per query and page, as videos_page_stmt is: building it costs more CPU than
+# running it, a statement is immutable, and offsets are endless (so bounded).
+@functools.lru_cache(maxsize=512)
+def artists_page_stmt(query: ArtistQuery, page: PageNumber) -> Select[Any]:
+    """One page of artists with their video counts, and the total, in one round trip.
+
+    The page (counts included, so that it can be sorted by them) is cut in a derived
+    table; the total is a one-row derived table the page is left-joined to, so that a page
+    past the end still answers its total (one row, its artist columns NULL).
+    """
     # id last, in the same direction, so pages are stable and "-x" is exactly "x" reversed.
-    keys = [sort_column, Artist.id] if query.sort != "id" else [Artist.id]
-    order = [k.desc() if query.descending else k.asc() for k in keys]
-    return (
-        select(Artist, count)
+    names = [query.sort, "id"] if query.sort != "id" else ["id"]
+    count = video_count_column()
+
+    def key(name: str) -> ColumnElement[Any]:
+        return count if name == "video_count" else ARTISTS.c[name]
+
+    def ordered(keys: list[ColumnElement[Any]]) -> list[ColumnElement[Any]]:
+        return [k.desc() if query.descending else k.asc() for k in keys]
+
+    cut = (
+        select(*_COLUMNS, count)
         .where(*artist_filters(query))
-        .order_by(*order)
+        .order_by(*ordered([key(name) for name in names]))
         .limit(page.per_page)
         .offset(page.offset)
+        .subquery("page")
     )
-
-
-def artists_total_stmt(query: ArtistQuery) -> Select[int]:
-    return select(func.count(Artist.id)).where(*artist_filters(query))
-
-
-def artist_stmt(artist_id: int) -> Select[Artist, int]:
-    return select(Artist, video_count_column()).where(Artist.id == artist_id)
-
-
-def status_counts_stmt(artist_id: int) -> Select[str, int]:
+    total = artists_total_stmt(query).subquery("total")
     return (
-        select(Video.status, func.count(Video.id))
-        .where(Video.artist_id == artist_id)
-        .group_by(Video.status)
+        select(total.c.total, cut)
+        .select_from(total.outerjoin(cut, true()))
+        .order_by(*ordered([cut.c[name] for name in names]))
     )
+
+
+# One artist, its video count and its videos by status, in one round trip: the counts are
+# a one-row aggregate (no GROUP BY: a row even without videos) joined to the artist, so an
+# unknown artist is no row. Bound at execution ({"artist_id": ...}).
+_BY_STATUS = (
+    select(
+        func.count(VIDEOS.c.id).label("video_count"),
+        *(
+            func.count(case((VIDEOS.c.status == status, VIDEOS.c.id))).label(f"n_{status}")
+            for status in VIDEO_STATUSES
+        ),
+    )
+    .where(VIDEOS.c.artist_id == bindparam("artist_id"))
+    .subquery("counts")
+)
+ARTIST_STMT = (
+    select(*_COLUMNS, _BY_STATUS)
+    .select_from(ARTISTS.join(_BY_STATUS, true()))
+    .where(ARTISTS.c.id == bindparam("artist_id"))
+)
+
+
+def _taken(name: str | None, imvdb_id: int | None, artist_id: Any = None) -> list[Label[bool]]:
+    """Whether another artist than `artist_id` (none when creating) has the name, in any
+    case, or the imvdb id."""
+    other = ARTISTS.alias("other")
+    others = other.c.id != artist_id if artist_id is not None else true()
+    no = literal(False)
+    name_taken = (
+        exists_clause().where(func.lower(other.c.name) == func.lower(name), others)
+        if name is not None
+        else no
+    )
+    imvdb_taken = (
+        exists_clause().where(other.c.imvdb_id == imvdb_id, others) if imvdb_id is not None else no
+    )
+    return [name_taken.label("name_taken"), imvdb_taken.label("imvdb_taken")]
+
+
+def _update_stmt(name: str | None, imvdb_id: int | None) -> Select[Any]:
+    """The artist with its video count, and whether the name or imvdb id it is given
+    belongs to another artist, in one round trip (no row: no such artist)."""
+    return select(*_COLUMNS, video_count_column(), *_taken(name, imvdb_id, ARTISTS.c.id)).where(
+        ARTISTS.c.id == bindparam("artist_id")
+    )
+
+
+# --- parameters and answers from rows (both sides) ----------------------------------
+
+
+def artist_params(artist_id: int) -> dict[str, int]:
+    """ARTIST_STMT's parameters; an id out of range cannot exist (and must not reach the
+    driver: past 64 bits it is an OverflowError)."""
+    if not valid_id(artist_id):
+        raise NotFound("Artist not found")
+    return {"artist_id": artist_id}
+
+
+def artists_page_json(rows: Sequence[Row], page: PageNumber) -> dict[str, Any]:
+    """The list's answer from artists_page_stmt's rows (never empty: the total's row)."""
+    total = rows[0]["total"] if rows else 0
+    artists = [artist_row_json(row) for row in rows if row["id"] is not None]
+    return page.envelope("artists", artists, total)
+
+
+def one_artist_json(row: Row | None) -> dict[str, Any]:
+    """One artist from ARTIST_STMT's row: its counts by status, every status present."""
+    if row is None:
+        raise NotFound("Artist not found")
+    counts = {status: row[f"n_{status}"] for status in VIDEO_STATUSES}
+    return {**artist_row_json(row), "video_counts": counts}
+
+
+# --- reads, executed by the legacy side ----------------------------------------------
 
 
 def list_artists(session: Session, query: ArtistQuery, page: PageNumber) -> dict[str, Any]:
-    total = session.scalar(artists_total_stmt(query)) or 0
-    rows = session.execute(artists_page_stmt(query, page)).all()
-    return page.envelope("artists", [artist_json(a, n) for a, n in rows], total)
-
-
-def artist_row(session: Session, artist_id: int) -> tuple[Artist, int]:
-    row = session.execute(artist_stmt(artist_id)).one_or_none() if valid_id(artist_id) else None
-    if row is None:
-        raise NotFound("Artist not found")
-    return row[0], row[1]
+    rows = session.execute(artists_page_stmt(query, page)).mappings().all()
+    return artists_page_json(rows, page)
 
 
 def get_artist(session: Session, artist_id: int) -> dict[str, Any]:
-    artist, count = artist_row(session, artist_id)
-    counts = dict.fromkeys(VIDEO_STATUSES, 0)
-    counts.update({status: n for status, n in session.execute(status_counts_stmt(artist_id))})
-    return {**artist_json(artist, count), "video_counts": counts}
+    row = session.execute(ARTIST_STMT, artist_params(artist_id)).mappings().one_or_none()
+    return one_artist_json(row)
 
 
-def _check_unique(
-    session: Session, name: str | None, imvdb_id: int | None, exclude_id: int | None = None
-) -> None:
-    others = Artist.id != exclude_id if exclude_id is not None else true()
-    same_name = func.lower(Artist.name) == func.lower(name)
-    if name is not None and exists(session, select(Artist.id).where(same_name, others)):
+# --- writes: plans (shared/db/plan.py), run by the legacy side on its Session and awaited
+# by the twins on their connection ---------------------------------------------------
+
+
+def create_artist(data: ArtistCreate) -> Plan[dict[str, Any]]:
+    taken = (yield select(*_taken(data.name, data.imvdb_id))).mappings().one()
+    _refuse_taken(taken, data.name, data.imvdb_id)
+    # Both stamps from one clock reading; the answer is what was written, as the ORM's was.
+    now = utcnow()
+    values = {**data.model_dump(), "created_at": now, "updated_at": now}
+    try:
+        result = yield insert(ARTISTS).values(**values)
+    except IntegrityError as exc:  # a concurrent writer between the check and here
+        raise Conflict("The artist already exists") from exc
+    artist_id: int = result.inserted_primary_key[0]  # type: ignore[index]  # never None after an INSERT
+    return artist_row_json({**values, "id": artist_id, "video_count": 0})
+
+
+def update_artist(artist_id: int, data: ArtistUpdate) -> Plan[dict[str, Any]]:
+    params = artist_params(artist_id)
+    changes = data.model_dump(include=data.model_fields_set)
+    stmt = _update_stmt(changes.get("name"), changes.get("imvdb_id"))
+    row = (yield stmt, params).mappings().one_or_none()
+    if row is None:
+        raise NotFound("Artist not found")
+    _refuse_taken(row, changes.get("name"), changes.get("imvdb_id"))
+    # As the ORM's flush did: a value set to what it was changes nothing, updated_at included.
+    changed = {key: value for key, value in changes.items() if row[key] != value}
+    if not changed:
+        return artist_row_json(row)
+    changed["updated_at"] = utcnow()  # the column's onupdate, as the ORM's flush set it
+    try:
+        yield update(ARTISTS).where(ARTISTS.c.id == artist_id).values(**changed)
+    except IntegrityError as exc:
+        raise Conflict("The artist already exists") from exc
+    return artist_row_json({**row, **changed})
+
+
+def _refuse_taken(taken: Row, name: str | None, imvdb_id: int | None) -> None:
+    """409 when the name or the imvdb id is another artist's, in the legacy order."""
+    if taken["name_taken"]:
         raise Conflict(f"An artist named {name!r} already exists")
-    if imvdb_id is not None and exists(
-        session, select(Artist.id).where(Artist.imvdb_id == imvdb_id, others)
-    ):
+    if taken["imvdb_taken"]:
         raise Conflict(f"An artist with imvdb_id {imvdb_id} already exists")
 
 
-def create_artist(session: Session, data: ArtistCreate) -> dict[str, Any]:
-    _check_unique(session, data.name, data.imvdb_id)
-    artist = Artist(**data.model_dump())
-    session.add(artist)
-    flush_or_conflict(session, "The artist already exists")
-    return artist_json(artist, 0)
-
-
-def update_artist(session: Session, artist_id: int, data: ArtistUpdate) -> dict[str, Any]:
-    artist, count = artist_row(session, artist_id)
-    changes = data.model_dump(include=data.model_fields_set)
-    _check_unique(session, changes.get("name"), changes.get("imvdb_id"), exclude_id=artist.id)
-    for key, value in changes.items():
-        setattr(artist, key, value)
-    flush_or_conflict(session, "The artist already exists")
-    return artist_json(artist, count)
-
-
-def delete_artist(session: Session, artist_id: int) -> dict[str, Any]:
+def delete_artist(artist_id: int) -> Plan[dict[str, Any]]:
     """Videos, their playlist entries and downloads go with it, by foreign-key cascade."""
-    find(session, Artist, artist_id, "Artist")
-    session.execute(
-        delete(Artist).where(Artist.id == artist_id),
-        execution_options={"synchronize_session": False},
-    )
+    params = artist_params(artist_id)
+    result = yield delete(ARTISTS).where(ARTISTS.c.id == bindparam("artist_id")), params
+    if result.rowcount == 0:
+        raise NotFound("Artist not found")
     return {"success": True}
 
 
-def bulk_delete_artists(session: Session, data: IdsBody) -> dict[str, Any]:
-    result = session.execute(
-        delete(Artist).where(Artist.id.in_(set(data.ids))),
-        execution_options={"synchronize_session": False},
-    )
-    return {"success": True, "deleted": rowcount(result)}
+def bulk_delete_artists(data: IdsBody) -> Plan[dict[str, Any]]:
+    result = yield delete(ARTISTS).where(ARTISTS.c.id.in_(sorted(set(data.ids))))
+    return {"success": True, "deleted": result.rowcount}

@@ -231,7 +231,7 @@ def set_artist_thumbnail(settings: Settings, artist_id: int, path: Path) -> Plan
     row = (yield _ARTIST_COUNTED_STMT, params).mappings().one_or_none()
     if row is None:  # gone since the upload began
         raise NotFound("Artist not found")
-    return artist_row_json(row, row["video_count"])
+    return artist_row_json(row)
 
 
 # Files ------------------------------------------------------------------------------

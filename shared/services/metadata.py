@@ -190,7 +190,7 @@ def import_artist(found: ProviderArtistDetail) -> Plan[dict[str, Any]]:
         raise Conflict(conflict) from exc
     artist_id: int = result.inserted_primary_key[0]  # type: ignore[index]  # never None after an INSERT
     row = (yield _ARTIST_STMT, {"artist_id": artist_id}).mappings().one()
-    return artist_row_json(row, 0)
+    return artist_row_json({**row, "video_count": 0})
 
 
 def add_discovered_videos(artist_id: int, videos: Sequence[ProviderVideo]) -> Plan[dict[str, Any]]:
