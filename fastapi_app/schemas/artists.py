@@ -12,7 +12,8 @@ from shared.services.artists import ARTIST_SORTS, MAX_SEARCH, ArtistQuery, signe
 
 
 # In the order ArtistQuery.from_args checks them, so that the first refusal is the same.
-def artist_query(
+# async: see fastapi_app/schemas/paging.py.
+async def artist_query(
     sort: Annotated[
         str, Query(), OneOf(signed_sorts(ARTIST_SORTS)), BLANK_IS_ABSENT, STRIPPED
     ] = "name",
