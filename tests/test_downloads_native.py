@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
+from fastapi_app.files import send_file
 from shared.clock import utcnow
 from shared.db.models import Download, Video
 from shared.db.plan import run
@@ -131,18 +132,15 @@ def test_a_stream_holds_no_connection_while_its_file_is_sent(
     video = video_with(db_session, status="downloaded", file_path=str(path))
     held: list[int] = []
 
-    from fastapi_app.routers import streams
-
-    send_file = streams.send_file
-
     async def sending(*args: Any, **kwargs: Any) -> Any:
         held.append(pool.checkedout())
         return await send_file(*args, **kwargs)
 
-    monkeypatch.setattr(streams, "send_file", sending)
+    # Where the route hands the response over to the file's sending.
+    monkeypatch.setattr("fastapi_app.routers.streams.send_file", sending)
     auth = bearer("readonly")
     with twins() as client:
-        pool = client.app.state.figway.engine.sync_engine.pool  # type: ignore[attr-defined]
+        pool = client.app.state.figway.engine.sync_engine.pool
         client.get(f"/api/videos/{video.id}/stream", headers=auth)  # the pool's first connection
         trips = _count_trips(client)
         response = client.get(f"/api/videos/{video.id}/stream", headers=auth)
