@@ -11,13 +11,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from fastapi_app.files import send_file
 from shared.clock import utcnow
+from shared.db.engine import sync_url
 from shared.db.models import Download, Video
-from shared.db.plan import run
-from shared.services.downloads import abandon_download
+from shared.db.plan import arun, run
+from shared.services.downloads import abandon_download, queue_download
 from tests.factories import make_artist, make_video
 from tests.test_native_path import _count_trips, _one_request, twins
 
@@ -147,3 +149,46 @@ def test_a_stream_holds_no_connection_while_its_file_is_sent(
     assert response.status_code == 200 and response.content == path.read_bytes()
     assert held == [0, 0]
     assert trips == {"checkout": 1, "statement": 2, "do_rollback": 1}
+
+
+@pytest.mark.parametrize("side", ["client", "twin"])
+def test_a_request_queued_while_another_was_authenticating_conflicts(
+    client, twins, bearer, db_session, settings, monkeypatch, side
+):
+    """Another request queues the video after this one looked its caller up, and before it
+    locks the video: this one answers 409 and no second row is queued. (Its check of the
+    active downloads is a plain read: in a snapshot taken at the caller's lookup, MariaDB
+    would not show it the other request's row.)"""
+    video = video_with(db_session)
+    auth = bearer("user")
+    engine = create_engine(sync_url(settings.database_url))
+
+    def interloper() -> None:
+        with engine.connect() as other:
+            run(other, queue_download, video.id, None)
+            other.commit()
+
+    def flask_run(*args: Any) -> Any:
+        interloper()
+        return run(*args)
+
+    async def twin_arun(*args: Any) -> Any:
+        interloper()  # blocking: this test's loop has nothing else to do
+        return await arun(*args)
+
+    monkeypatch.setattr("legacy_flask.blueprints.downloads.run", flask_run)
+    monkeypatch.setattr("fastapi_app.routers.downloads.arun", twin_arun)
+    path = f"/api/videos/{video.id}/download"
+    try:
+        if side == "client":
+            response = client.post(path, headers=auth)
+            status, body = response.status_code, response.get_json()
+        else:
+            with twins() as twin:
+                answer = twin.post(path, headers=auth)
+                status, body = answer.status_code, answer.json()
+    finally:
+        engine.dispose()
+    assert status == 409, body
+    db_session.rollback()
+    assert db_session.scalar(select(func.count()).select_from(Download)) == 1

@@ -55,6 +55,7 @@ WS_ERROR_BASE = 4000
     responses=answers(QueuedOut, 400, 404, 409, 503, status=202),
 )
 async def queue(video_id: int, user: Writer, db: ConnectionDep, state: ModernDep) -> JSONResponse:
+    await db.commit()  # the plan's own transaction: see queue_download
     download_id = await arun(db, service.queue_download, video_id, user.id if user else None)
     await db.commit()  # the runner must find the row
     try:

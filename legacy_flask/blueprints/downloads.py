@@ -28,6 +28,7 @@ def runner() -> DownloadThreads:
 @require("user")
 def queue(video_id: int) -> tuple[Response, int]:
     user = current_user()
+    db().commit()  # the plan's own transaction: see queue_download
     download_id = run(db(), service.queue_download, video_id, user.id if user else None)
     db().commit()  # the thread must find the row
     runner().submit(download_id)

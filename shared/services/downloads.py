@@ -103,7 +103,13 @@ def _download(download_id: int) -> Plan[Row]:
 
 
 def queue_download(video_id: int, user_id: int | None) -> Plan[int]:
-    """A queued row for the video, its id; the caller commits, then hands it to a runner."""
+    """A queued row for the video, its id; the caller commits, then hands it to a runner.
+
+    Run it in a transaction of its own (the caller's lookup committed first): its check of
+    the active downloads is a plain read, and the snapshot it reads (MariaDB's REPEATABLE
+    READ) must be taken after the video's lock was granted, not before, when it would not
+    show the row a concurrent request queued meanwhile.
+    """
     # An id out of range cannot exist (and SQLite could not even bind it).
     if not valid_id(video_id):
         raise NotFound("Video not found")
