@@ -7,6 +7,7 @@ The tests through `client` run on Flask, and on the twins in the gateway pass of
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -173,7 +174,7 @@ def test_a_request_queued_while_another_was_authenticating_conflicts(
         return run(*args)
 
     async def twin_arun(*args: Any) -> Any:
-        interloper()  # blocking: this test's loop has nothing else to do
+        await asyncio.to_thread(interloper)  # off the loop: the loop guard is on
         return await arun(*args)
 
     monkeypatch.setattr("legacy_flask.blueprints.downloads.run", flask_run)
