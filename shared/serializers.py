@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from shared.clock import isoformat
-from shared.db.models import Download, Setting, Video
+from shared.db.models import Setting, Video
 
 # A row as both executors give it (RowMapping, keyed by column names) or a dict built like
 # one; Any keys because RowMapping also takes Column objects as keys.
@@ -92,17 +92,18 @@ def video_row_of(video: Video, artist_name: str) -> dict[str, Any]:
     return row
 
 
-def download_json(download: Download) -> dict[str, Any]:
+def download_json(row: Row) -> dict[str, Any]:
+    """A download from a row of shared.services.downloads' statements (its columns)."""
     return {
-        "id": download.id,
-        "video_id": download.video_id,
-        "status": download.status,
-        "progress": download.progress,
-        "file_size": download.file_size,
-        "error_message": download.error_message,
-        "created_at": isoformat(download.created_at),
-        "started_at": isoformat(download.started_at),
-        "finished_at": isoformat(download.finished_at),
+        "id": row["id"],
+        "video_id": row["video_id"],
+        "status": row["status"],
+        "progress": row["progress"],
+        "file_size": row["file_size"],
+        "error_message": row["error_message"],
+        "created_at": isoformat(row["created_at"]),
+        "started_at": isoformat(row["started_at"]),
+        "finished_at": isoformat(row["finished_at"]),
     }
 
 

@@ -1,6 +1,7 @@
 """Streams: the twins of legacy_flask/blueprints/media.py.
 
-Nothing here blocks the loop: the row comes through `run_sync`, the file is sent by
+Nothing here blocks the loop: the stored path is one statement awaited on the request's
+connection (the one Flask runs, shared.services.media), the file is sent by
 fastapi_app/files.py (werkzeug's decisions, reads in a worker thread), and ffmpeg is an
 asyncio subprocess whose stdout is read without blocking.
 """
@@ -16,20 +17,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy.orm import Session
 
-from fastapi_app.deps import SessionDep, SettingsDep, require
+from fastapi_app.deps import ConnectionDep, SettingsDep, require
 from fastapi_app.docs import answers
 from fastapi_app.files import CHUNK_BYTES, Streamed, send_file
 from fastapi_app.query import BLANK_IS_ABSENT, LOWERED, OneOf
 from fastapi_app.responses import JSONRoute
 from shared.config import Settings
-from shared.db.models import Video
-from shared.errors import NotFound, Unavailable
+from shared.db.engine import end_connection
+from shared.errors import Unavailable
 from shared.media.ffmpeg import FfmpegMissing, ffmpeg_exe, transcode_command
-from shared.services import find
 from shared.services import media as service
 from shared.services.auth import Caller
+from shared.services.videos import video_params
 
 router = APIRouter(tags=["media"], route_class=JSONRoute)
 Reader = Annotated[Caller | None, Depends(require("readonly"))]
@@ -67,25 +67,20 @@ async def stream(
     video_id: int,
     request: Request,
     _user: Reader,
-    session: SessionDep,
+    db: ConnectionDep,
     settings: SettingsDep,
     transcode: Transcode = None,
 ) -> Response:
-    stored = await session.run_sync(_stored_path, video_id)
-    # The stream may outlast the request by far: hold no connection meanwhile.
-    await session.close()
-    # media_file stats and resolves: filesystem calls, so off the loop.
-    path = await asyncio.to_thread(service.media_file, settings, stored)
-    if path is None:
-        raise NotFound("Video has no file")  # service.video_file's message
+    params = video_params(video_id)
+    stored = service.stored_video_file((await db.execute(service.VIDEO_FILE_STMT, params)).first())
+    # The stream may outlast the request by far: hold no connection meanwhile (the pool
+    # has it back now; the dependency's own close is then a no-op).
+    await end_connection(db)
+    # It stats and resolves: filesystem calls, so off the loop.
+    path = await asyncio.to_thread(service.existing_video_file, settings, stored)
     if transcode in service.TRANSCODE_YES:
         return await _transcoded(request, settings, path)
     return await send_file(request, path, service.video_mimetype(path))
-
-
-def _stored_path(session: Session, video_id: int) -> str | None:
-    # service.video_file would also stat the file inside run_sync, i.e. on the loop.
-    return find(session, Video, video_id, "Video").file_path
 
 
 # The file ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, jsonify, request
 from legacy_flask.auth import current_user, require
 from legacy_flask.db import db
 from legacy_flask.extensions import legacy
+from shared.db.plan import run
 from shared.jobs.threads import DownloadThreads
 from shared.services import downloads as service
 
@@ -27,8 +28,8 @@ def runner() -> DownloadThreads:
 @require("user")
 def queue(video_id: int) -> tuple[Response, int]:
     user = current_user()
-    download = service.queue_download(db(), video_id, user.id if user else None)
-    download_id = download.id
+    db().commit()  # the plan's own transaction: see queue_download
+    download_id = run(db(), service.queue_download, video_id, user.id if user else None)
     db().commit()  # the thread must find the row
     runner().submit(download_id)
     return jsonify({"success": True, "download_id": download_id}), 202
@@ -37,19 +38,22 @@ def queue(video_id: int) -> tuple[Response, int]:
 @bp.get("/api/downloads")
 @require("user")
 def list_downloads() -> Response:
-    return jsonify(service.list_downloads(db(), request.args.get("status")))
+    statement, params = service.list_query(request.args.get("status"))
+    return jsonify(service.list_json(db().execute(statement, params).mappings()))
 
 
 @bp.get("/api/downloads/<int:download_id>")
 @require("user")
 def get_download(download_id: int) -> Response:
-    return jsonify(service.get_download(db(), download_id))
+    params = service.download_params(download_id)
+    row = db().execute(service.DOWNLOAD_STMT, params).mappings().one_or_none()
+    return jsonify(service.download_answer(row))
 
 
 @bp.post("/api/downloads/<int:download_id>/cancel")
 @require("user")
 def cancel(download_id: int) -> Response:
-    result = service.cancel_download(db(), download_id)
+    result = run(db(), service.cancel_download, download_id)
     db().commit()
     runner().cancel(download_id)
     return jsonify(result)
@@ -58,6 +62,6 @@ def cancel(download_id: int) -> Response:
 @bp.delete("/api/downloads/<int:download_id>")
 @require("manager")
 def delete(download_id: int) -> Response:
-    result = service.delete_download(db(), download_id)
+    result = run(db(), service.delete_download, download_id)
     db().commit()
     return jsonify(result)

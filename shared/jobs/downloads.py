@@ -34,11 +34,12 @@ from shared.clients.metadata import MetadataClient
 from shared.clock import utcnow
 from shared.config import Settings
 from shared.db.models import Download, Video
+from shared.db.plan import run
 from shared.errors import NotFound, Unavailable
 from shared.media.ffmpeg import FfmpegMissing, ffmpeg_exe
 from shared.media.paths import from_stored, media_root, to_stored
 from shared.serializers import download_json
-from shared.services.downloads import settle_video
+from shared.services.downloads import DOWNLOAD_STMT, abandon_download, settle_video
 
 log = logging.getLogger("figway.downloads")
 
@@ -242,8 +243,9 @@ def announce(session_factory: SessionFactory, download_id: int, publish: Publish
     if publish is None:
         return
     with session_factory() as session:
-        download = session.get(Download, download_id)
-        payload = download_json(download) if download is not None else None
+        # The statement GET /api/downloads/<id> runs: the same JSON.
+        row = session.execute(DOWNLOAD_STMT, {"download_id": download_id}).mappings().first()
+        payload = download_json(row) if row is not None else None
     if payload is None:
         return
     try:
@@ -460,18 +462,7 @@ def fail(
 def abandon(session_factory: SessionFactory, download_id: int, message: str) -> bool:
     """Queued -> failed: a row waiting for a retry that will never come (shutdown)."""
     with session_factory() as session, session.begin():
-        statement = (
-            update(Download)
-            .where(Download.id == download_id, Download.status == "queued")
-            .values(status="failed", error_message=message, finished_at=utcnow())
-        )
-        if not _rowcount(session, statement):
-            return False
-        video_id = session.scalar(select(Download.video_id).where(Download.id == download_id))
-        video = session.get(Video, video_id) if video_id is not None else None
-        if video is not None:
-            video.status = "failed"
-    return True
+        return run(session, abandon_download, download_id, message)
 
 
 def _requeue(session_factory: SessionFactory, download_id: int) -> bool:

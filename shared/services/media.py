@@ -30,7 +30,7 @@ from shared.media.ffmpeg import FfmpegFailed, FfmpegMissing, extract_frame, ffmp
 from shared.media.paths import from_stored, media_root, to_stored
 from shared.serializers import Row, artist_row_json
 from shared.services import find, valid_id
-from shared.services.videos import ARTISTS, VIDEOS
+from shared.services.videos import ARTISTS, VIDEOS, video_params
 
 # `?transcode=` of a stream: a word of either list, in any case; absent or blank is no.
 TRANSCODE_YES, TRANSCODE_NO = ("1", "true", "yes"), ("0", "false", "no")
@@ -62,11 +62,32 @@ def _video(session: Session, video_id: int) -> Video:
     return find(session, Video, video_id, "Video")
 
 
-def video_file(session: Session, settings: Settings, video_id: int) -> Path:
-    path = media_file(settings, _video(session, video_id).file_path)
+# A stream: the stored path (one indexed read, bound at execution: {"video_id": ...}),
+# then the file. Both sides run VIDEO_FILE_STMT with video_params (a 404 for an id that
+# cannot exist) and answer with stored_video_file, then existing_video_file.
+VIDEO_FILE_STMT = select(VIDEOS.c.file_path).where(VIDEOS.c.id == bindparam("video_id"))
+
+
+def stored_video_file(row: Any) -> str | None:
+    """The stored path from VIDEO_FILE_STMT's row (None: no file); 404 without a row."""
+    if row is None:
+        raise NotFound("Video not found")
+    stored: str | None = row.file_path
+    return stored
+
+
+def existing_video_file(settings: Settings, stored: str | None) -> Path:
+    """The file to send, or 404. Filesystem calls (stat, resolve): off the loop."""
+    path = media_file(settings, stored)
     if path is None:
         raise NotFound("Video has no file")
     return path
+
+
+def video_file(session: Session, settings: Settings, video_id: int) -> Path:
+    """The legacy side's stream lookup: the twin's statement, on its Session."""
+    row = session.execute(VIDEO_FILE_STMT, video_params(video_id)).one_or_none()
+    return existing_video_file(settings, stored_video_file(row))
 
 
 # Video thumbnails -------------------------------------------------------------------
