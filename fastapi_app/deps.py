@@ -22,8 +22,8 @@ artists, playlists and the rest the same way):
 5. The caller (`Caller`, shared.services.auth) is one indexed lookup on that connection;
    a route needs its id and role, not a User row.
 
-`SessionDep` (an AsyncSession on the same connection) is the adapter for twins not yet
-converted; it goes once the last one is.
+No twin runs sync code through a bridge: tests/test_no_bridge.py reads fastapi_app/ and
+fails on a `run_sync` of a session or connection, an ORM session, or a sync dependency.
 """
 
 from __future__ import annotations
@@ -33,14 +33,14 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import HTTPConnection
 
 from fastapi_app.state import Modern
 from shared.auth.roles import AuthLevel, has_role
 from shared.clock import utcnow
 from shared.config import Settings
-from shared.db.engine import end_async_session, end_connection
+from shared.db.engine import end_connection
 from shared.errors import AuthRequired, Forbidden
 from shared.services import auth as auth_service
 from shared.services.auth import Caller
@@ -101,28 +101,6 @@ async def _checked_out(connection: HTTPConnection, state: Modern) -> AsyncIterat
 ConnectionDep = Annotated[AsyncConnection, Depends(db_connection)]
 
 
-async def db_session(request: Request, state: ModernDep) -> AsyncIterator[AsyncSession]:
-    """The adapter for the twins not yet converted: an AsyncSession, never shared between
-    tasks. On the request's connection when resolving the caller opened one (FastAPI
-    solves dependencies in order, and the handlers declare the caller first): no second
-    checkout, and the session owns the transaction, the caller's lookup included (its
-    commit commits, its close rolls back). Else on the engine, checked out at its first
-    statement: /api/health answers its own body when the database is away."""
-    connection = request.scope.get(_CONNECTION)
-    session = (
-        state.sessions(bind=connection, join_transaction_mode="control_fully")
-        if connection is not None
-        else state.sessions()
-    )
-    try:
-        yield session
-    finally:
-        await end_async_session(session)
-
-
-SessionDep = Annotated[AsyncSession, Depends(db_session)]
-
-
 async def optional_user(request: Request, state: ModernDep) -> AsyncIterator[Caller | None]:
     """The caller, looked up on the request's connection, which this opens only when
     there are credentials to look up: an anonymous request to a protected route is the
@@ -149,9 +127,7 @@ def _lookup(connection: HTTPConnection, state: Modern) -> tuple[Any, dict[str, A
     return auth_service.SESSION_CALLER, auth_service.session_params(sid, utcnow())
 
 
-async def _look_up(
-    db: AsyncConnection | AsyncSession, statement: Any, params: dict[str, Any]
-) -> Caller | None:
+async def _look_up(db: AsyncConnection, statement: Any, params: dict[str, Any]) -> Caller | None:
     row = (await db.execute(statement, params)).mappings().one_or_none()
     if row is None:
         return None
@@ -163,9 +139,7 @@ async def _look_up(
     return Caller.of(row)
 
 
-async def caller(
-    connection: HTTPConnection, state: Modern, db: AsyncConnection | AsyncSession
-) -> Caller | None:
+async def caller(connection: HTTPConnection, state: Modern, db: AsyncConnection) -> Caller | None:
     """Who is calling, by bearer token or session cookie (a request or a WebSocket): one
     indexed lookup, the statements the legacy side runs (shared.services.auth)."""
     lookup = _lookup(connection, state)

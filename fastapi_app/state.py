@@ -9,12 +9,12 @@ import logging
 from dataclasses import dataclass, field
 
 import anyio.to_thread
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.auth.session_cookie import SessionCookieCodec
 from shared.clients.metadata import AsyncMetadataClient
 from shared.config import Settings
-from shared.db.engine import async_session_factory, create_async_engine
+from shared.db.engine import create_async_engine
 from shared.jobs.runners import DownloadJobs
 
 log = logging.getLogger("figway.downloads")
@@ -24,7 +24,6 @@ log = logging.getLogger("figway.downloads")
 class Modern:
     settings: Settings
     engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
     cookies: SessionCookieCodec
     metadata: AsyncMetadataClient
     downloads: DownloadJobs
@@ -39,7 +38,6 @@ class Modern:
         return cls(
             settings=settings,
             engine=engine,
-            sessions=async_session_factory(engine),
             cookies=SessionCookieCodec(settings),
             metadata=AsyncMetadataClient(
                 settings.metadata_base_url,

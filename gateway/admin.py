@@ -10,16 +10,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Query
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from fastapi_app.deps import SessionDep, require
+from fastapi_app.deps import require
 from fastapi_app.errors import register_error_handlers
 from fastapi_app.state import Modern
 from gateway import changes as ops
 from gateway import manifest as mf
 from gateway.parity.vet import require_parity
+from shared.db.engine import async_session_factory, end_async_session
 from shared.db.models import User
 from shared.errors import Conflict, ValidationFailed
 
@@ -27,6 +29,20 @@ if TYPE_CHECKING:
     from gateway.app import Gateway
 
 Admin = Annotated[User, Depends(require("admin"))]
+
+
+async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The audit history is written and read by gateway.changes' sync ORM functions, on
+    an AsyncSession of the admin app's own small pool: an operator's tool, off the
+    serving path (issue 14 gives figway's state tables of their own)."""
+    session: AsyncSession = request.app.state.sessions()
+    try:
+        yield session
+    finally:
+        await end_async_session(session)
+
+
+SessionDep = Annotated[AsyncSession, Depends(db_session)]
 
 
 class _Body(BaseModel):
@@ -65,6 +81,7 @@ def create_admin_app(gateway: Gateway) -> FastAPI:
     )
     app.state.figway = state
     register_error_handlers(app)
+    app.state.sessions = async_session_factory(state.engine)
     path = gateway.watcher.path
 
     async def change(
