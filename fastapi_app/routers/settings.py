@@ -42,7 +42,7 @@ async def bulk_update(request: Request, _user: Admin, session: SessionDep) -> di
     return result
 
 
-@router.get("/api/settings/{key}", response_model=None, responses=answers(SettingOut, 404))
+@router.get("/api/settings/{key}", response_model=None, responses=answers(SettingOut, 400, 404))
 async def get_setting(key: str, user: Manager, session: SessionDep) -> dict[str, Any]:
     assert user is not None  # require() guarantees it
     reveal = has_role(user.role, "admin")
@@ -68,7 +68,7 @@ async def put_setting(
     return JSONResponse(setting, status_code=201 if created else 200)
 
 
-@router.delete("/api/settings/{key}", response_model=None, responses=answers(SuccessOut, 404))
+@router.delete("/api/settings/{key}", response_model=None, responses=answers(SuccessOut, 400, 404))
 async def delete_setting(key: str, _user: Admin, session: SessionDep) -> dict[str, Any]:
     result = await session.run_sync(settings_service.delete_setting, key)
     await session.commit()
