@@ -30,16 +30,30 @@ _ERRORS = {
     403: "Below the route's role",
     404: "No such row",
     409: "Conflict with an existing row",
+    415: "The body is not JSON (Content-Type is not application/json)",
     423: "Account locked after failed logins",
+    429: "Too many failed logins from this client: wait for the window to pass",
     503: "A backing service (database, metadata provider) is unavailable",
 }
 
 
 def json_body(model: type[BaseModel]) -> dict[str, Any]:
-    """`openapi_extra` for a route whose JSON body is `model` (parsed by the route)."""
+    """`openapi_extra` for a route whose JSON body is `model` (parsed by the route), and the
+    415 the legacy parser answers a body that is not JSON (shared.validation)."""
     _BODIES[model.__name__] = model
     schema = {"$ref": REF.format(model=model.__name__)}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+    return {
+        "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
+        "responses": {"415": _error_response(415)},
+    }
+
+
+def _error_response(code: int) -> dict[str, Any]:
+    """An error answer as FastAPI documents a `responses` entry naming ErrorOut."""
+    return {
+        "description": _ERRORS[code],
+        "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorOut")}}},
+    }
 
 
 def answers(

@@ -24,7 +24,12 @@ _MARK = "figway_orjson"
 
 class ORJSONResponse(JSONResponse):
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, default=jsonable_encoder)
+        try:
+            return orjson.dumps(content, default=jsonable_encoder)
+        except orjson.JSONEncodeError:
+            # orjson refuses integers past 64 bits; JSON has no such bound, and Flask writes
+            # them (a user's preferences may hold one). The standard encoder writes them too.
+            return super().render(jsonable_encoder(content))
 
 
 class JSONRoute(APIRoute):

@@ -31,6 +31,13 @@ def test_orjson_reads_back_as_fastapis_json():
     assert "日本".encode() in fast  # UTF-8, never \\u escapes
 
 
+def test_integers_past_64_bits_are_written_as_flask_writes_them():
+    # A user may store one in their preferences; orjson alone refuses it (a 500).
+    answer = {"preferences": {"big": 2**64, "small": -(2**70)}, "title": "日本"}
+    fast = bytes(ORJSONResponse(answer).body)
+    assert json.loads(fast) == answer
+
+
 def test_every_twin_answers_through_the_orjson_route():
     settings = Settings(_env_file=None, env="test", database_url="sqlite://", secret_key="k" * 32)
     app = create_fastapi_app(settings)

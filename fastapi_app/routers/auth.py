@@ -51,7 +51,7 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
     dependencies=[Depends(require("public"))],
     response_model=None,
     responses={
-        **answers(LoginOut, 400, 423),
+        **answers(LoginOut, 400, 423, 429),
         302: {"description": "A form login: to the `next` path (same site only)"},
         303: {"description": "A failed form login: back to the login page with the error"},
     },
@@ -191,7 +191,7 @@ async def me(user: Annotated[Caller | None, Depends(require("readonly"))]) -> di
     "/api/auth/token",
     dependencies=[Depends(require("public"))],
     response_model=None,
-    responses=answers(TokenOut, 400, 423),
+    responses=answers(TokenOut, 400, 423, 429),
     openapi_extra=json_body(LoginBody),
 )
 async def token(request: Request, state: ModernDep) -> dict[str, Any]:

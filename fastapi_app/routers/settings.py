@@ -44,7 +44,7 @@ async def bulk_update(request: Request, _user: Admin, db: ConnectionDep) -> dict
     return result
 
 
-@router.get("/api/settings/{key}", response_model=None, responses=answers(SettingOut, 404))
+@router.get("/api/settings/{key}", response_model=None, responses=answers(SettingOut, 400, 404))
 async def get_setting(key: str, user: Manager, db: ConnectionDep) -> dict[str, Any]:
     assert user is not None  # require() guarantees it
     reveal = has_role(user.role, "admin")
@@ -68,7 +68,7 @@ async def put_setting(key: str, request: Request, _user: Admin, db: ConnectionDe
     return JSONResponse(setting, status_code=201 if created else 200)
 
 
-@router.delete("/api/settings/{key}", response_model=None, responses=answers(SuccessOut, 404))
+@router.delete("/api/settings/{key}", response_model=None, responses=answers(SuccessOut, 400, 404))
 async def delete_setting(key: str, _user: Admin, db: ConnectionDep) -> dict[str, Any]:
     result = await arun(db, settings_service.delete_setting, key)
     await db.commit()

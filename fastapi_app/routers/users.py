@@ -53,7 +53,7 @@ async def create_user(
 @router.put(
     "/api/users/me/preferences",
     response_model=None,
-    responses=answers(PreferencesOut, 400),
+    responses=answers(PreferencesOut, 400, 415),
     openapi_extra={
         "requestBody": {
             "required": True,
