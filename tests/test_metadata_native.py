@@ -5,21 +5,16 @@ updated_at alone on both sides, as the ORM's flush did."""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
-from fastapi_app import create_fastapi_app, deps
-from fastapi_app.routers import metadata as metadata_router
-from fastapi_app.routers import thumbnails as thumbnails_router
+from fastapi_app import create_fastapi_app
 from shared.clients.metadata import ProviderArtist, ProviderArtistDetail, ProviderVideo
 from shared.config import Settings
 from shared.db.models import Artist, Video
@@ -128,17 +123,7 @@ def test_the_writes_hold_no_connection_while_the_provider_answers(twin, bearer, 
     assert set(provider.held) == {0}
 
 
-def _no_session(dependant: Dependant) -> bool:
-    return dependant.call is not deps.db_session and all(
-        _no_session(d) for d in dependant.dependencies
-    )
-
-
-@pytest.mark.parametrize("module", [metadata_router, thumbnails_router])
-def test_the_twins_use_no_session(module):
-    routes = [r for r in module.router.routes if isinstance(r, APIRoute)]
-    assert routes and all(_no_session(r.dependant) for r in routes)
-    assert "run_sync" not in inspect.getsource(module)
+# That no twin uses a session or run_sync: tests/test_no_bridge.py, for every router.
 
 
 def _age(db_session: Session, model: type, row_id: int) -> None:
