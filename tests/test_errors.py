@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import MutableMapping
+from typing import Any
+
 from tests.conftest import assert_error
 
 
@@ -75,3 +79,41 @@ def test_ids_beyond_the_column_range_are_404_everywhere(client, login):
         ("delete", f"/api/users/{huge}"),
     ]:
         assert_error(getattr(client, method)(path), 404, "NOT_FOUND")
+
+
+def test_a_client_gone_mid_body_is_one_line_not_a_traceback(settings, caplog):
+    """The twin reading a body whose client disconnected: no exception out of the app (the
+    server would log a traceback for it), one INFO line, and nothing sent but the end."""
+    import asyncio
+
+    from fastapi_app import create_fastapi_app
+
+    app = create_fastapi_app(settings)
+    sent: list[MutableMapping[str, Any]] = []
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/auth/login",
+        "raw_path": b"/auth/login",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80),
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    with caplog.at_level(logging.INFO, logger="figway.modern"):
+        asyncio.run(app(scope, receive, send))
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 499
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == [
+        "client disconnected during POST /auth/login"
+    ]
