@@ -1,4 +1,7 @@
-"""The `figway` command."""
+"""The `figway` command.
+
+Every command works on the demo app unless `--app MODULE:ATTR` (or FIGWAY_APP) names
+another: the gateway `create_gateway` returns, or a factory returning it."""
 
 from __future__ import annotations
 
@@ -6,24 +9,75 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from shared.config import Settings, SettingsError
+from gateway.target import ENV_VAR, Target, TargetError, app_spec, load_object
+
+if TYPE_CHECKING:
+    from shared.config import Settings
+
+APP_HELP = (
+    f"the app to work on, MODULE:ATTR: a gateway from create_gateway or a factory returning "
+    f"it (default: ${ENV_VAR}, else the demo)"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    args.target = Target(app_spec(args.app))
     try:
         result: int = args.handler(args)
-    except SettingsError as exc:
+    except TargetError as exc:
         print(f"figway: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        from gateway.manifest import ManifestError
+        from shared.config import SettingsError
+
+        if isinstance(exc, SettingsError):
+            print(f"figway: {exc}", file=sys.stderr)
+            return 2
+        if isinstance(exc, ManifestError):  # building the app's gateway checks its manifest
+            print(f"figway: {args.target.name}: the manifest is invalid:\n{exc}", file=sys.stderr)
+            return 1
+        raise
+    finally:
+        args.target.close()
     return result
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings: Settings = args.target.settings
+    return settings
+
+
+def _demo_only(args: argparse.Namespace, command: str) -> bool:
+    """True (after saying why) when --app names another app: `command` is the demo's own."""
+    if args.target.is_demo:
+        return False
+    print(
+        f"figway {command}: a command of the demo app; it does not apply to --app "
+        f"{args.target.spec} (unset {ENV_VAR} or drop --app)",
+        file=sys.stderr,
+    )
+    return True
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="figway", description=__doc__)
+    parser.add_argument("--app", default=None, metavar="MODULE:ATTR", help=APP_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
+
+    init = sub.add_parser(
+        "init", help="write a starting manifest from a Flask app's routes (--app MODULE:FLASK_APP)"
+    )
+    init.add_argument(
+        "--out", type=Path, default=Path("migration_status.yaml"), help="the manifest to write"
+    )
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    init.set_defaults(handler=_init)
 
     serve = sub.add_parser("serve", help="serve the app with uvicorn")
     _server_args(serve)
@@ -77,7 +131,21 @@ def _parser() -> argparse.ArgumentParser:
 
     add_commands(sub)
     add_verify(sub)
+    _app_everywhere(sub)
     return parser
+
+
+def _app_everywhere(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """--app after the command too (`figway status --app m:gw`); before it works as well."""
+    for parser in sub.choices.values():
+        nested = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if nested:
+            for action in nested:
+                _app_everywhere(action)
+            continue
+        parser.add_argument(
+            "--app", default=argparse.SUPPRESS, metavar="MODULE:ATTR", help=APP_HELP
+        )
 
 
 def _server_args(p: argparse.ArgumentParser) -> None:
@@ -90,12 +158,18 @@ def _serve(args: argparse.Namespace) -> int:
 
     from gateway.protocol import protocol_class
 
-    settings = Settings()
-    if not _preflight(settings):
-        return 2
+    target: Target = args.target
+    if target.is_demo:
+        settings = target.settings
+        if not _preflight(settings):
+            return 2
+        app, factory = "gateway.asgi:factory", True
+    else:
+        settings = target.gateway.settings  # built here: a bad manifest stops us now
+        app, factory = str(target.spec), target.resolved is not load_object(str(target.spec))
     uvicorn.run(
-        "gateway.asgi:factory",
-        factory=True,
+        app,
+        factory=factory,
         host=args.host,
         port=args.port,
         workers=args.workers,
@@ -123,13 +197,15 @@ def _preflight(settings: Settings) -> bool:
 def _run(args: argparse.Namespace) -> int:
     from gateway.embedded import run_embedded
 
-    return run_embedded(Settings(), host=args.host, port=args.port)
+    if _demo_only(args, "run"):
+        return 2
+    return run_embedded(_settings(args), host=args.host, port=args.port)
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
     from shared.db.migrate import upgrade
 
-    settings = Settings()
+    settings = _settings(args)
     upgrade(settings.database_url, args.revision)
     print(f"database at {args.revision}")
     return 0
@@ -138,24 +214,26 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 def _db_downgrade(args: argparse.Namespace) -> int:
     from shared.db.migrate import downgrade
 
-    downgrade(Settings().database_url, args.revision)
+    downgrade(_settings(args).database_url, args.revision)
     print(f"database at {args.revision}")
     return 0
 
 
-def _db_current(_args: argparse.Namespace) -> int:
+def _db_current(args: argparse.Namespace) -> int:
     from shared.db.migrate import current_revision, head_revision
 
-    current = current_revision(Settings().database_url)
+    current = current_revision(_settings(args).database_url)
     print(f"{current or 'empty'} (head: {head_revision()})")
     return 0
 
 
-def _seed_demo(_args: argparse.Namespace) -> int:
+def _seed_demo(args: argparse.Namespace) -> int:
     from shared.db.engine import create_sync_engine, sync_sessionmaker
     from shared.demo import seed_demo
 
-    settings = Settings()
+    if _demo_only(args, "seed-demo"):
+        return 2
+    settings = _settings(args)
     engine = create_sync_engine(settings)
     try:
         seed_demo(settings, sync_sessionmaker(engine))
@@ -166,11 +244,17 @@ def _seed_demo(_args: argparse.Namespace) -> int:
 
 def _routes(args: argparse.Namespace) -> int:
     from gateway.routes import flask_routes
-    from legacy_flask import create_app
 
-    app = create_app(Settings())
+    target: Target = args.target
+    app = target.flask_app()
+    if app is None:
+        print(
+            f"figway routes: the legacy side of {target.name} is not a Flask app: "
+            "its routes cannot be read",
+            file=sys.stderr,
+        )
+        return 1
     routes = flask_routes(app)
-    app.extensions["figway"].close()
     if args.json:
         print(
             json.dumps(
@@ -187,10 +271,37 @@ def _routes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _init(args: argparse.Namespace) -> int:
+    from gateway.scaffold import InitError, write_manifest
+
+    target: Target = args.target
+    app = target.flask_app()
+    if app is None:
+        print(
+            f"figway init: {target.name} has no Flask app to read routes from; "
+            "--app MODULE:ATTR naming the Flask app (or a factory returning it)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        count = write_manifest(app, args.out, force=args.force)
+    except InitError as exc:
+        print(f"figway init: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.out}: {count} route(s), every one owned by flask, in phase 1")
+    print(
+        "next: create_gateway(settings, legacy=..., modern=..., manifest=Path(...)) over it; "
+        "`figway --app MODULE:GATEWAY status` checks it against both apps"
+    )
+    return 0
+
+
 def _worker(args: argparse.Namespace) -> int:
     from shared.jobs.celery_app import run_worker
 
-    settings = Settings()
+    if _demo_only(args, "worker"):
+        return 2
+    settings = _settings(args)
     if not settings.redis_url:
         print("figway worker: set REDIS_URL (e.g. redis://127.0.0.1:6379/0)", file=sys.stderr)
         return 2

@@ -7,28 +7,30 @@ import argparse
 import getpass
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
+from gateway.target import Target
 
-from gateway import changes as ops
-from gateway import manifest as mf
-from gateway.parity.vet import require_parity
-from shared.config import Settings
-from shared.db.engine import create_sync_engine, sync_sessionmaker
-from shared.db.models import User
-from shared.services import auth as auth_service
+if TYPE_CHECKING:
+    from gateway import changes as ops
+    from gateway import manifest as mf
+
+# Kept here so `figway --help` reads them without loading the manifest module.
+OWNERS = ("flask", "fastapi")
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     status = sub.add_parser("status", help="routes by phase: owners and percent migrated")
+    status.add_argument(
+        "--routes", action="store_true", help="also list every route with its owner and auth"
+    )
     status.set_defaults(handler=cmd_status)
 
     flip = sub.add_parser(
         "flip", help='move one route: figway flip "GET /api/version" --to fastapi'
     )
     flip.add_argument("route", help='"METHOD PATH" as in the manifest')
-    flip.add_argument("--to", required=True, choices=mf.OWNERS)
+    flip.add_argument("--to", required=True, choices=OWNERS)
     _change_args(flip)
     flip.set_defaults(handler=cmd_flip)
 
@@ -76,15 +78,26 @@ def _actor(args: argparse.Namespace) -> str:
         return "unknown"
 
 
-def _twins(settings: Settings) -> list[str]:
-    from fastapi_app import create_fastapi_app
-    from gateway.app import modern_route_keys
+def _target(args: argparse.Namespace) -> Target:
+    """The app the command works on (set by gateway.cli.main from --app / FIGWAY_APP)."""
+    target: Target | None = getattr(args, "target", None)
+    return target if target is not None else Target(None)
 
-    return modern_route_keys(create_fastapi_app(settings).routes)
+
+def _progress(line: str) -> None:
+    print(f"  {line}", file=sys.stderr, flush=True)
 
 
 def _apply(args: argparse.Namespace, planner: ops.Planner, action: str) -> int:
-    settings = Settings()
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gateway import changes as ops
+    from gateway import manifest as mf
+    from gateway.parity.vet import require_parity
+    from shared.db.engine import create_sync_engine, sync_sessionmaker
+
+    target = _target(args)
+    settings = target.settings
     engine = create_sync_engine(settings)
     try:
         with sync_sessionmaker(engine)() as session:
@@ -96,7 +109,7 @@ def _apply(args: argparse.Namespace, planner: ops.Planner, action: str) -> int:
                         f"checking parity of the {len(moving)} route(s) moving to fastapi...",
                         flush=True,
                     )
-                    require_parity(changes)
+                    require_parity(changes, catalogue=target.scenarios(), progress=_progress)
                 ops.record(
                     session,
                     changes,
@@ -108,7 +121,10 @@ def _apply(args: argparse.Namespace, planner: ops.Planner, action: str) -> int:
 
             try:
                 done = ops.apply(
-                    settings.manifest, planner, twins=_twins(settings), before_write=stage_audit
+                    target.manifest_path,
+                    planner,
+                    twins=target.twins(),
+                    before_write=stage_audit,
                 )
             except (ops.ChangeRefused, mf.ManifestError) as exc:
                 print(f"figway {action}: refused: {exc}", file=sys.stderr)
@@ -130,19 +146,25 @@ def _apply(args: argparse.Namespace, planner: ops.Planner, action: str) -> int:
     for change in done:
         print(f"{change.route}: {change.from_owner} -> {change.to_owner}")
     if done:
-        print(f"written to {settings.manifest}; running gateways follow within a second")
+        print(f"written to {target.manifest_path}; running gateways follow within a second")
     return 0
 
 
 def cmd_flip(args: argparse.Namespace) -> int:
+    from gateway import changes as ops
+
     return _guarded(lambda: ops.plan_flip(args.route, args.to), args, "flip")
 
 
 def cmd_rollout(args: argparse.Namespace) -> int:
+    from gateway import changes as ops
+
     return _guarded(lambda: ops.plan_phase(args.phase, "fastapi"), args, "rollout")
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
+    from gateway import changes as ops
+
     if args.route:
         return _guarded(lambda: ops.plan_flip(args.route, "flask"), args, "rollback")
     if args.phase is not None:
@@ -151,6 +173,8 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def _guarded(make: Callable[[], ops.Planner], args: argparse.Namespace, action: str) -> int:
+    from gateway import changes as ops
+
     try:
         planner = make()
     except ops.ChangeRefused as exc:
@@ -159,16 +183,20 @@ def _guarded(make: Callable[[], ops.Planner], args: argparse.Namespace, action: 
     return _apply(args, planner, action)
 
 
-def cmd_status(_args: argparse.Namespace) -> int:
-    settings = Settings()
+def cmd_status(args: argparse.Namespace) -> int:
+    from gateway import changes as ops
+    from gateway import manifest as mf
+
+    target = _target(args)
+    path = target.manifest_path
     try:
-        manifest = mf.load(settings.manifest)
+        manifest = mf.load(path)
     except mf.ManifestError as exc:
-        print(f"manifest {settings.manifest} is invalid:\n{exc}", file=sys.stderr)
+        print(f"manifest {path} is invalid:\n{exc}", file=sys.stderr)
         return 1
-    problems = _check(settings, manifest)
+    problems = _check(target, manifest)
     rows = ops.status(manifest)
-    print(f"manifest: {settings.manifest} ({'valid' if not problems else 'INVALID'})")
+    print(f"manifest: {path} of {target.name} ({'valid' if not problems else 'INVALID'})")
     header = f"{'phase':<6}{'name':<38}{'milestone':<11}{'routes':>7}{'flask':>7}{'fastapi':>9}"
     print(header + f"{'migrated':>10}")
     for r in rows:
@@ -180,25 +208,29 @@ def cmd_status(_args: argparse.Namespace) -> int:
     fastapi = sum(r["fastapi"] for r in rows)
     percent = 100 * fastapi / total if total else 0.0
     print(f"{'total':<55}{total:>7}{total - fastapi:>7}{fastapi:>9}{percent:>9.1f}%")
+    if args.routes:
+        width = max((len(e.key) for e in manifest.entries), default=5) + 2
+        print()
+        print(f"{'route':<{width}}{'phase':>5}  {'owner':<8}{'auth':<10}notes")
+        for e in sorted(manifest.entries, key=lambda e: (e.phase, e.path, e.method)):
+            print(f"{e.key:<{width}}{e.phase:>5}  {e.owner:<8}{e.auth:<10}{e.notes}".rstrip())
     for problem in problems:
         print(f"  {problem}", file=sys.stderr)
     return 1 if problems else 0
 
 
-def _check(settings: Settings, manifest: mf.Manifest) -> list[mf.Problem]:
-    from gateway.routes import flask_routes
-    from legacy_flask import create_app
+def _check(target: Target, manifest: mf.Manifest) -> list[mf.Problem]:
+    """The manifest against the target's two apps, as create_gateway checks it."""
+    from gateway import manifest as mf
 
-    app = create_app(settings)
-    try:
-        legacy = [r.key for r in flask_routes(app)]
-    finally:
-        app.extensions["figway"].close()
-    return mf.check_routes(manifest, legacy, _twins(settings))
+    return mf.check_routes(manifest, target.legacy_keys(), target.twins())
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    settings = Settings()
+    from gateway import changes as ops
+    from shared.db.engine import create_sync_engine, sync_sessionmaker
+
+    settings = _target(args).settings
     engine = create_sync_engine(settings)
     try:
         with sync_sessionmaker(engine)() as session:
@@ -217,7 +249,13 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_users_unlock(args: argparse.Namespace) -> int:
-    engine = create_sync_engine(Settings())
+    from sqlalchemy import select
+
+    from shared.db.engine import create_sync_engine, sync_sessionmaker
+    from shared.db.models import User
+    from shared.services import auth as auth_service
+
+    engine = create_sync_engine(_target(args).settings)
     try:
         with sync_sessionmaker(engine)() as session:
             user = session.scalars(select(User).where(User.username == args.username)).one_or_none()

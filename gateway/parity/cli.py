@@ -6,10 +6,7 @@ import argparse
 import sys
 from collections import defaultdict
 
-from gateway import manifest as mf
-from gateway.parity import runner
-from gateway.parity.scenarios import scenarios_for
-from shared.config import Settings
+from gateway.target import Target
 
 
 def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,11 +23,20 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from fastapi_app import create_fastapi_app
-    from gateway.app import modern_route_keys
+    from gateway import manifest as mf
+    from gateway.parity import runner
 
-    settings = Settings()
-    manifest = mf.load(settings.manifest)
+    target: Target = getattr(args, "target", None) or Target(None)
+    catalogue = target.scenarios()
+    if not catalogue:
+        print(
+            f"figway verify: no parity scenarios for {target.name}: the scenario catalogue "
+            "(gateway/parity/catalogue/) covers the demo app only, so nothing can be "
+            "verified; flips of this app to fastapi need --force",
+            file=sys.stderr,
+        )
+        return 2
+    manifest = mf.load(target.manifest_path)
     entries = [
         e
         for e in manifest.entries
@@ -40,9 +46,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if not entries:
         print("figway verify: no route matches", file=sys.stderr)
         return 2
-    twins = {mf.twin_key(k) for k in modern_route_keys(create_fastapi_app(settings).routes)}
+    twins = {mf.twin_key(k) for k in target.twins() or ()}
     with_twin = [e for e in entries if mf.twin_key(e.key) in twins]
-    outcomes = runner.run(scenarios_for({e.key for e in with_twin}), args.database_url)
+    wanted = {e.key for e in with_twin}
+    outcomes = runner.run([s for s in catalogue if s.route in wanted], args.database_url)
     by_route: dict[str, list[runner.Outcome]] = defaultdict(list)
     for outcome in outcomes:
         by_route[outcome.scenario.route].append(outcome)

@@ -7,7 +7,7 @@ import io
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -66,8 +66,14 @@ CLIENT_ADDRESS = "127.0.0.1"
 USER_AGENT = "figway-parity"
 
 
-def run(scenarios: list[Scenario], database_url: str | None = None) -> list[Outcome]:
+def run(
+    scenarios: list[Scenario],
+    database_url: str | None = None,
+    *,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
     """`database_url`: a MariaDB server to create the databases on; SQLite files if None.
+    `on_outcome` is told each scenario's outcome as soon as it is known (progress).
 
     Both sides talk to the same fake metadata provider, served for real on a loopback port
     (or, for a scenario with provider="down", to a port where nobody listens).
@@ -79,10 +85,13 @@ def run(scenarios: list[Scenario], database_url: str | None = None) -> list[Outc
         _refused_url() as down,
     ):
         providers = {"up": provider, "down": down}
-        return [
-            _run_one(s, Path(tmp) / str(i), databases, providers[s.provider])
-            for i, s in enumerate(scenarios)
-        ]
+        outcomes = []
+        for i, s in enumerate(scenarios):
+            outcome = _run_one(s, Path(tmp) / str(i), databases, providers[s.provider])
+            if on_outcome is not None:
+                on_outcome(outcome)
+            outcomes.append(outcome)
+        return outcomes
 
 
 class _Databases:

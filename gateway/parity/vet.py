@@ -2,23 +2,80 @@
 
 from __future__ import annotations
 
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
 from gateway.changes import Change, ChangeRefused
-from gateway.parity import runner
-from gateway.parity.scenarios import scenarios_for
+
+if TYPE_CHECKING:
+    from gateway.parity.runner import Outcome
+    from gateway.parity.scenario import Scenario
+
+# Told one line per route once its scenarios have run: a long check is not silent.
+Progress = Callable[[str], None]
 
 
-def require_parity(changes: list[Change], database_url: str | None = None) -> None:
-    """Raise ChangeRefused naming each route without scenarios or with a failing one."""
+def require_parity(
+    changes: list[Change],
+    database_url: str | None = None,
+    *,
+    catalogue: Sequence[Scenario] | None = None,
+    progress: Progress | None = None,
+) -> None:
+    """Raise ChangeRefused naming each route without scenarios or with a failing one.
+
+    `catalogue`: the scenarios to pick from (default: the demo's); `progress`: told
+    `[i/n] ROUTE: k scenarios, m matched (s)` as each route's scenarios finish."""
     moving = {c.route for c in changes if c.to_owner == "fastapi"}
     if not moving:
         return  # back to flask is always allowed: that is the rollback
-    scenarios = scenarios_for(moving)
+    if catalogue is None:
+        from gateway.parity.scenarios import scenarios_for
+
+        scenarios = scenarios_for(moving)
+    else:
+        scenarios = [s for s in catalogue if s.route in moving]
+    # One route's scenarios together (a stable sort: their own order is kept).
+    scenarios.sort(key=lambda s: s.route)
     covered = {s.route for s in scenarios}
     problems = [f"{route}: no parity scenarios" for route in sorted(moving - covered)]
-    for outcome in runner.run(scenarios, database_url):
-        if outcome.difference is not None:
-            problems.append(f"{outcome.scenario.label}: {outcome.difference}")
+    if scenarios:
+        from gateway.parity import runner
+
+        on_outcome = _reporter(scenarios, progress) if progress is not None else None
+        for outcome in runner.run(scenarios, database_url, on_outcome=on_outcome):
+            if outcome.difference is not None:
+                problems.append(f"{outcome.scenario.label}: {outcome.difference}")
     if problems:
         raise ChangeRefused(
             "parity check failed (use --force to flip anyway):\n  " + "\n  ".join(problems)
         )
+
+
+def _reporter(scenarios: Sequence[Scenario], progress: Progress) -> Callable[[Outcome], None]:
+    left = Counter(s.route for s in scenarios)
+    routes = len(left)
+    done: list[Outcome] = []
+    started = time.perf_counter()
+
+    def on_outcome(outcome: Outcome) -> None:
+        nonlocal started
+        route = outcome.scenario.route
+        done.append(outcome)
+        left[route] -= 1
+        if left[route]:
+            return
+        ran = [o for o in done if o.scenario.route == route]
+        bad = sum(1 for o in ran if o.difference is not None)
+        verdict = f"{len(ran) - bad} matched" + (f", {bad} MISMATCHED" if bad else "")
+        finished = routes - sum(1 for n in left.values() if n)
+        elapsed = time.perf_counter() - started
+        progress(
+            f"[{finished}/{routes}] {route}: {len(ran)} scenario(s), {verdict} ({elapsed:.1f} s)"
+        )
+        done.clear()
+        started = time.perf_counter()
+
+    return on_outcome

@@ -1,0 +1,198 @@
+"""`figway --app MODULE:ATTR`: the CLI over someone else's app (tests/foreign_app.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from gateway import manifest as mf
+from gateway.changes import Change, ChangeRefused
+from gateway.cli import main
+from gateway.parity.vet import require_parity
+from gateway.routes import flask_routes
+from tests import foreign_app
+
+GATEWAY = "tests.foreign_app:make_gateway"
+FLASK = "tests.foreign_app:legacy"
+ROOT = Path(__file__).resolve().parents[1]
+KEYS = ["GET /about", "GET /hello/<int:n>", "GET /items", "POST /items"]
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv(foreign_app.DIR_VAR, str(tmp_path))
+    monkeypatch.delenv("FIGWAY_APP", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def manifest(workdir: Path) -> Path:
+    path = workdir / "routes.yaml"
+    assert main(["init", "--app", FLASK, "--out", str(path)]) == 0
+    return path
+
+
+@pytest.fixture
+def audited(manifest: Path) -> Path:
+    """The manifest, and the database its gateway's settings name, at head."""
+    assert main(["--app", GATEWAY, "db", "upgrade"]) == 0
+    return manifest
+
+
+def owners(path: Path) -> dict[str, str]:
+    return {e.key: e.owner for e in mf.load(path).entries}
+
+
+def test_init_writes_a_manifest_that_loads_and_fits_the_flask_app(workdir, capsys):
+    path = workdir / "sub" / "routes.yaml"
+    assert main(["init", "--app", FLASK, "--out", str(path)]) == 0
+    assert "4 route(s)" in capsys.readouterr().out
+    loaded = mf.load(path)
+    assert sorted(e.key for e in loaded.entries) == KEYS
+    assert {(e.owner, e.phase, e.auth) for e in loaded.entries} == {("flask", 1, "public")}
+    legacy = [r.key for r in flask_routes(foreign_app.legacy)]
+    assert mf.check_routes(loaded, legacy, None) == []
+    text = path.read_text()
+    assert "#   owner: flask | fastapi" in text and "#   auth:" in text
+
+    path.write_text("# mine\n")
+    assert main(["init", "--app", FLASK, "--out", str(path)]) == 1
+    assert "exists; --force" in capsys.readouterr().err
+    assert path.read_text() == "# mine\n"
+    assert main(["init", "--app", FLASK, "--out", str(path), "--force"]) == 0
+    assert len(mf.load(path).entries) == 4
+
+
+def test_init_takes_the_gateway_or_its_factory_too(manifest, capsys):
+    other = manifest.with_name("again.yaml")
+    assert main(["--app", GATEWAY, "init", "--out", str(other)]) == 0
+    assert other.read_text() == manifest.read_text()
+
+
+def test_status_checks_the_apps_own_manifest_and_lists_routes(manifest, capsys):
+    assert main(["--app", GATEWAY, "status", "--routes"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"manifest: {manifest} of {GATEWAY} (valid)"
+    assert any(line.startswith("total") and " 4 " in line for line in out)
+    listed = {line.split("  ")[0].strip(): line.split() for line in out if line[:4] in KEYS_HEADS}
+    assert sorted(listed) == KEYS
+    assert all(cols[-3:-1] == ["flask", "public"] for cols in listed.values())
+
+
+KEYS_HEADS = {"GET ", "POST"}
+
+
+def test_status_names_a_route_the_flask_app_does_not_have(manifest, capsys):
+    manifest.write_text(manifest.read_text().replace('"GET /about"', '"GET /gone"'))
+    # Building the gateway checks the manifest: refused, and said why.
+    assert main(["--app", GATEWAY, "status"]) == 1
+    err = capsys.readouterr().err
+    assert "GET /gone: the legacy app has no such route" in err
+    assert "GET /about: legacy route missing from the manifest" in err
+
+
+def test_flip_and_rollback_follow_the_app(audited, capsys):
+    assert main(["--app", GATEWAY, "flip", "GET /items", "--to", "fastapi"]) == 1
+    assert "GET /items: no parity scenarios" in capsys.readouterr().err
+    assert owners(audited)["GET /items"] == "flask"
+
+    assert main(["--app", GATEWAY, "flip", "GET /items", "--to", "fastapi", "--force"]) == 0
+    assert "GET /items: flask -> fastapi" in capsys.readouterr().out
+    assert owners(audited)["GET /items"] == "fastapi"
+    with TestClient(foreign_app.make_gateway()) as client:
+        served = client.get("/items")
+        assert served.headers["x-served-by"] == "fastapi" and served.json()["side"] == "fastapi"
+        assert client.get("/about").headers["x-served-by"] == "flask"
+
+    assert main(["--app", GATEWAY, "flip", "GET /about", "--to", "fastapi", "--force"]) == 1
+    assert "no FastAPI twin for: GET /about" in capsys.readouterr().err
+
+    # A phase moves whole or not at all: two of its routes have no twin.
+    assert main(["--app", GATEWAY, "rollout", "--phase", "1", "--force"]) == 1
+    assert "no FastAPI twin for: GET /about, POST /items" in capsys.readouterr().err
+
+    assert main(["--app", GATEWAY, "flip", "get /hello/<int:n>", "--to", "fastapi", "--force"]) == 0
+    assert main(["--app", GATEWAY, "rollback", "GET /items", "--reason", "not yet"]) == 0
+    assert owners(audited) == {k: "fastapi" if k == "GET /hello/<int:n>" else "flask" for k in KEYS}
+    assert main(["--app", GATEWAY, "rollback", "--all", "--by", "ops"]) == 0
+    assert set(owners(audited).values()) == {"flask"}
+    capsys.readouterr()
+
+    assert main(["--app", GATEWAY, "history"]) == 0
+    history = capsys.readouterr().out.splitlines()
+    assert len(history) == 4
+    assert "flip" in history[0] and "GET /items: flask -> fastapi" in history[0]
+    assert "rollback" in history[2] and "(not yet)" in history[2]
+    assert " ops " in history[3] and "GET /hello/<int:n>: fastapi -> flask" in history[3]
+
+
+def test_figway_app_env_var_names_the_app(manifest, monkeypatch, capsys):
+    monkeypatch.setenv("FIGWAY_APP", GATEWAY)
+    assert main(["routes"]) == 0
+    assert capsys.readouterr().out.split("\n")[:-1] == KEYS
+    assert main(["routes", "--json"]) == 0
+    assert '"endpoint": "add_item"' in capsys.readouterr().out
+    # --app wins over the variable.
+    assert main(["--app", FLASK, "routes"]) == 0
+    assert capsys.readouterr().out.split("\n")[:-1] == KEYS
+
+
+def test_verify_says_there_are_no_scenarios_for_another_app(manifest, capsys):
+    assert main(["--app", GATEWAY, "verify"]) == 2
+    err = capsys.readouterr().err
+    assert f"no parity scenarios for {GATEWAY}" in err and "--force" in err
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("tests.foreign_app", "expected MODULE:ATTR"),
+        ("tests.foreign_app:nothing", "has no 'nothing'"),
+        ("tests.no_such_module:app", "no module named 'tests.no_such_module'"),
+        ("tests.foreign_app:DIR_VAR", "str is not a gateway"),
+        (FLASK, "is a Flask app; this command needs the gateway"),
+    ],
+)
+def test_a_wrong_app_is_named_and_refused(manifest, capsys, spec, message):
+    assert main(["status", "--app", spec]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_demo_commands_refuse_another_app(manifest, capsys):
+    assert main(["--app", GATEWAY, "seed-demo"]) == 2
+    assert "a command of the demo app" in capsys.readouterr().err
+
+
+def test_parity_progress_one_line_per_route():
+    lines: list[str] = []
+    require_parity([Change("GET /api/version", 1, "flask", "fastapi")], progress=lines.append)
+    assert len(lines) == 1 and lines[0].startswith("[1/1] GET /api/version: ")
+    assert "MISMATCHED" not in lines[0]
+    # No scenarios at all: refused at once, nothing run, nothing reported.
+    with pytest.raises(ChangeRefused, match="GET /api/version: no parity scenarios"):
+        require_parity(
+            [Change("GET /api/version", 1, "flask", "fastapi")], catalogue=(), progress=lines.append
+        )
+    assert len(lines) == 1
+
+
+def test_help_imports_neither_app():
+    probe = (
+        "import sys\n"
+        "from gateway.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ['flask', 'fastapi', 'legacy_flask', 'fastapi_app', 'sqlalchemy']\n"
+        "print('LOADED', [m for m in heavy if m in sys.modules])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert "--app MODULE:ATTR" in done.stdout
+    assert "LOADED []" in done.stdout
