@@ -41,6 +41,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         if isinstance(exc, ManifestError):  # building the app's gateway checks its manifest
             print(f"figway: {args.target.name}: the manifest is invalid:\n{exc}", file=sys.stderr)
+            if any(p.message.startswith("cannot read") for p in exc.problems):
+                print(
+                    "(no manifest yet? `figway init --app MODULE:FLASK_APP --out PATH` "
+                    "writes one from the Flask app's routes)",
+                    file=sys.stderr,
+                )
             return 1
         raise
     finally:

@@ -180,6 +180,32 @@ def test_parity_progress_one_line_per_route():
     assert len(lines) == 1
 
 
+def test_demo_flip_reports_parity_progress_and_status_stays_the_demos(
+    tmp_path, monkeypatch, capsys
+):
+    from tests.test_contract import legacy_manifest
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("FIGWAY_APP", raising=False)
+    path = legacy_manifest(tmp_path / "migration_status.yaml")
+    for name, value in {
+        "FIGWAY_MANIFEST": str(path),
+        "FIGWAY_VAR_DIR": str(tmp_path / "var"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'figway.db'}",
+        "SECRET_KEY": "cli-secret-key-0123456789abcdef",
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert main(["db", "upgrade"]) == 0
+    assert main(["flip", "GET /api/version", "--to", "fastapi", "--by", "t"]) == 0
+    done = capsys.readouterr()
+    assert "GET /api/version: flask -> fastapi" in done.out
+    progress = [line.strip() for line in done.err.splitlines() if line.strip().startswith("[")]
+    assert len(progress) == 1 and progress[0].startswith("[1/1] GET /api/version: ")
+    assert main(["status"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == f"manifest: {path} of the demo app (valid)"
+
+
 def test_help_imports_neither_app():
     probe = (
         "import sys\n"
@@ -196,3 +222,29 @@ def test_help_imports_neither_app():
     )
     assert "--app MODULE:ATTR" in done.stdout
     assert "LOADED []" in done.stdout
+
+
+def test_a_missing_manifest_points_at_init(workdir, capsys):
+    assert main(["--app", GATEWAY, "status"]) == 1
+    err = capsys.readouterr().err
+    assert "routes.yaml: cannot read" in err and "figway init --app" in err
+
+
+def test_the_gateway_object_itself_and_a_plain_wsgi_legacy_side(manifest, monkeypatch, capsys):
+    from gateway.app import create_gateway
+
+    monkeypatch.setattr(foreign_app, "built", foreign_app.make_gateway(), raising=False)
+    assert main(["--app", "tests.foreign_app:built", "routes"]) == 0
+    assert capsys.readouterr().out.split("\n")[:-1] == KEYS
+
+    def plain(environ: object, start_response: object) -> list[bytes]:
+        raise AssertionError("not called")
+
+    other = create_gateway(
+        foreign_app.settings(), legacy=plain, modern=foreign_app.modern, manifest=manifest
+    )
+    monkeypatch.setattr(foreign_app, "plain", other, raising=False)
+    assert main(["--app", "tests.foreign_app:plain", "routes"]) == 1
+    assert "is not a Flask app" in capsys.readouterr().err
+    # Nothing to check the legacy routes against: only the twins are checked.
+    assert main(["--app", "tests.foreign_app:plain", "status"]) == 0
