@@ -255,7 +255,15 @@ def cmd_users_unlock(args: argparse.Namespace) -> int:
     from shared.db.models import User
     from shared.services import auth as auth_service
 
-    engine = create_sync_engine(_target(args).settings)
+    target = _target(args)
+    if not target.is_demo:
+        print(
+            f"figway users unlock: the demo app's accounts; it does not apply to --app "
+            f"{target.spec}",
+            file=sys.stderr,
+        )
+        return 2
+    engine = create_sync_engine(target.settings)
     try:
         with sync_sessionmaker(engine)() as session:
             user = session.scalars(select(User).where(User.username == args.username)).one_or_none()
