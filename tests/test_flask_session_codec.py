@@ -157,10 +157,12 @@ def test_dataclasses_as_flask_writes_them(flask_serializer: TaggedJSONSerializer
 def foreign_app(**config: Any) -> Flask:
     app = Flask("foreign")
     app.config.update(
-        SECRET_KEY="a-foreign-secret-that-figway-never-saw",
-        SESSION_COOKIE_NAME="shop_session",
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=3),
-        **config,
+        {
+            "SECRET_KEY": "a-foreign-secret-that-figway-never-saw",
+            "SESSION_COOKIE_NAME": "shop_session",
+            "PERMANENT_SESSION_LIFETIME": timedelta(hours=3),
+            **config,
+        }
     )
     return app
 
@@ -360,3 +362,50 @@ def test_the_codec_imports_neither_flask_nor_werkzeug():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+class _ShopSessions(SecureCookieSessionInterface):
+    salt = "shop-cookie"
+
+    def get_cookie_name(self, app: Flask) -> str:
+        return "shop_" + super().get_cookie_name(app)
+
+
+def test_a_session_interface_subclass_counts():
+    app = foreign_app(SESSION_COOKIE_NAME="sess")
+    app.session_interface = _ShopSessions()
+    codec = SessionCookieCodec.from_flask_app(app)
+    assert codec.name == "shop_sess"
+    with app.app_context():
+        theirs = _signer(app).dumps({"user_id": 3})
+    assert codec.loads(theirs) == {"user_id": 3}
+    assert SessionCookieCodec.from_flask_app(foreign_app()).loads(theirs) == {}
+
+
+def test_custom_tags_are_reported(caplog: pytest.LogCaptureFixture):
+    from flask.json.tag import JSONTag
+
+    class TagSet(JSONTag):
+        key = " s"
+
+        def check(self, value: Any) -> bool:
+            return isinstance(value, set)
+
+        def to_json(self, value: Any) -> Any:
+            return sorted(value)
+
+        def to_python(self, value: Any) -> Any:
+            return set(value)
+
+    app = foreign_app()
+    interface = SecureCookieSessionInterface()
+    interface.serializer = TaggedJSONSerializer()
+    interface.serializer.register(TagSet)
+    app.session_interface = interface
+    with caplog.at_level("WARNING", logger="figway.session"):
+        SessionCookieCodec.from_flask_app(app)
+    assert "' s'" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="figway.session"):
+        SessionCookieCodec.from_flask_app(foreign_app())
+    assert caplog.text == ""

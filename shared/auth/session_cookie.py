@@ -24,6 +24,7 @@ import decimal
 import email.utils
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -34,6 +35,8 @@ from uuid import UUID
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from shared.config import Settings
+
+log = logging.getLogger("figway.session")
 
 SALT = "cookie-session"
 _PATH_SAFE = "%!$&'()*+,/:=@"  # Werkzeug's dump_cookie: a URL path segment, no semicolon
@@ -205,32 +208,52 @@ class CookieSettings:
 
     @classmethod
     def from_flask_app(cls, app: Any) -> CookieSettings:
-        """A Flask app's session settings, read from `app.config`, `app.json` and
-        `app.session_interface` without importing Flask. ValueError when the app has no
-        SECRET_KEY (Flask then has no session at all) or no signed-cookie session."""
+        """A Flask app's session settings, read without importing Flask: its
+        `session_interface`'s own getters (so a subclass's overrides count), which read
+        `app.config` (SECRET_KEY, SECRET_KEY_FALLBACKS, SESSION_COOKIE_*,
+        PERMANENT_SESSION_LIFETIME, SESSION_REFRESH_EACH_REQUEST), and its JSON provider's
+        sort_keys and ensure_ascii. ValueError when the app has no SECRET_KEY (Flask then
+        keeps no session) or keeps it elsewhere than in a signed cookie."""
         config: Mapping[str, Any] = app.config
-        secret = config.get("SECRET_KEY")
+        secret = getattr(app, "secret_key", None) or config.get("SECRET_KEY")
         if not secret:
             raise ValueError("the Flask app has no SECRET_KEY: it keeps no session")
         interface = getattr(app, "session_interface", None)
         if interface is None or not hasattr(interface, "get_signing_serializer"):
             raise ValueError("the Flask app does not keep its session in a signed cookie")
+        tags = getattr(getattr(interface, "serializer", None), "tags", None)
+        if tags is not None and set(tags) != TAGS:
+            log.warning(
+                "the Flask app's session serializer has tags %s: values under the others "
+                "read as plain tagged dicts",
+                sorted(set(tags) - TAGS),
+            )
+
+        def ask(getter: str, key: str, default: Any) -> Any:
+            method = getattr(interface, getter, None)
+            if callable(method):
+                return method(app)
+            return config.get(key, default)
+
         # Flask: itsdangerous gets [*fallbacks, key]; we keep the current key first.
         keys = (secret, *(config.get("SECRET_KEY_FALLBACKS") or ()))
-        lifetime = config.get("PERMANENT_SESSION_LIFETIME", DEFAULT_LIFETIME_S)
+        lifetime = getattr(app, "permanent_session_lifetime", None)
+        if lifetime is None:
+            lifetime = config.get("PERMANENT_SESSION_LIFETIME", DEFAULT_LIFETIME_S)
         if isinstance(lifetime, timedelta):
             lifetime = lifetime.total_seconds()
+        path = ask("get_cookie_path", "SESSION_COOKIE_PATH", None)
         provider = getattr(app, "json", None)
         return cls(
             secret_keys=tuple(keys),
-            name=config.get("SESSION_COOKIE_NAME") or "session",
+            name=ask("get_cookie_name", "SESSION_COOKIE_NAME", "session"),
             lifetime_s=int(lifetime),
-            domain=config.get("SESSION_COOKIE_DOMAIN") or None,
-            path=config.get("SESSION_COOKIE_PATH") or config.get("APPLICATION_ROOT") or "/",
-            secure=bool(config.get("SESSION_COOKIE_SECURE", False)),
-            httponly=bool(config.get("SESSION_COOKIE_HTTPONLY", True)),
-            samesite=config.get("SESSION_COOKIE_SAMESITE"),
-            partitioned=bool(config.get("SESSION_COOKIE_PARTITIONED", False)),
+            domain=ask("get_cookie_domain", "SESSION_COOKIE_DOMAIN", None) or None,
+            path=path or config.get("APPLICATION_ROOT") or "/",
+            secure=bool(ask("get_cookie_secure", "SESSION_COOKIE_SECURE", False)),
+            httponly=bool(ask("get_cookie_httponly", "SESSION_COOKIE_HTTPONLY", True)),
+            samesite=ask("get_cookie_samesite", "SESSION_COOKIE_SAMESITE", None),
+            partitioned=bool(ask("get_cookie_partitioned", "SESSION_COOKIE_PARTITIONED", False)),
             refresh_each_request=bool(config.get("SESSION_REFRESH_EACH_REQUEST", True)),
             sort_keys=bool(getattr(provider, "sort_keys", True)),
             ensure_ascii=bool(getattr(provider, "ensure_ascii", True)),
