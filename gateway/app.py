@@ -18,12 +18,12 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import manifest as mf
-from gateway.flask_session import SCOPE_KEY as FLASK_SESSION_KEY
 from gateway.legacy import LegacyGuard
 from gateway.metrics import GatewayMetrics
 from gateway.table import FASTAPI, FLASK, RouteTable
 from gateway.watcher import ManifestWatcher
 from gateway.wsgi import OneHopWSGIMiddleware, stop_when_client_leaves
+from shared.auth.session_cookie import SCOPE_KEY as FLASK_SESSION_KEY
 from shared.auth.session_cookie import SessionCookieCodec
 from shared.config import Settings
 from shared.errors import BadRequest

@@ -18,10 +18,15 @@ request the codec for that cookie. A FastAPI route then sees what the Flask side
     gateway = create_gateway(settings, legacy=flask_app, modern=api)
 
 The session is read-only here: a route that must change it sets the cookie itself with
-`flask_session_codec(request).set_cookie(...)`. Outside the gateway (a FastAPI app run or
-tested on its own) set `api.state.flask_session_codec =
-SessionCookieCodec.from_flask_app(flask_app)` (or a codec built from settings) and the
-dependency uses it. Nothing here imports Flask.
+`flask_session_codec(request).set_cookie(...)`. Flask re-signs a permanent session on
+every response, so that a user active for longer than PERMANENT_SESSION_LIFETIME stays
+logged in; for visits to FastAPI routes to count too, add the same refresh to your app:
+`api.add_middleware(SlidingFlaskSession)` (it takes the gateway's codec).
+
+Outside the gateway (a FastAPI app run or tested on its own) set
+`api.state.flask_session_codec = SessionCookieCodec.from_flask_app(flask_app)` (or a codec
+built from settings): the dependency and the middleware use it. Nothing here imports
+Flask.
 """
 
 from __future__ import annotations
@@ -32,10 +37,17 @@ from typing import Annotated, Any
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
-from shared.auth.session_cookie import SessionCookieCodec
+from shared.auth.session_cookie import SCOPE_KEY, SessionCookieCodec, codec_in_scope
+from shared.web.sliding_session import SlidingSession as SlidingFlaskSession
 
-# The ASGI scope key under which the gateway passes its codec to the FastAPI side.
-SCOPE_KEY = "figway.flask_session"
+__all__ = [
+    "SCOPE_KEY",
+    "FlaskSession",
+    "FlaskSessionDep",
+    "SlidingFlaskSession",
+    "flask_session",
+    "flask_session_codec",
+]
 FLASHES_KEY = "_flashes"  # where flask.flash keeps pending messages: [(category, message)]
 
 
@@ -85,11 +97,8 @@ def flask_session_codec(connection: HTTPConnection) -> SessionCookieCodec:
     """The codec of the Flask session cookie for this request: the gateway's (built from
     the legacy Flask app), else `app.state.flask_session_codec`. RuntimeError when there
     is neither (the legacy app is no Flask app, or has no SECRET_KEY)."""
-    codec = connection.scope.get(SCOPE_KEY)
+    codec = codec_in_scope(connection.scope)
     if codec is None:
-        app = connection.scope.get("app")
-        codec = getattr(getattr(app, "state", None), "flask_session_codec", None)
-    if not isinstance(codec, SessionCookieCodec):
         raise RuntimeError(
             "no Flask session here: the gateway's legacy app is no Flask app with a "
             "SECRET_KEY, and app.state.flask_session_codec is not set"

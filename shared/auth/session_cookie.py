@@ -39,6 +39,9 @@ from shared.config import Settings
 log = logging.getLogger("figway.session")
 
 SALT = "cookie-session"
+# The ASGI scope key under which the gateway hands the FastAPI side its legacy Flask app's
+# codec (gateway.flask_session reads it).
+SCOPE_KEY = "figway.flask_session"
 _PATH_SAFE = "%!$&'()*+,/:=@"  # Werkzeug's dump_cookie: a URL path segment, no semicolon
 # Flask's defaults (flask.app.Flask.default_config), for keys a config does not carry.
 DEFAULT_LIFETIME_S = 31 * 24 * 3600
@@ -342,3 +345,13 @@ class SessionCookieCodec:
             parts.append(self._domain)
         parts += ["Expires=Thu, 01 Jan 1970 00:00:00 GMT", "Max-Age=0"]
         return "; ".join([*parts, *self._tail])
+
+
+def codec_in_scope(scope: Mapping[str, Any]) -> SessionCookieCodec | None:
+    """The Flask session codec for an ASGI request: the gateway's (SCOPE_KEY), else the
+    app's `state.flask_session_codec` (a FastAPI app serving on its own)."""
+    codec = scope.get(SCOPE_KEY)
+    if codec is None:
+        state = getattr(scope.get("app"), "state", None)
+        codec = getattr(state, "flask_session_codec", None)
+    return codec if isinstance(codec, SessionCookieCodec) else None

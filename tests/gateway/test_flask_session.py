@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from flask import Flask, flash, session
+from flask import Flask, flash, request, session
 from starlette.testclient import TestClient
 
 from gateway.app import Gateway, create_gateway
-from gateway.flask_session import FlaskSessionDep
+from gateway.flask_session import FlaskSessionDep, SlidingFlaskSession
 from shared.auth.session_cookie import SessionCookieCodec
 from shared.config import Settings
 
@@ -29,19 +29,22 @@ routes:
 SHOP_KEY = "the-shop's-own-secret-0123456789"
 
 
-def shop_app() -> Flask:
+def shop_app(**config: Any) -> Flask:
     app = Flask("shop")
     app.config.update(
-        SECRET_KEY=SHOP_KEY,
-        SESSION_COOKIE_NAME="shop_session",
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=2),
-        SESSION_COOKIE_SAMESITE="Lax",
+        {
+            "SECRET_KEY": SHOP_KEY,
+            "SESSION_COOKIE_NAME": "shop_session",
+            "PERMANENT_SESSION_LIFETIME": timedelta(hours=2),
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            **config,
+        }
     )
 
     @app.post("/login")
     def login() -> dict[str, bool]:
         session.clear()
-        session.permanent = True
+        session.permanent = request.args.get("remember", "1") == "1"
         session["user_id"] = 42
         session["roles"] = ("buyer", "seller")
         flash("Welcome back")
@@ -60,8 +63,10 @@ def shop_app() -> Flask:
     return app
 
 
-def api_app() -> FastAPI:
+def api_app(*, sliding: bool = False) -> FastAPI:
     api = FastAPI()
+    if sliding:
+        api.add_middleware(SlidingFlaskSession)
 
     @api.get("/api/whoami")
     def whoami(flask_session: FlaskSessionDep) -> dict[str, Any]:
@@ -76,8 +81,7 @@ def api_app() -> FastAPI:
     return api
 
 
-@pytest.fixture
-def gateway(tmp_path: Path) -> Gateway:
+def shop_gateway(tmp_path: Path, legacy: Flask, modern: FastAPI) -> Gateway:
     manifest = tmp_path / "m.yaml"
     manifest.write_text(MANIFEST)
     # figway's own settings carry another key and cookie name: the Flask app's must win.
@@ -89,7 +93,12 @@ def gateway(tmp_path: Path) -> Gateway:
         database_url=f"sqlite:///{tmp_path / 'x.db'}",
         log_file=tmp_path / "figway.log",
     )
-    return create_gateway(settings, legacy=shop_app(), modern=api_app(), manifest=manifest)
+    return create_gateway(settings, legacy=legacy, modern=modern, manifest=manifest)
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Gateway:
+    return shop_gateway(tmp_path, shop_app(), api_app())
 
 
 @pytest.fixture
@@ -200,3 +209,33 @@ def test_the_demo_gateway_keeps_its_cookie(gw_settings: Settings):
         == data
         == ours.loads(demo.flask_session.dumps(data))
     )
+
+
+def _refreshed(response: Any) -> list[str]:
+    return [c for c in response.headers.get_list("set-cookie") if c.startswith("shop_session=")]
+
+
+def test_fastapi_visits_slide_a_permanent_session(tmp_path: Path):
+    gateway = shop_gateway(tmp_path, shop_app(), api_app(sliding=True))
+    with TestClient(gateway, base_url="http://127.0.0.1") as client:
+        assert _refreshed(client.get("/api/whoami")) == []  # no session, nothing to slide
+        client.post("/login")
+        (cookie,) = _refreshed(client.get("/api/whoami"))
+        attributes = cookie.split("; ")[1:]
+        assert attributes[0].startswith("Expires=")
+        assert attributes[1:] == ["HttpOnly", "Path=/", "SameSite=Lax"]
+        value = cookie.split(";")[0].split("=", 1)[1]
+        assert gateway.flask_session is not None
+        assert gateway.flask_session.loads(value)["user_id"] == 42
+
+        client.post("/login?remember=0")  # a browser session: Flask does not refresh it
+        assert _refreshed(client.get("/api/whoami")) == []
+
+
+def test_no_sliding_when_the_flask_app_does_not_refresh(tmp_path: Path):
+    legacy = shop_app(SESSION_REFRESH_EACH_REQUEST=False)
+    gateway = shop_gateway(tmp_path, legacy, api_app(sliding=True))
+    with TestClient(gateway, base_url="http://127.0.0.1") as client:
+        client.post("/login")
+        assert client.get("/api/whoami").json()["user_id"] == 42
+        assert _refreshed(client.get("/api/whoami")) == []
