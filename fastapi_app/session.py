@@ -1,56 +1,8 @@
-"""The legacy session's sliding expiry, kept on the FastAPI side.
-
-Flask re-signs a permanent session cookie on every response (SESSION_REFRESH_EACH_REQUEST),
-so a client that keeps using the app stays logged in. A twin that did not would log users
-out after the lifetime even while they are active; this pure ASGI middleware re-issues the
-cookie exactly when Flask would: a valid, permanent session arrived and the route did not
-set or clear the cookie itself.
-"""
+"""The legacy session's sliding expiry, kept on the twins (shared.web.sliding_session):
+Flask re-signs a permanent session cookie on every response, and so do they."""
 
 from __future__ import annotations
 
-from http.cookies import SimpleCookie
+from shared.web.sliding_session import SlidingSession
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from shared.auth.session_cookie import SessionCookieCodec
-
-
-class SlidingSession:
-    def __init__(self, app: ASGIApp, codec: SessionCookieCodec) -> None:
-        self.app = app
-        self.codec = codec
-        self._set_prefix = f"{codec.name}=".encode()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        data = self.codec.loads(_request_cookie(scope, self.codec.name))
-        if not data.get("_permanent"):
-            await self.app(scope, receive, send)
-            return
-
-        async def refresh(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = message.setdefault("headers", [])
-                if not any(
-                    k == b"set-cookie" and v.startswith(self._set_prefix) for k, v in headers
-                ):
-                    headers.append((b"set-cookie", self.codec.set_cookie(data).encode()))
-            await send(message)
-
-        await self.app(scope, receive, refresh)
-
-
-def _request_cookie(scope: Scope, name: str) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == b"cookie":
-            jar: SimpleCookie = SimpleCookie()
-            try:
-                jar.load(value.decode("latin-1"))
-            except ValueError:
-                return None
-            morsel = jar.get(name)
-            return morsel.value if morsel is not None else None
-    return None
+__all__ = ["SlidingSession"]

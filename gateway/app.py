@@ -23,6 +23,8 @@ from gateway.metrics import GatewayMetrics
 from gateway.table import FASTAPI, FLASK, RouteTable
 from gateway.watcher import ManifestWatcher
 from gateway.wsgi import OneHopWSGIMiddleware, stop_when_client_leaves
+from shared.auth.session_cookie import SCOPE_KEY as FLASK_SESSION_KEY
+from shared.auth.session_cookie import SessionCookieCodec
 from shared.config import Settings
 from shared.errors import BadRequest
 from shared.web.headers import EVERY_RESPONSE
@@ -52,6 +54,9 @@ class Gateway:
         self.guard = guard
         self.admin: ASGIApp | None = None  # set by create_gateway (it needs the gateway)
         self.modern_keys: list[str] | None = None  # the twins a route may be flipped to
+        # The legacy Flask app's session cookie, handed to the FastAPI side in each scope
+        # (gateway.flask_session); None when the legacy app is no Flask app with a key.
+        self.flask_session: SessionCookieCodec | None = None
         self._modern_only = tuple(modern_only)
         self._sides = {FLASK: self.legacy, FASTAPI: self.modern}
         self._stamp = {FLASK: (b"x-served-by", b"flask"), FASTAPI: (b"x-served-by", b"fastapi")}
@@ -63,6 +68,8 @@ class Gateway:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
+        if self.flask_session is not None and kind != "lifespan":
+            scope[FLASK_SESSION_KEY] = self.flask_session
         if kind == "lifespan":
             await self._lifespan(receive, send)
         elif not self._hosts.allows(_host(scope)):
@@ -183,6 +190,17 @@ def _legacy_route_keys(legacy: Any) -> list[str] | None:
     return [r.key for r in flask_routes(legacy)]
 
 
+def flask_session_codec(legacy: Any) -> SessionCookieCodec | None:
+    """The codec of a Flask app's session cookie, from its config; None for other WSGI
+    apps, and for a Flask app without a SECRET_KEY or a signed-cookie session."""
+    if not hasattr(legacy, "config") or not hasattr(legacy, "session_interface"):
+        return None
+    try:
+        return SessionCookieCodec.from_flask_app(legacy)
+    except ValueError:
+        return None
+
+
 def flat_routes(routes: Iterable[BaseRoute]) -> list[Any]:
     """Routes with included routers flattened (FastAPI keeps them nested)."""
     try:
@@ -272,6 +290,7 @@ def create_gateway(
         guard=guard,
     )
     gateway.modern_keys = modern_keys
+    gateway.flask_session = flask_session_codec(legacy)
     from fastapi_app.policy import SameSiteWrites, SecurityHeaders
     from gateway.admin import create_admin_app
 
