@@ -54,6 +54,7 @@ class Gateway:
         self.guard = guard
         self.admin: ASGIApp | None = None  # set by create_gateway (it needs the gateway)
         self.modern_keys: list[str] | None = None  # the twins a route may be flipped to
+        self.legacy_app: Any = None  # the legacy app as given (Flask's, for the CLI)
         # The legacy Flask app's session cookie, handed to the FastAPI side in each scope
         # (gateway.flask_session); None when the legacy app is no Flask app with a key.
         self.flask_session: SessionCookieCodec | None = None
@@ -226,12 +227,12 @@ def create_gateway(
     *,
     legacy: Any,
     modern: ASGIApp,
-    manifest: Path | None = None,
+    manifest: Path | str | None = None,
 ) -> Gateway:
     """Put `legacy` (a Flask or any WSGI app) and `modern` (FastAPI or any ASGI app) behind
-    one router driven by the manifest. Raises ManifestError when the manifest is invalid
-    for these two apps."""
-    path = manifest or settings.manifest
+    one router driven by the manifest (a path, `settings.manifest` by default). Raises
+    ManifestError when the manifest is invalid for these two apps."""
+    path = Path(manifest) if manifest is not None else settings.manifest
     loaded = mf.load(path)
     raw_routes: list[BaseRoute] | None = getattr(modern, "routes", None)
     modern_routes = flat_routes(raw_routes) if raw_routes is not None else None
@@ -290,6 +291,7 @@ def create_gateway(
         guard=guard,
     )
     gateway.modern_keys = modern_keys
+    gateway.legacy_app = legacy  # what it was given, for the CLI (gateway/target.py)
     gateway.flask_session = flask_session_codec(legacy)
     from fastapi_app.policy import SameSiteWrites, SecurityHeaders
     from gateway.admin import create_admin_app

@@ -89,17 +89,8 @@ def _call_factory(spec: str, obj: Any, wanted: str) -> Any:
 
 
 def unwrap_legacy(gateway: Gateway) -> Any:
-    """The legacy app behind the gateway's guard and WSGI adapter (Flask or any WSGI app)."""
-    known = getattr(gateway, "legacy_app", None)
-    if known is not None:
-        return known
-    app: Any = gateway.guard.app  # LegacyGuard -> OneHopWSGIMiddleware
-    app = getattr(app, "app", app)  # -> stop_when_client_leaves(legacy)
-    if inspect.isfunction(app):
-        inner = inspect.getclosurevars(app).nonlocals.get("app")
-        if inner is not None:
-            return inner
-    return app
+    """The legacy app the gateway was made with (Flask or any WSGI app)."""
+    return gateway.legacy_app
 
 
 class Target:
