@@ -9,7 +9,6 @@ import sys
 from collections.abc import Callable
 
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import changes as ops
 from gateway import manifest as mf
@@ -84,45 +83,39 @@ def _twins(settings: Settings) -> list[str]:
 
 
 def _apply(args: argparse.Namespace, planner: ops.Planner, action: str) -> int:
+    """The one flip path (gateway.changes.change), as the CLI: a route moving to fastapi
+    without a passing verdict from `figway verify` has its scenarios run here first."""
     settings = Settings()
     engine = create_sync_engine(settings)
+
+    def run_parity(changes: list[ops.Change]) -> None:
+        print(
+            f"checking parity of the {len(changes)} route(s) moving to fastapi "
+            "without a passing verdict from `figway verify`...",
+            flush=True,
+        )
+        require_parity(changes)
+
     try:
-        with sync_sessionmaker(engine)() as session:
-
-            def stage_audit(changes: list[ops.Change]) -> None:
-                if not args.force and any(c.to_owner == "fastapi" for c in changes):
-                    moving = {c.route for c in changes if c.to_owner == "fastapi"}
-                    print(
-                        f"checking parity of the {len(moving)} route(s) moving to fastapi...",
-                        flush=True,
-                    )
-                    require_parity(changes)
-                ops.record(
-                    session,
-                    changes,
-                    actor=_actor(args),
-                    source="cli",
-                    action=action,
-                    reason=args.reason,
-                )
-
-            try:
-                done = ops.apply(
-                    settings.manifest, planner, twins=_twins(settings), before_write=stage_audit
-                )
-            except (ops.ChangeRefused, mf.ManifestError) as exc:
-                print(f"figway {action}: refused: {exc}", file=sys.stderr)
-                return 1
-            except SQLAlchemyError as exc:
-                # The audit row is staged before the file is written: nothing changed.
-                print(
-                    f"figway {action}: the change cannot be recorded in the database, so it "
-                    f"was not made ({type(exc).__name__}: {getattr(exc, 'orig', exc)}); "
-                    "is the schema current? `figway db upgrade`",
-                    file=sys.stderr,
-                )
-                return 1
-            session.commit()
+        done = ops.change(
+            settings.manifest,
+            planner,
+            twins=_twins(settings),
+            sessions=sync_sessionmaker(engine),
+            actor=_actor(args),
+            source="cli",
+            action=action,
+            reason=args.reason,
+            force=args.force,
+            check_unverified=run_parity,
+            load_code=True,
+        )
+    except (ops.ChangeRefused, mf.ManifestError) as exc:
+        print(f"figway {action}: refused: {exc}", file=sys.stderr)
+        return 1
+    except ops.ChangeFailed as exc:
+        print(f"figway {action}: {exc}", file=sys.stderr)
+        return 1
     finally:
         engine.dispose()
     if not done:

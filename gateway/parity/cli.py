@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import defaultdict
+from typing import Any
 
+from gateway import changes as ops
 from gateway import manifest as mf
-from gateway.parity import runner
+from gateway.parity import runner, verdicts
 from gateway.parity.scenarios import scenarios_for
 from shared.config import Settings
 
@@ -40,7 +42,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if not entries:
         print("figway verify: no route matches", file=sys.stderr)
         return 2
-    twins = {mf.twin_key(k) for k in modern_route_keys(create_fastapi_app(settings).routes)}
+    modern = create_fastapi_app(settings)
+    twins = {mf.twin_key(k) for k in modern_route_keys(modern.routes)}
     with_twin = [e for e in entries if mf.twin_key(e.key) in twins]
     outcomes = runner.run(scenarios_for({e.key for e in with_twin}), args.database_url)
     by_route: dict[str, list[runner.Outcome]] = defaultdict(list)
@@ -60,7 +63,26 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(
             f"{entry.key:<52}{len(results):>10}{len(results) - len(bad):>9}{len(bad):>12}  {first}"
         )
+    if with_twin:
+        _record_verdicts(settings, {e.key: by_route.get(e.key, []) for e in with_twin}, modern)
     skipped = len(entries) - len(with_twin)
     if skipped:
         print(f"({skipped} route(s) without a FastAPI twin yet, not verified)")
     return 1 if failed else 0
+
+
+def _record_verdicts(
+    settings: Settings, results: dict[str, list[runner.Outcome]], modern: Any
+) -> None:
+    """Each route's verdict, beside the manifest: what the flip path checks."""
+    from legacy_flask import create_app
+
+    legacy = create_app(settings)
+    try:
+        views = verdicts.legacy_views(legacy)
+    finally:
+        legacy.extensions["figway"].close()
+    verdicts.record(
+        settings.manifest, results, legacy=views, twins=verdicts.twin_endpoints(modern.routes)
+    )
+    print(f"verdicts written to {ops.verdicts_path(settings.manifest)}")
