@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from gateway import manifest as mf
 from shared.clock import isoformat, utcnow
+from shared.db.engine import is_unavailable, unavailable_reason
 from shared.db.models import ManifestChange
 
 
@@ -223,10 +224,10 @@ def change(
         try:
             record(session, changes, actor=actor, source=source, action=action, reason=reason)
         except SQLAlchemyError as exc:
-            session.rollback()
+            hint = "" if is_unavailable(exc) else "; is the schema current? `figway db upgrade`"
             raise AuditFailed(
                 f"the change cannot be recorded in the database, so it was not made "
-                f"({_db_reason(exc)}); is the schema current? `figway db upgrade`"
+                f"({unavailable_reason(exc)}){hint}"
             ) from exc
 
     def commit(_changes: list[Change]) -> None:
@@ -234,17 +235,14 @@ def change(
             session.commit()
         except SQLAlchemyError as exc:
             raise AuditFailed(
-                f"the database failed to record the change, so it was undone ({_db_reason(exc)})"
+                "the database failed to record the change, so it was undone "
+                f"({unavailable_reason(exc)})"
             ) from exc
 
     try:
         return apply(path, planner, twins=twins, before_write=stage, after_write=commit)
     finally:
         session.close()
-
-
-def _db_reason(exc: SQLAlchemyError) -> str:
-    return f"{type(exc).__name__}: {getattr(exc, 'orig', None) or exc}"
 
 
 def record(
