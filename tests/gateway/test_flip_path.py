@@ -90,6 +90,27 @@ def test_the_serving_process_never_imports_the_parity_package(tmp_path):
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_an_api_flip_leaves_the_apps_log_where_it_was(gateway, gw, login_gw, app, gw_settings):
+    """Scenarios run in the server used to build Flask apps logging into a temporary
+    folder, deleted after the run: the app's log then went nowhere and GET /api/admin/logs
+    stood still."""
+    import logging
+
+    from shared.logs import LOGGER_NAME
+    from tests.gateway.test_gateway import vouch
+
+    def log_files() -> list[str]:
+        handlers = logging.getLogger(LOGGER_NAME).handlers
+        return [h.baseFilename for h in handlers if isinstance(h, logging.FileHandler)]
+
+    assert log_files() == [str(gw_settings.log_path.resolve())]
+    login_gw("admin")
+    vouch(gateway, app, VERSION)
+    flipped = gw.post("/_figway/flip", json={"route": VERSION, "to": "fastapi"})
+    assert flipped.status_code == 200, flipped.text
+    assert log_files() == [str(gw_settings.log_path.resolve())]
+
+
 # --- verdicts -----------------------------------------------------------------------------
 
 
