@@ -115,6 +115,7 @@ def apply(
     after_write: Callable[[list[Change]], None] | None = None,
 ) -> list[Change]:
     """Plan against the file as it is now and write the result; [] when nothing changes.
+    Unaudited on its own (tests and benchmarks flip with it): operators go through change().
 
     `twins` are the FastAPI app's routes: a route only moves to fastapi if it has one.
     `before_write` sees the plan last: it may refuse it (raise) or stage the audit rows.
