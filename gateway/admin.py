@@ -1,6 +1,9 @@
 """The admin HTTP API under /_figway/: status, flips, rollouts, rollbacks, history, metrics.
 
 Admin role only, checked with the same session cookie and bearer tokens as the app.
+Flips go through gateway.changes.change, as the CLI's do. This process never runs parity
+scenarios (nor imports gateway.parity): a move to fastapi needs a passing verdict that
+`figway verify` recorded for the code as it is now, or `force`.
 """
 
 from __future__ import annotations
@@ -20,10 +23,9 @@ from fastapi_app.errors import register_error_handlers
 from fastapi_app.state import Modern
 from gateway import changes as ops
 from gateway import manifest as mf
-from gateway.parity.vet import require_parity
-from shared.db.engine import async_session_factory, end_async_session
+from shared.db.engine import LazySyncSessions, async_session_factory, end_async_session
 from shared.db.models import User
-from shared.errors import Conflict, ValidationFailed
+from shared.errors import Conflict, Unavailable, ValidationFailed
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -32,9 +34,9 @@ Admin = Annotated[User, Depends(require("admin"))]
 
 
 async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The audit history is written and read by gateway.changes' sync ORM functions, on
-    an AsyncSession of the admin app's own small pool: an operator's tool, off the
-    serving path (issue 14 gives figway's state tables of their own)."""
+    """The audit history is read by gateway.changes' sync ORM functions, on an
+    AsyncSession of the admin app's own small pool: an operator's tool, off the serving
+    path (issue 14 gives figway's state tables of their own). Written by change()."""
     session: AsyncSession = request.app.state.sessions()
     try:
         yield session
@@ -70,11 +72,17 @@ class RollbackBody(_Body):
 def create_admin_app(gateway: Gateway) -> FastAPI:
     settings = gateway.settings
     state = Modern.create(settings.model_copy(update={"db_pool_size": 2}))
+    # The flip path is sync (the manifest's file lock): it runs in a thread, its audit rows
+    # on a sync session of a one-connection pool, made at the first change.
+    audit = LazySyncSessions(settings.model_copy(update={"db_pool_size": 1}))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await state.aclose()
+        try:
+            yield
+        finally:
+            audit.dispose()
+            await state.aclose()
 
     app = FastAPI(
         title="figway admin", openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan
@@ -89,27 +97,29 @@ def create_admin_app(gateway: Gateway) -> FastAPI:
         action: str,
         reason: str | None,
         user: User,
-        session: SessionDep,
         force: bool = False,
     ) -> dict[str, Any]:
         try:
-            # File locking, writing and the parity run block: off the event loop.
+            # File locking, the verdict check, writing and the audit block: off the loop.
             done = await asyncio.to_thread(
-                ops.apply,
+                ops.change,
                 path,
                 planner,
                 twins=gateway.modern_keys,
-                before_write=None if force else require_parity,
+                sessions=audit,
+                actor=user.username,
+                source="api",
+                action=action,
+                reason=reason,
+                force=force,
             )
-        except ops.ChangeRefused as exc:
+        except ops.ChangeRefused as exc:  # NotVerified too: the routes are named
             raise Conflict(str(exc)) from exc
         except mf.ManifestError as exc:
             raise Conflict(f"the manifest is invalid: {exc}") from exc
+        except ops.ChangeFailed as exc:  # the audit could not be written: nothing changed
+            raise Unavailable(str(exc)) from exc
         if done:
-            await session.run_sync(
-                ops.record, done, actor=user.username, source="api", action=action, reason=reason
-            )
-            await session.commit()
             await gateway.watcher.refresh(force=True)
         return {"changed": [c.__dict__ for c in done], "generation": gateway.table.generation}
 
@@ -127,29 +137,19 @@ def create_admin_app(gateway: Gateway) -> FastAPI:
         }
 
     @app.post("/_figway/flip")
-    async def flip(body: FlipBody, user: Admin, session: SessionDep) -> dict[str, Any]:
+    async def flip(body: FlipBody, user: Admin) -> dict[str, Any]:
         return await change(
-            _planner(ops.plan_flip, body.route, body.to),
-            "flip",
-            body.reason,
-            user,
-            session,
-            body.force,
+            _planner(ops.plan_flip, body.route, body.to), "flip", body.reason, user, body.force
         )
 
     @app.post("/_figway/rollout")
-    async def rollout(body: PhaseBody, user: Admin, session: SessionDep) -> dict[str, Any]:
+    async def rollout(body: PhaseBody, user: Admin) -> dict[str, Any]:
         return await change(
-            ops.plan_phase(body.phase, "fastapi"),
-            "rollout",
-            body.reason,
-            user,
-            session,
-            body.force,
+            ops.plan_phase(body.phase, "fastapi"), "rollout", body.reason, user, body.force
         )
 
     @app.post("/_figway/rollback")
-    async def rollback(body: RollbackBody, user: Admin, session: SessionDep) -> dict[str, Any]:
+    async def rollback(body: RollbackBody, user: Admin) -> dict[str, Any]:
         chosen = [body.phase is not None, body.route is not None, body.all]
         if sum(chosen) != 1:
             raise ValidationFailed("give exactly one of phase, route or all")
@@ -159,7 +159,7 @@ def create_admin_app(gateway: Gateway) -> FastAPI:
             planner = ops.plan_phase(body.phase, "flask")
         else:
             planner = ops.plan_all("flask")
-        return await change(planner, "rollback", body.reason, user, session)
+        return await change(planner, "rollback", body.reason, user)
 
     @app.get("/_figway/history")
     async def history(

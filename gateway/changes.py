@@ -1,27 +1,65 @@
 """Flip, roll out, roll back: plan the ownership changes, write the manifest, audit them.
 
-The same operations serve `figway flip|rollout|rollback` and the admin API. Planning is
-pure; applying happens under the manifest lock, re-reading the file so two operators
-never overwrite each other; each changed route is one row of audit history.
+`change()` is the one flip path: `figway flip|rollout|rollback` and the admin API both
+call it. Planning is pure; applying happens under the manifest lock, re-reading the file
+so two operators never overwrite each other; each changed route is one row of audit
+history, and the file and its rows succeed or fail together: the rows are staged in an
+open transaction, the file written, the rows committed, and a commit that fails puts
+the previous file back. A flip is never left unaudited.
+
+A route moves to fastapi only with a passing parity verdict for the code as it is now
+(or by force): `figway verify` records verdicts (gateway/parity/verdicts.py) in
+`.figway/verdicts.json` beside the manifest, and `unverified()` here checks them without
+importing the parity package, so a serving process never runs scenarios. A later issue
+moves the verdicts into figway's own tables.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+import json
+import os
+import sys
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gateway import manifest as mf
 from shared.clock import isoformat, utcnow
+from shared.db.engine import is_unavailable, unavailable_reason
 from shared.db.models import ManifestChange
 
 
 class ChangeRefused(Exception):
     """The operation cannot be applied (unknown route or phase, no twin, ...)."""
+
+
+class NotVerified(ChangeRefused):
+    """Routes would move to fastapi without a passing parity verdict for their code now."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(
+            "no passing parity verdict for the code as it is now (run `figway verify "
+            '--route "METHOD PATH"`, or force the move):\n  ' + "\n  ".join(problems)
+        )
+
+
+class ChangeFailed(Exception):
+    """The change could not be made; the manifest is as it was unless the message says not."""
+
+
+class AuditFailed(ChangeFailed):
+    """The audit rows could not be written, so the manifest change was not made (or was
+    undone): the database is down, or its schema is not current."""
 
 
 @dataclass(frozen=True)
@@ -74,31 +112,138 @@ def apply(
     *,
     twins: Iterable[str] | None,
     before_write: Callable[[list[Change]], None] | None = None,
+    after_write: Callable[[list[Change]], None] | None = None,
 ) -> list[Change]:
     """Plan against the file as it is now and write the result; [] when nothing changes.
+    Unaudited on its own (tests and benchmarks flip with it): operators go through change().
 
     `twins` are the FastAPI app's routes: a route only moves to fastapi if it has one.
-    `before_write` sees the plan last: it may refuse it (raise ChangeRefused) or stage
-    the audit rows, committed by the caller once the file is written.
+    `before_write` sees the plan last: it may refuse it (raise) or stage the audit rows.
+    `after_write` runs once the file is written, still under the lock: if it raises, the
+    file's previous content is put back and the exception goes on (see change()).
     """
     with mf.locked(path):
         manifest = mf.load(path)
         changes = planner(manifest)
         if not changes:
             return []
-        if twins is not None:
-            available = {mf.twin_key(k) for k in twins}
-            missing = [
-                c.route
-                for c in changes
-                if c.to_owner == "fastapi" and mf.twin_key(c.route) not in available
-            ]
-            if missing:
-                raise ChangeRefused("no FastAPI twin for: " + ", ".join(missing))
+        _require_twins(changes, twins)
         if before_write is not None:
             before_write(changes)
+        previous = path.read_bytes()
         mf.set_owners(path, {c.route: c.to_owner for c in changes})
+        if after_write is not None:
+            try:
+                after_write(changes)
+            except BaseException as exc:
+                try:
+                    write_back(path, previous)
+                except OSError as restore:
+                    raise ChangeFailed(
+                        f"{exc}; putting the previous manifest back failed too ({restore}): "
+                        f"{path} holds a change that was not recorded, undo it by hand"
+                    ) from exc
+                raise
     return changes
+
+
+def _require_twins(changes: list[Change], twins: Iterable[str] | None) -> None:
+    if twins is None:
+        return
+    available = {mf.twin_key(k) for k in twins}
+    missing = [
+        c.route
+        for c in changes
+        if c.to_owner == "fastapi" and mf.twin_key(c.route) not in available
+    ]
+    if missing:
+        raise ChangeRefused("no FastAPI twin for: " + ", ".join(missing))
+
+
+def write_back(path: Path, content: bytes) -> None:
+    """Atomically, as the manifest module writes: readers never see half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def change(
+    path: Path,
+    planner: Planner,
+    *,
+    twins: Iterable[str] | None,
+    sessions: Callable[[], Session],
+    actor: str,
+    source: str,
+    action: str,
+    reason: str | None,
+    force: bool = False,
+    check_unverified: Callable[[list[Change]], None] | None = None,
+    load_code: bool = False,
+) -> list[Change]:
+    """The one flip path (CLI and admin API): plan, check, audit and write, all or nothing.
+
+    Routes moving to fastapi need a passing verdict for their code as it is now, unless
+    `force`; without one, `check_unverified` (the CLI runs the scenarios itself) may vouch
+    for them by returning, else NotVerified names them. It runs before the manifest lock
+    is taken: the lock is never held while scenarios run.
+
+    Under the lock: the audit rows are staged in an open transaction of a session from
+    `sessions`, the file is written, the rows are committed; a commit that fails puts the
+    previous file back. AuditFailed when the database cannot take the rows.
+    `load_code`: import the modules a verdict names if not loaded (the CLI; a server has
+    its apps loaded and never imports on an operator's say).
+    """
+    twins = None if twins is None else list(twins)
+    vouched: set[str] = set()
+    if not force:
+        planned = planner(mf.load(path))
+        _require_twins(planned, twins)
+        moving = [c.route for c in planned if c.to_owner == "fastapi"]
+        problems = unverified(path, moving, load_code=load_code)
+        if problems:
+            if check_unverified is None:
+                raise NotVerified(list(problems.values()))
+            check_unverified([c for c in planned if c.route in problems])
+            vouched = set(problems)
+    session = sessions()
+
+    def stage(changes: list[Change]) -> None:
+        if not force:
+            moving = [c.route for c in changes if c.to_owner == "fastapi"]
+            late = unverified(path, [r for r in moving if r not in vouched], load_code=load_code)
+            if late:
+                raise NotVerified(list(late.values()))
+        try:
+            record(session, changes, actor=actor, source=source, action=action, reason=reason)
+        except SQLAlchemyError as exc:
+            hint = "" if is_unavailable(exc) else "; is the schema current? `figway db upgrade`"
+            raise AuditFailed(
+                f"the change cannot be recorded in the database, so it was not made "
+                f"({unavailable_reason(exc)}){hint}"
+            ) from exc
+
+    def commit(_changes: list[Change]) -> None:
+        try:
+            session.commit()
+        except SQLAlchemyError as exc:
+            raise AuditFailed(
+                "the database failed to record the change, so it was undone "
+                f"({unavailable_reason(exc)})"
+            ) from exc
+
+    try:
+        return apply(path, planner, twins=twins, before_write=stage, after_write=commit)
+    finally:
+        session.close()
 
 
 def record(
@@ -168,3 +313,127 @@ def status(manifest: mf.Manifest) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+# --- parity verdicts ---------------------------------------------------------------------
+# What `figway verify` found, per route, for the code it checked: a JSON file beside the
+# manifest (.figway/verdicts.json; a later issue moves it into figway's own tables). This
+# module reads it and never imports gateway.parity: a server checks verdicts, it never
+# runs scenarios.
+
+VERDICTS_DIR = ".figway"
+VERDICTS_FILE = "verdicts.json"
+# The scenarios' definitions, read as text (never imported here): any edit to them asks
+# for a new `figway verify` before a move to fastapi.
+_PARITY = Path(__file__).with_name("parity")
+SCENARIO_SOURCES = ("scenario.py", "scenarios.py", "catalogue")
+
+
+def verdicts_path(manifest: Path) -> Path:
+    return manifest.parent / VERDICTS_DIR / VERDICTS_FILE
+
+
+def load_verdicts(manifest: Path) -> dict[str, dict[str, Any]]:
+    """Route -> its last verdict; {} when there is no file or it cannot be read."""
+    try:
+        data = json.loads(verdicts_path(manifest).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    routes = data.get("routes") if isinstance(data, dict) else None
+    if not isinstance(routes, dict):
+        return {}
+    return {str(k): v for k, v in routes.items() if isinstance(v, dict)}
+
+
+def code_name(obj: Any) -> str:
+    """'module:qualname' of a view or endpoint, past its decorators."""
+    target = inspect.unwrap(obj)
+    return f"{target.__module__}:{target.__qualname__}"
+
+
+def code_digest(name: str, *, load: bool = False) -> str | None:
+    """sha256 of the source of `name` ('module:qualname') as it is on disk now; None when
+    it cannot be found. The module is taken from those loaded, imported only if `load`."""
+    module_name, _, qualname = name.partition(":")
+    module = sys.modules.get(module_name)
+    if module is None and load:
+        try:
+            module = import_module(module_name)
+        except Exception:  # an unimportable module: no digest, so no verdict holds
+            return None
+    if module is None or not qualname or "<" in qualname:
+        return None
+    obj: Any = module
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    try:
+        source = inspect.getsource(inspect.unwrap(obj))
+    except (OSError, TypeError):
+        return None
+    return hashlib.sha256(source.encode()).hexdigest()
+
+
+def scenarios_digest(root: Path = _PARITY) -> str:
+    """sha256 of the scenarios' definitions: every file of SCENARIO_SOURCES, by name."""
+    digest = hashlib.sha256()
+    files: list[Path] = []
+    for name in SCENARIO_SOURCES:
+        target = root / name
+        files += sorted(target.rglob("*.py")) if target.is_dir() else [target]
+    for file in files:
+        digest.update(str(file.relative_to(root)).encode() + b"\0")
+        try:
+            digest.update(file.read_bytes())
+        except OSError:
+            digest.update(b"<missing>")
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def fingerprint(
+    route: str, legacy: str, twin: str, *, scenarios: str, load: bool = False
+) -> str | None:
+    """What a verdict vouches for: the route, the legacy view's and the twin's source (by
+    'module:qualname') and the scenarios' definitions. None when some source is missing."""
+    legacy_digest = code_digest(legacy, load=load)
+    twin_digest = code_digest(twin, load=load)
+    if legacy_digest is None or twin_digest is None:
+        return None
+    parts = {
+        "route": mf.normalize_key(route),
+        "legacy": legacy_digest,
+        "twin": twin_digest,
+        "scenarios": scenarios,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def unverified(manifest: Path, routes: Iterable[str], *, load_code: bool = False) -> dict[str, str]:
+    """Route -> why it has no passing verdict for its code as it is now; {} when all do."""
+    wanted = sorted({mf.normalize_key(r) for r in routes})
+    if not wanted:
+        return {}
+    verdicts = load_verdicts(manifest)
+    scenarios = scenarios_digest()
+    problems: dict[str, str] = {}
+    for route in wanted:
+        verdict = verdicts.get(route)
+        if verdict is None:
+            problems[route] = f"{route}: never verified"
+            continue
+        at = verdict.get("verified_at", "?")
+        if verdict.get("passed") is not True:
+            problems[route] = f"{route}: failed parity when verified at {at}"
+            continue
+        now = fingerprint(
+            route,
+            str(verdict.get("legacy", "")),
+            str(verdict.get("twin", "")),
+            scenarios=scenarios,
+            load=load_code,
+        )
+        if now is None or now != verdict.get("fingerprint"):
+            problems[route] = f"{route}: its code or scenarios changed since verified at {at}"
+    return problems

@@ -89,8 +89,8 @@ def _progress(line: str) -> None:
 
 
 def _apply(args: argparse.Namespace, planner: ops.Planner, action: str) -> int:
-    from sqlalchemy.exc import SQLAlchemyError
-
+    """The one flip path (gateway.changes.change), as the CLI: a route moving to fastapi
+    without a passing verdict from `figway verify` has its scenarios run here first."""
     from gateway import changes as ops
     from gateway import manifest as mf
     from gateway.parity.vet import require_parity
@@ -99,46 +99,35 @@ def _apply(args: argparse.Namespace, planner: ops.Planner, action: str) -> int:
     target = _target(args)
     settings = target.settings
     engine = create_sync_engine(settings)
+
+    def run_parity(changes: list[ops.Change]) -> None:
+        print(
+            f"checking parity of the {len(changes)} route(s) moving to fastapi "
+            "without a passing verdict from `figway verify`...",
+            flush=True,
+        )
+        require_parity(changes, catalogue=target.scenarios(), progress=_progress)
+
     try:
-        with sync_sessionmaker(engine)() as session:
-
-            def stage_audit(changes: list[ops.Change]) -> None:
-                if not args.force and any(c.to_owner == "fastapi" for c in changes):
-                    moving = {c.route for c in changes if c.to_owner == "fastapi"}
-                    print(
-                        f"checking parity of the {len(moving)} route(s) moving to fastapi...",
-                        flush=True,
-                    )
-                    require_parity(changes, catalogue=target.scenarios(), progress=_progress)
-                ops.record(
-                    session,
-                    changes,
-                    actor=_actor(args),
-                    source="cli",
-                    action=action,
-                    reason=args.reason,
-                )
-
-            try:
-                done = ops.apply(
-                    target.manifest_path,
-                    planner,
-                    twins=target.twins(),
-                    before_write=stage_audit,
-                )
-            except (ops.ChangeRefused, mf.ManifestError) as exc:
-                print(f"figway {action}: refused: {exc}", file=sys.stderr)
-                return 1
-            except SQLAlchemyError as exc:
-                # The audit row is staged before the file is written: nothing changed.
-                print(
-                    f"figway {action}: the change cannot be recorded in the database, so it "
-                    f"was not made ({type(exc).__name__}: {getattr(exc, 'orig', exc)}); "
-                    "is the schema current? `figway db upgrade`",
-                    file=sys.stderr,
-                )
-                return 1
-            session.commit()
+        done = ops.change(
+            target.manifest_path,
+            planner,
+            twins=target.twins(),
+            sessions=sync_sessionmaker(engine),
+            actor=_actor(args),
+            source="cli",
+            action=action,
+            reason=args.reason,
+            force=args.force,
+            check_unverified=run_parity,
+            load_code=True,
+        )
+    except (ops.ChangeRefused, mf.ManifestError) as exc:
+        print(f"figway {action}: refused: {exc}", file=sys.stderr)
+        return 1
+    except ops.ChangeFailed as exc:
+        print(f"figway {action}: {exc}", file=sys.stderr)
+        return 1
     finally:
         engine.dispose()
     if not done:

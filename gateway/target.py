@@ -177,6 +177,14 @@ class Target:
         app = self.flask_app()
         return None if app is None else [r.key for r in flask_routes(app)]
 
+    def modern_app(self) -> Any:
+        """The FastAPI (or any ASGI) app the twins live in."""
+        if self.spec is None:
+            from fastapi_app import create_fastapi_app
+
+            return create_fastapi_app(self.settings)
+        return self.gateway.modern
+
     def twins(self) -> list[str] | None:
         """The FastAPI app's routes (None: not a routable ASGI app, nothing to check)."""
         from gateway.app import modern_route_keys

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import defaultdict
+from typing import Any
 
 from gateway.target import Target
 
@@ -46,6 +47,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if not entries:
         print("figway verify: no route matches", file=sys.stderr)
         return 2
+    modern = target.modern_app()
     twins = {mf.twin_key(k) for k in target.twins() or ()}
     with_twin = [e for e in entries if mf.twin_key(e.key) in twins]
     wanted = {e.key for e in with_twin}
@@ -67,7 +69,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(
             f"{entry.key:<52}{len(results):>10}{len(results) - len(bad):>9}{len(bad):>12}  {first}"
         )
+    if with_twin:
+        _record_verdicts(target, {e.key: by_route.get(e.key, []) for e in with_twin}, modern)
     skipped = len(entries) - len(with_twin)
     if skipped:
         print(f"({skipped} route(s) without a FastAPI twin yet, not verified)")
     return 1 if failed else 0
+
+
+def _record_verdicts(target: Target, results: dict[str, list[Any]], modern: Any) -> None:
+    """Each route's verdict, beside the manifest: what the flip path checks."""
+    from gateway import changes as ops
+    from gateway.parity import verdicts
+
+    legacy = target.flask_app()
+    views = verdicts.legacy_views(legacy) if legacy is not None else {}
+    twins = verdicts.twin_endpoints(getattr(modern, "routes", ()))
+    verdicts.record(target.manifest_path, results, legacy=views, twins=twins)
+    print(f"verdicts written to {ops.verdicts_path(target.manifest_path)}")

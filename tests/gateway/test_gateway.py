@@ -186,8 +186,15 @@ def test_admin_api_needs_the_admin_role(gw, login_gw):
     assert response.status_code == 403 and response.json()["code"] == "FORBIDDEN"
 
 
-def test_admin_api_flip_rollout_rollback_history(gateway, gw, login_gw):
+def test_admin_api_flip_rollout_rollback_history(gateway, gw, login_gw, app):
     login_gw("admin")
+    # No verdict from `figway verify` yet: refused by name, and the server runs nothing.
+    unverified = gw.post("/_figway/flip", json={"route": "GET /api/version", "to": "fastapi"})
+    assert unverified.status_code == 409, unverified.text
+    assert unverified.json()["code"] == "CONFLICT"
+    assert "GET /api/version: never verified" in unverified.json()["error"]
+    assert served_by(gw.get("/api/version")) == "flask"
+    vouch(gateway, app, "GET /api/version")
     flipped = gw.post(
         "/_figway/flip", json={"route": "GET /api/version", "to": "fastapi", "reason": "canary"}
     )
@@ -214,6 +221,30 @@ def test_admin_api_flip_rollout_rollback_history(gateway, gw, login_gw):
         ("flip", "fastapi", "canary"),
     ]
     assert history[0]["actor"].startswith("admin")
+    assert len(history) == 2  # one row per change that was made, none for the refused
+
+
+def test_admin_api_force_moves_a_route_without_a_verdict(gateway, gw, login_gw):
+    login_gw("admin")
+    body = {"route": "GET /api/health", "to": "fastapi", "force": True}
+    forced = gw.post("/_figway/flip", json=body)
+    assert forced.status_code == 200, forced.text
+    assert served_by(gw.get("/api/health")) == "fastapi"
+
+
+def vouch(gateway, app, route: str) -> None:
+    """A passing verdict for `route`, as `figway verify` records one (the scenarios are
+    not run here: tests/gateway/test_flip_path.py runs the real command)."""
+    from gateway.parity import verdicts
+    from gateway.parity.runner import Outcome
+    from gateway.parity.scenarios import scenarios_for
+
+    verdicts.record(
+        gateway.watcher.path,
+        {route: [Outcome(s, None) for s in scenarios_for({route})]},
+        legacy=verdicts.legacy_views(app),
+        twins=verdicts.twin_endpoints(gateway.modern.routes),
+    )
 
 
 def test_status_and_metrics(gateway, gw, login_gw):

@@ -83,7 +83,10 @@ def test_figway_verify_prints_the_table_and_exits_zero(monkeypatch, capsys, tmp_
     from gateway.cli import main
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("FIGWAY_MANIFEST", str(_manifest()))
+    # A copy: verify writes its verdicts beside the manifest (.figway/verdicts.json).
+    manifest = tmp_path / "migration_status.yaml"
+    manifest.write_text(_manifest().read_text())
+    monkeypatch.setenv("FIGWAY_MANIFEST", str(manifest))
     assert main(["verify", "--route", "GET /auth/check"]) == 0
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if x.startswith("GET /auth/check"))
