@@ -220,7 +220,10 @@ def test_a_client_leaving_a_legacy_transcode_stops_its_ffmpeg(env):
         video_id = int(demo_files[0].parent.name)
         with client.stream("GET", f"/api/videos/{video_id}/stream?transcode=1") as stream:
             assert stream.headers["x-served-by"] == "flask"
-            first = next(stream.iter_raw())
+            # Held: a generator dropped after its first chunk closes the response, and with
+            # it the connection (the client would leave before the test looks).
+            chunks = stream.iter_raw()
+            first = next(chunks)
             assert first[4:8] == b"ftyp"
             wait_for(lambda: len(_transcoding(demo_files[0])) == 1, timeout=5.0)
         # The connection is gone; the gateway tells the WSGI side, which ends ffmpeg.
