@@ -23,6 +23,7 @@ from starlette.responses import Response
 from bench.harness import QUERY
 from fastapi_app import create_fastapi_app
 from gateway.app import Gateway, create_gateway
+from gateway.asgi import demo_admin
 from legacy_flask import create_app
 from shared.config import Settings
 
@@ -54,7 +55,11 @@ def gateway_with_ceiling(settings: Settings | None = None) -> Gateway:
     # Added before the gateway is built: it serves FastAPI routes the manifest does not list.
     modern.add_api_route(CEILING_PATH, provider_only, methods=["GET"], include_in_schema=False)
     return create_gateway(
-        settings, legacy=create_app(settings), modern=modern, manifest=settings.manifest
+        settings,
+        legacy=create_app(settings),
+        modern=modern,
+        manifest=settings.manifest,
+        admin_auth=demo_admin,
     )
 
 

@@ -1,6 +1,8 @@
 """The admin HTTP API under /_figway/: status, flips, rollouts, rollbacks, history, metrics.
 
-Admin role only, checked with the same session cookie and bearer tokens as the app.
+Who may use it is pluggable (`admin_actor`): the bearer token `FIGWAY_ADMIN_TOKEN`, and
+whatever `admin_auth` callable the gateway was given (figway's demo passes one that admits
+its own admin users, gateway/asgi.py). Without either, nobody.
 Flips go through gateway.changes.change, as the CLI's do. This process never runs parity
 scenarios (nor imports gateway.parity): a move to fastapi needs a passing verdict that
 `figway verify` recorded for the code as it is now, or `force`.
@@ -9,7 +11,8 @@ scenarios (nor imports gateway.parity): a move to fastapi needs a passing verdic
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import hmac
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -18,19 +21,40 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fastapi_app.deps import require
 from fastapi_app.errors import register_error_handlers
 from fastapi_app.state import Modern
 from gateway import changes as ops
 from gateway import manifest as mf
 from shared.db.engine import LazySyncSessions, async_session_factory, end_async_session
-from shared.db.models import User
-from shared.errors import Conflict, Unavailable, ValidationFailed
+from shared.errors import AuthRequired, Conflict, Unavailable, ValidationFailed
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
 
-Admin = Annotated[User, Depends(require("admin"))]
+# Decides from the request whether it may use the admin API: answers the actor the audit
+# history records, or raises AuthRequired (401) or Forbidden (403).
+AdminAuth = Callable[[Request], Awaitable[str]]
+TOKEN_ACTOR = "admin-token"  # noqa: S105 - the actor the history records, not a secret
+
+
+async def admin_actor(request: Request) -> str:
+    """The admin token first (compared in constant time), then the gateway's hook."""
+    settings = request.app.state.figway.settings
+    token = settings.admin_token
+    header = request.headers.get("authorization", "")
+    if (
+        token is not None
+        and header[:7].lower() == "bearer "
+        and hmac.compare_digest(header[7:].strip().encode(), token.get_secret_value().encode())
+    ):
+        return TOKEN_ACTOR
+    hook: AdminAuth | None = request.app.state.admin_auth
+    if hook is not None:
+        return await hook(request)
+    raise AuthRequired("An admin token is required (FIGWAY_ADMIN_TOKEN)")
+
+
+Admin = Annotated[str, Depends(admin_actor)]
 
 
 async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -69,7 +93,7 @@ class RollbackBody(_Body):
     all: bool = False
 
 
-def create_admin_app(gateway: Gateway) -> FastAPI:
+def create_admin_app(gateway: Gateway, admin_auth: AdminAuth | None = None) -> FastAPI:
     settings = gateway.settings
     state = Modern.create(settings.model_copy(update={"db_pool_size": 2}))
     # The flip path is sync (the manifest's file lock): it runs in a thread, its audit rows
@@ -88,6 +112,7 @@ def create_admin_app(gateway: Gateway) -> FastAPI:
         title="figway admin", openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan
     )
     app.state.figway = state
+    app.state.admin_auth = admin_auth
     register_error_handlers(app)
     app.state.sessions = async_session_factory(state.engine)
     path = gateway.watcher.path
@@ -96,7 +121,7 @@ def create_admin_app(gateway: Gateway) -> FastAPI:
         planner: ops.Planner,
         action: str,
         reason: str | None,
-        user: User,
+        actor: str,
         force: bool = False,
     ) -> dict[str, Any]:
         try:
@@ -107,7 +132,7 @@ def create_admin_app(gateway: Gateway) -> FastAPI:
                 planner,
                 twins=gateway.modern_keys,
                 sessions=audit,
-                actor=user.username,
+                actor=actor,
                 source="api",
                 action=action,
                 reason=reason,
@@ -137,19 +162,19 @@ def create_admin_app(gateway: Gateway) -> FastAPI:
         }
 
     @app.post("/_figway/flip")
-    async def flip(body: FlipBody, user: Admin) -> dict[str, Any]:
+    async def flip(body: FlipBody, actor: Admin) -> dict[str, Any]:
         return await change(
-            _planner(ops.plan_flip, body.route, body.to), "flip", body.reason, user, body.force
+            _planner(ops.plan_flip, body.route, body.to), "flip", body.reason, actor, body.force
         )
 
     @app.post("/_figway/rollout")
-    async def rollout(body: PhaseBody, user: Admin) -> dict[str, Any]:
+    async def rollout(body: PhaseBody, actor: Admin) -> dict[str, Any]:
         return await change(
-            ops.plan_phase(body.phase, "fastapi"), "rollout", body.reason, user, body.force
+            ops.plan_phase(body.phase, "fastapi"), "rollout", body.reason, actor, body.force
         )
 
     @app.post("/_figway/rollback")
-    async def rollback(body: RollbackBody, user: Admin) -> dict[str, Any]:
+    async def rollback(body: RollbackBody, actor: Admin) -> dict[str, Any]:
         chosen = [body.phase is not None, body.route is not None, body.all]
         if sum(chosen) != 1:
             raise ValidationFailed("give exactly one of phase, route or all")
@@ -159,7 +184,7 @@ def create_admin_app(gateway: Gateway) -> FastAPI:
             planner = ops.plan_phase(body.phase, "flask")
         else:
             planner = ops.plan_all("flask")
-        return await change(planner, "rollback", body.reason, user)
+        return await change(planner, "rollback", body.reason, actor)
 
     @app.get("/_figway/history")
     async def history(

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Match
@@ -29,6 +29,9 @@ from shared.config import Settings
 from shared.errors import BadRequest
 from shared.web.headers import EVERY_RESPONSE
 from shared.web.hosts import TrustedHosts
+
+if TYPE_CHECKING:
+    from gateway.admin import AdminAuth
 
 ADMIN_PREFIX = "/_figway/"
 UNMATCHED = "<unmatched>"
@@ -228,10 +231,13 @@ def create_gateway(
     legacy: Any,
     modern: ASGIApp,
     manifest: Path | str | None = None,
+    admin_auth: AdminAuth | None = None,
 ) -> Gateway:
     """Put `legacy` (a Flask or any WSGI app) and `modern` (FastAPI or any ASGI app) behind
     one router driven by the manifest (a path, `settings.manifest` by default). Raises
-    ManifestError when the manifest is invalid for these two apps."""
+    ManifestError when the manifest is invalid for these two apps. The admin API
+    (/_figway/) admits the bearer token `FIGWAY_ADMIN_TOKEN`, and whoever `admin_auth`
+    admits (gateway.admin.AdminAuth)."""
     path = Path(manifest) if manifest is not None else settings.manifest
     loaded = mf.load(path)
     raw_routes: list[BaseRoute] | None = getattr(modern, "routes", None)
@@ -297,7 +303,7 @@ def create_gateway(
     from gateway.admin import create_admin_app
 
     # The admin API takes the app's session cookie: the same HTTP rules as the twins.
-    admin = create_admin_app(gateway)
+    admin = create_admin_app(gateway, admin_auth)
     admin.add_middleware(SameSiteWrites, cookie_name=settings.session_cookie_name)
     admin.add_middleware(SecurityHeaders)
     gateway.admin = admin

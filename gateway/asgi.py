@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from starlette.requests import Request
+
 from fastapi_app import create_fastapi_app
+from fastapi_app.deps import caller, check_level, state_of
 from gateway.app import Gateway, create_gateway
 from legacy_flask import create_app
 from shared.config import Settings
@@ -16,7 +19,17 @@ def create_figway(settings: Settings | None = None) -> Gateway:
         legacy=create_app(settings),
         modern=create_fastapi_app(settings),
         manifest=settings.manifest,
+        admin_auth=demo_admin,
     )
+
+
+async def demo_admin(request: Request) -> str:
+    """The demo's admin API users: its own users with the admin role, by session cookie
+    or bearer token, looked up as the twins look a caller up (401 and 403 as they answer)."""
+    state = state_of(request)
+    async with state.engine.connect() as db:
+        found = await caller(request, state, db)
+    return check_level(found, "admin").username
 
 
 def factory() -> Gateway:

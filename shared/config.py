@@ -53,6 +53,8 @@ class Settings(BaseSettings):
         256, ge=1, validation_alias=_env("FIGWAY_METADATA_CONCURRENCY")
     )
     admin_password: SecretStr | None = Field(None, validation_alias=_env("FIGWAY_ADMIN_PASSWORD"))
+    # The bearer token of figway's admin API (/_figway/), whatever app it migrates.
+    admin_token: SecretStr | None = Field(None, validation_alias=_env("FIGWAY_ADMIN_TOKEN"))
     manifest: Path = Field(Path("migration_status.yaml"), validation_alias=_env("FIGWAY_MANIFEST"))
     log_file: Path | None = Field(None, validation_alias=_env("FIGWAY_LOG_FILE"))
     ffmpeg_path: str | None = Field(None, validation_alias=_env("FFMPEG_PATH"))
