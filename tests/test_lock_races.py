@@ -1,4 +1,5 @@
-"""retry_lock_races on a real InnoDB deadlock: the victim runs again and succeeds."""
+"""A plan marked retry_lock_races, run by the legacy side on its sync Session, on a real
+InnoDB deadlock: the victim runs again and succeeds (tests/test_plan.py: the twins' side)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from sqlalchemy import create_engine, update
 from sqlalchemy.orm import Session
 
 from shared.db.base import Base
-from shared.db.engine import retry_lock_races, sync_url
+from shared.db.engine import sync_url
 from shared.db.models import Setting
+from shared.db.plan import Plan, retry_lock_races, run
 from tests.mariadb_sites import scratch_mariadb
 
 pytestmark = pytest.mark.mariadb
@@ -29,18 +31,18 @@ def test_the_victim_of_a_deadlock_runs_again_and_both_writes_land():
         runs: Counter[str] = Counter()
 
         @retry_lock_races
-        def bump_both(session: Session, first: str, second: str) -> int:
+        def bump_both(first: str, second: str) -> Plan[int]:
             """Lock `first`, then `second`: run in opposite orders, a deadlock."""
             runs[first] += 1
             for key in (first, second):
-                session.execute(update(Setting).where(Setting.key == key).values(description=first))
+                yield update(Setting).where(Setting.key == key).values(description=first)
                 if key == first and runs[first] == 1:
                     both_hold_one.wait(timeout=10)
             return runs[first]
 
         def transaction(first: str, second: str) -> int:
             with Session(engine) as session:
-                attempts = bump_both(session, first, second)
+                attempts = run(session, bump_both, first, second)
                 session.commit()
                 return attempts
 

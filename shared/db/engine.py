@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -337,31 +336,6 @@ def is_unavailable(exc: BaseException) -> bool:
 
 def is_lock_race(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and _mysql_code(exc) in _MYSQL_LOCK_RACE
-
-
-def retry_lock_races(
-    work: Callable[Concatenate[Session, P], T],
-) -> Callable[Concatenate[Session, P], T]:
-    """Run a write again from the start of its transaction when InnoDB picked it as a
-    deadlock's victim (or it timed out waiting for a lock). Concurrent writers to
-    different rows still meet on the gap locks of a shared index, in no order we choose;
-    the loser's whole transaction is undone, so running it again is safe. A service
-    decorated so starts its own transaction (both sides commit the caller's lookup first)."""
-
-    def run(session: Session, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        attempt = 1
-        while True:
-            try:
-                return work(session, *args, **kwargs)
-            except DBAPIError as exc:
-                if attempt >= LOCK_RACE_ATTEMPTS or not is_lock_race(exc):
-                    raise
-                log.info("%s: retrying (%s)", work.__name__, unavailable_reason(exc))
-            session.rollback()
-            attempt += 1
-
-    functools.update_wrapper(run, work)  # its name, for the logs and FastAPI's run_sync
-    return run
 
 
 def unavailable_reason(exc: BaseException) -> str:

@@ -22,14 +22,13 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from shared.config import Settings
-from shared.db.models import Video
 from shared.db.plan import Plan
 from shared.errors import NotFound, TooLarge, Unavailable, ValidationFailed
 from shared.media import images
 from shared.media.ffmpeg import FfmpegFailed, FfmpegMissing, extract_frame, ffmpeg_exe
 from shared.media.paths import from_stored, media_root, to_stored
 from shared.serializers import Row, artist_row_json
-from shared.services import find, valid_id
+from shared.services import valid_id
 from shared.services.videos import ARTISTS, VIDEOS, video_params
 
 # `?transcode=` of a stream: a word of either list, in any case; absent or blank is no.
@@ -56,10 +55,6 @@ def media_file(settings: Settings, stored: str | None) -> Path | None:
 def video_mimetype(path: Path) -> str:
     suffix = path.suffix.lower()
     return _VIDEO_TYPES.get(suffix) or mimetypes.guess_type(path.name)[0] or "video/mp4"
-
-
-def _video(session: Session, video_id: int) -> Video:
-    return find(session, Video, video_id, "Video")
 
 
 # A stream: the stored path (one indexed read, bound at execution: {"video_id": ...}),
