@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared.db.models import User, UserSession
+from shared.db.plan import Plan, run
 from shared.errors import Conflict
-from shared.services import flush_or_conflict
+from shared.services import users
 from shared.services.users import MAX_PREFERENCES_BYTES
 from tests.conftest import PASSWORD, assert_error
 
@@ -140,17 +144,36 @@ def test_create_user_duplicates_are_409(client, bearer, make_user, db_session):
     assert user_count(db_session) == before
 
 
-def test_a_duplicate_past_the_checks_is_a_conflict_and_rolls_back(make_user, db_session):
-    """The race between the duplicate check and the insert: the unique index decides."""
-    make_user("user", username="racer")
+def test_a_duplicate_past_the_checks_is_a_conflict_and_rolls_back(db_session):
+    """The race between the duplicate check and the insert: the unique index decides, and
+    the plan answers the 409 (a writer slipped in between, in this test on the same
+    transaction so that its timing is certain)."""
     before = user_count(db_session)
-    db_session.add(User(username="fresh", role="user", password_hash="x", preferences={}))
-    db_session.add(User(username="racer", role="user", password_hash="x", preferences={}))
-    with pytest.raises(Conflict):
-        flush_or_conflict(db_session, "taken")
-    # The whole unit of work is gone, not just the clashing row, and the session is usable.
+    data = users.UserCreate(username="racer", password="long-enough-pw")
+
+    def raced() -> Plan[dict[str, Any]]:
+        steps = users.create_user(data, "x")
+        checked = yield next(steps)  # nobody has the name yet
+        yield insert(users.USERS).values(
+            username="racer", role="user", password_hash="x", preferences={}
+        )
+        step = steps.send(checked)
+        try:
+            while True:
+                try:
+                    result = yield step
+                except IntegrityError as exc:
+                    step = steps.throw(exc)
+                else:
+                    step = steps.send(result)
+        except StopIteration as done:
+            answer: dict[str, Any] = done.value
+            return answer
+
+    with pytest.raises(Conflict, match="already taken"):
+        run(db_session, raced)
+    db_session.rollback()  # as the request's teardown does: nothing of it is left
     assert user_count(db_session) == before
-    assert db_session.scalar(select(User.id).where(User.username == "fresh")) is None
 
 
 # -- PUT /api/users/<id>/role -----------------------------------------------------------
