@@ -19,9 +19,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import import_module
@@ -137,7 +135,7 @@ def apply(
                 after_write(changes)
             except BaseException as exc:
                 try:
-                    write_back(path, previous)
+                    mf.atomic_write(path, previous)
                 except OSError as restore:
                     raise ChangeFailed(
                         f"{exc}; putting the previous manifest back failed too ({restore}): "
@@ -158,21 +156,6 @@ def _require_twins(changes: list[Change], twins: Iterable[str] | None) -> None:
     ]
     if missing:
         raise ChangeRefused("no FastAPI twin for: " + ", ".join(missing))
-
-
-def write_back(path: Path, content: bytes) -> None:
-    """Atomically, as the manifest module writes: readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def change(

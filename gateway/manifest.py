@@ -298,15 +298,17 @@ def set_owners(path: Path, owners: Mapping[str, str]) -> Manifest:
     yaml.dump(doc, out)
     text = out.getvalue()
     manifest = parse(text, path)  # never write a file that would not load
-    _atomic_write(path, text)
+    atomic_write(path, text.encode("utf-8"))
     return manifest
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, content: bytes) -> None:
+    """Write `path` so that readers (every gateway's watcher) never see half a file: a
+    temporary file beside it, flushed to disk, then renamed over it."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)

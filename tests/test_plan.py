@@ -154,21 +154,26 @@ def _written(url: str) -> dict[str, str]:
     return {key: description for key, description in rows}
 
 
+def _deadlocked(url: str, plan: Any) -> list[Any]:
+    """`plan` as the two deadlocking transactions, on the twins' driver, on `url`."""
+    _arranged(url)
+
+    async def go() -> list[Any]:
+        engine = create_async_engine(async_url(url))
+        try:
+            return await _deadlock(engine, plan)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
 @pytest.mark.mariadb
 def test_the_twin_runs_a_marked_plan_again_after_a_deadlock_and_both_writes_land():
     runs: Counter[str] = Counter()
     plan = retry_lock_races(_bump_both(runs))
     with scratch_mariadb() as url:
-        _arranged(url)
-
-        async def go() -> list[Any]:
-            engine = create_async_engine(async_url(url))
-            try:
-                return await _deadlock(engine, plan)
-            finally:
-                await engine.dispose()
-
-        answers = asyncio.run(go())
+        answers = _deadlocked(url, plan)
         written = _written(url)
     assert sorted(answers) == [1, 2]  # InnoDB undid one, which ran again from the start
     # The victim ran last, over both rows: nothing half-written by its first run survives.
@@ -180,16 +185,7 @@ def test_an_unmarked_plan_is_not_run_again():
     runs: Counter[str] = Counter()
     plan = _bump_both(runs)
     with scratch_mariadb() as url:
-        _arranged(url)
-
-        async def go() -> list[Any]:
-            engine = create_async_engine(async_url(url))
-            try:
-                return await _deadlock(engine, plan)
-            finally:
-                await engine.dispose()
-
-        answers = asyncio.run(go())
+        answers = _deadlocked(url, plan)
     failed = [a for a in answers if isinstance(a, Exception)]
     assert len(failed) == 1 and isinstance(failed[0], OperationalError)
     assert "1213" in str(failed[0])  # the deadlock, handed on unchanged

@@ -73,5 +73,5 @@ def record(
     with mf.locked(path):
         routes = {**ops.load_verdicts(manifest), **written}
         text = json.dumps({"routes": dict(sorted(routes.items()))}, indent=2) + "\n"
-        ops.write_back(path, text.encode())
+        mf.atomic_write(path, text.encode())
     return written
