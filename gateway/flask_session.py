@@ -12,7 +12,7 @@ request the codec for that cookie. A FastAPI route then sees what the Flask side
     api = FastAPI()
 
     @api.get("/api/me")
-    def me(session: FlaskSessionDep) -> dict[str, object]:
+    async def me(session: FlaskSessionDep) -> dict[str, object]:
         return {"user_id": session.get("user_id"), "flashes": session.flashes()}
 
     gateway = create_gateway(settings, legacy=flask_app, modern=api)
@@ -106,8 +106,9 @@ def flask_session_codec(connection: HTTPConnection) -> SessionCookieCodec:
     return codec
 
 
-def flask_session(connection: HTTPConnection) -> FlaskSession:
-    """FastAPI dependency: the Flask session of this request (read-only)."""
+async def flask_session(connection: HTTPConnection) -> FlaskSession:
+    """FastAPI dependency: the Flask session of this request (read-only). A coroutine,
+    though it awaits nothing: FastAPI would run a plain function in a worker thread."""
     codec = flask_session_codec(connection)
     return FlaskSession(codec.loads(connection.cookies.get(codec.name)))
 

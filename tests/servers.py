@@ -76,12 +76,16 @@ def running(
     log: Path,
     ready_path: str = "/api/health",
     timeout: float = 60,
+    cwd: Path | None = None,
 ) -> Iterator[Server]:
-    """Run `command` (a server listening on `port`); yield its URL once `ready_path`
-    answers, stop it at the end. Its output goes to `log`, quoted when it fails."""
+    """Run `command` (a server listening on `port`, in `cwd`); yield its URL once
+    `ready_path` answers, stop it at the end. Its output goes to `log`, quoted when it
+    fails."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:
-        proc = subprocess.Popen(list(command), env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            list(command), env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd
+        )
     url = Server(f"http://127.0.0.1:{port}")
     url.pid = proc.pid
     try:
