@@ -17,6 +17,25 @@ from gateway.target import ENV_VAR, Target, TargetError, app_spec, load_object
 if TYPE_CHECKING:
     from shared.config import Settings
 
+# What the `demo` extra of pyproject.toml installs, by import name: a demo command without
+# them says how to get them (a test keeps this list and the extra in step).
+DEMO_MODULES = frozenset(
+    {
+        "requests",
+        "aiohttp",
+        "jwt",
+        "PIL",
+        "yt_dlp",
+        "celery",
+        "redis",
+        "imageio_ffmpeg",
+        "multipart",
+        "python_multipart",
+        "fastapi_offline",
+        "orjson",
+    }
+)
+
 APP_HELP = (
     f"the app to work on, MODULE:ATTR: a gateway from create_gateway or a factory returning "
     f"it (default: ${ENV_VAR}, else the demo)"
@@ -31,6 +50,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = args.handler(args)
     except TargetError as exc:
         print(f"figway: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        if not (args.target.is_demo and (exc.name or "").split(".")[0] in DEMO_MODULES):
+            raise
+        print(
+            f"figway: the demo app needs its extra dependencies (no module {exc.name!r}): "
+            "pip install 'figway[demo]'",
+            file=sys.stderr,
+        )
         return 2
     except Exception as exc:
         from gateway.manifest import ManifestError

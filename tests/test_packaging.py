@@ -1,0 +1,31 @@
+"""`pip install figway` is the gateway, the CLI and the parity tool; the demo's own
+dependencies are its `demo` extra, and the CLI names that extra when one is missing."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from importlib.metadata import packages_distributions
+from pathlib import Path
+
+from gateway.cli import DEMO_MODULES
+
+PYPROJECT = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+
+
+def _names(requirements: list[str]) -> set[str]:
+    return {
+        re.split(r"[\[<>=!~ ;]", r, maxsplit=1)[0].lower().replace("_", "-") for r in requirements
+    }
+
+
+def test_the_demo_extra_and_the_cli_list_agree():
+    demo = _names(PYPROJECT["project"]["optional-dependencies"]["demo"])
+    installed = packages_distributions()
+    # Every import name the CLI knows comes from a distribution of the extra ...
+    for module in DEMO_MODULES:
+        dists = {d.lower().replace("_", "-") for d in installed.get(module, [])}
+        assert dists & demo, f"{module} ({dists}) is not installed by the demo extra"
+    # ... and every distribution of the extra is known by one of its import names.
+    known = {d.lower().replace("_", "-") for m in DEMO_MODULES for d in installed.get(m, [])}
+    assert demo <= known, f"the CLI does not know the import names of {demo - known}"
