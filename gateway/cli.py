@@ -27,7 +27,6 @@ DEMO_MODULES = frozenset(
         "PIL",
         "yt_dlp",
         "celery",
-        "redis",
         "imageio_ffmpeg",
         "multipart",
         "python_multipart",
