@@ -86,14 +86,16 @@ def _is_flask(obj: object) -> bool:
     return isinstance(obj, Flask)
 
 
-def _call_factory(spec: str, obj: Any, wanted: str) -> Any:
+def call_factory(spec: str, obj: Any, wanted: str, option: str = "--app") -> Any:
+    """What a zero-argument factory `obj` returns (TargetError naming `wanted` if it is
+    none): --app and --scenarios both take the object or such a factory."""
     if not callable(obj) or inspect.isclass(obj):
-        raise TargetError(f"--app {spec!r}: {type(obj).__name__} is not {wanted}")
+        raise TargetError(f"{option} {spec!r}: {type(obj).__name__} is not {wanted}")
     try:
         inspect.signature(obj).bind()
     except (TypeError, ValueError):
         raise TargetError(
-            f"--app {spec!r}: {wanted} or a factory taking no arguments is expected"
+            f"{option} {spec!r}: {wanted} or a factory taking no arguments is expected"
         ) from None
     return obj()
 
@@ -129,7 +131,7 @@ class Target:
         obj = load_object(self.spec)
         if _is_gateway(obj) or _is_flask(obj):
             return obj
-        obj = _call_factory(self.spec, obj, "a gateway (what create_gateway returns)")
+        obj = call_factory(self.spec, obj, "a gateway (what create_gateway returns)")
         if not (_is_gateway(obj) or _is_flask(obj)):
             raise TargetError(
                 f"--app {self.spec!r}: the factory returned {type(obj).__name__}, "

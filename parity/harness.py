@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from gateway.target import TargetError
+from gateway.target import TargetError, call_factory
 from parity.scenario import Suite
 
 if TYPE_CHECKING:
@@ -49,10 +49,12 @@ def load(target: Target, database_url: str | None = None) -> Harness:
     obj = target.suite()
     if isinstance(obj, HarnessSource):
         return obj.harness(database_url)
-    if not isinstance(obj, Suite) and callable(obj):
-        obj = obj()  # a factory returning the Suite, as --app takes one
+    if not isinstance(obj, Suite):  # a factory returning it, as --app takes one
+        obj = call_factory(spec, obj, "a parity.Suite", "--scenarios")
     if not isinstance(obj, Suite):
-        raise TargetError(f"--scenarios {spec!r}: {type(obj).__name__} is not a parity.Suite")
+        raise TargetError(
+            f"--scenarios {spec!r}: the factory returned {type(obj).__name__}, not a parity.Suite"
+        )
     if database_url is not None:
         raise TargetError(
             "--database-url is the demo harness's; a Suite's gateway factory makes its own state"
