@@ -53,14 +53,18 @@ class Scenario:
     volatile: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        from gateway.manifest import normalize_key  # here: importing the format stays light
+
         if sum(body is not None for body in (self.json, self.form, self.raw)) > 1:
             raise ValueError(f"{self.label}: one body at most (json, form or raw)")
         if " " not in self.route.strip():
             raise ValueError(f"{self.label}: route is the manifest key, 'METHOD PATH'")
+        # As the manifest spells it ("get  /x" is "GET /x"): scenarios are found by route.
+        object.__setattr__(self, "route", normalize_key(self.route))
 
     @property
     def method(self) -> str:
-        return self.route.split(" ", 1)[0].upper()
+        return self.route.split(" ", 1)[0]
 
     @property
     def label(self) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,6 +15,7 @@ import pytest
 
 from gateway import changes as ops
 from gateway import manifest as mf
+from gateway.app import Gateway, create_gateway
 from gateway.cli import main
 from parity import Scenario, Suite
 from parity.runner import run
@@ -142,6 +143,21 @@ def test_the_side_that_answered_and_the_state_left_are_compared(manifest):
     calm = replace(hello, volatile=("side", "rows.side"))
     assert run(with_state, manifest, [calm])[0].difference is None
 
+    # A step the legacy side fails (a plain WSGI app answering 500 to all) is the answer.
+    def broken(environ: object, start_response: Callable[..., object]) -> list[bytes]:
+        start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
+        return [b"down"]
+
+    def half_broken(workdir: Path, copy: Path) -> Gateway:
+        settings = foreign_app.settings(workdir)
+        return create_gateway(settings, legacy=broken, modern=foreign_app.modern, manifest=copy)
+
+    stepped = foreign_parity.SUITE.scenarios[1]
+    assert stepped.before  # GET /about first
+    assert run(Suite(half_broken, (stepped,)), manifest, [stepped])[0].difference == (
+        "before step GET /about: flask answered 500"
+    )
+
     unknown = Scenario("GET /nowhere", "not in the manifest", "/nowhere")
     assert run(foreign_parity.SUITE, manifest, [unknown])[0].difference == (
         f"GET /nowhere is not a route of {manifest}"
@@ -153,4 +169,5 @@ def test_a_scenario_has_one_body_and_a_method():
         Scenario("POST /items", "both", "/items", json={}, form={"a": "b"})
     with pytest.raises(ValueError, match="METHOD PATH"):
         Scenario("/items", "no method", "/items")
-    assert Scenario("post /items", "x", "/items").method == "POST"
+    spelt = Scenario("post  /items", "x", "/items")
+    assert (spelt.route, spelt.method) == ("POST /items", "POST")
