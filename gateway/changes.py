@@ -301,15 +301,11 @@ def status(manifest: mf.Manifest) -> list[dict[str, Any]]:
 # --- parity verdicts ---------------------------------------------------------------------
 # What `figway verify` found, per route, for the code it checked: a JSON file beside the
 # manifest (.figway/verdicts.json; a later issue moves it into figway's own tables). This
-# module reads it and never imports gateway.parity: a server checks verdicts, it never
-# runs scenarios.
+# module reads it and never imports the parity package (nor a suite module): a server
+# checks verdicts, it never runs scenarios.
 
 VERDICTS_DIR = ".figway"
 VERDICTS_FILE = "verdicts.json"
-# The scenarios' definitions, read as text (never imported here): any edit to them asks
-# for a new `figway verify` before a move to fastapi.
-_PARITY = Path(__file__).with_name("parity")
-SCENARIO_SOURCES = ("scenario.py", "scenarios.py", "catalogue")
 
 
 def verdicts_path(manifest: Path) -> Path:
@@ -358,17 +354,25 @@ def code_digest(name: str, *, load: bool = False) -> str | None:
     return hashlib.sha256(source.encode()).hexdigest()
 
 
-def scenarios_digest(root: Path = _PARITY) -> str:
-    """sha256 of the scenarios' definitions: every file of SCENARIO_SOURCES, by name."""
-    digest = hashlib.sha256()
-    files: list[Path] = []
-    for name in SCENARIO_SOURCES:
-        target = root / name
-        files += sorted(target.rglob("*.py")) if target.is_dir() else [target]
+def source_names(manifest: Path, files: Iterable[Path]) -> list[str]:
+    """How a verdict names the files that define its scenarios: relative to the manifest's
+    directory when under it (the project may move), else absolute."""
+    base = manifest.parent.resolve()
+    names = set()
     for file in files:
-        digest.update(str(file.relative_to(root)).encode() + b"\0")
+        path = file.resolve()
+        names.add(path.relative_to(base).as_posix() if path.is_relative_to(base) else str(path))
+    return sorted(names)
+
+
+def scenarios_digest(manifest: Path, sources: Iterable[str]) -> str:
+    """sha256 of the scenarios' definitions: each file a verdict names (source_names), by
+    name and content, read as text (never imported): any edit asks for a new verify."""
+    digest = hashlib.sha256()
+    for name in sorted(sources):
+        digest.update(name.encode() + b"\0")
         try:
-            digest.update(file.read_bytes())
+            digest.update((manifest.parent / name).read_bytes())  # an absolute name stays
         except OSError:
             digest.update(b"<missing>")
         digest.update(b"\0")
@@ -399,7 +403,7 @@ def unverified(manifest: Path, routes: Iterable[str], *, load_code: bool = False
     if not wanted:
         return {}
     verdicts = load_verdicts(manifest)
-    scenarios = scenarios_digest()
+    digests: dict[tuple[str, ...], str] = {}  # routes of one suite share their files
     problems: dict[str, str] = {}
     for route in wanted:
         verdict = verdicts.get(route)
@@ -410,11 +414,16 @@ def unverified(manifest: Path, routes: Iterable[str], *, load_code: bool = False
         if verdict.get("passed") is not True:
             problems[route] = f"{route}: failed parity when verified at {at}"
             continue
+        sources = verdict.get("sources")
+        # No list of files (a verdict of an older figway): nothing it vouches for holds.
+        names = tuple(map(str, sources)) if isinstance(sources, list) else ()
+        if names not in digests:
+            digests[names] = scenarios_digest(manifest, names) if names else ""
         now = fingerprint(
             route,
             str(verdict.get("legacy", "")),
             str(verdict.get("twin", "")),
-            scenarios=scenarios,
+            scenarios=digests[names],
             load=load_code,
         )
         if now is None or now != verdict.get("fingerprint"):

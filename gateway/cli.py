@@ -1,7 +1,9 @@
 """The `figway` command.
 
 Every command works on the demo app unless `--app MODULE:ATTR` (or FIGWAY_APP) names
-another: the gateway `create_gateway` returns, or a factory returning it."""
+another: the gateway `create_gateway` returns, or a factory returning it. `verify`, `flip`
+and `rollout` run the parity scenarios `--scenarios MODULE:ATTR` (or FIGWAY_SCENARIOS)
+names: a parity Suite (the demo's own by default)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gateway.target import ENV_VAR, Target, TargetError, app_spec, load_object
+from gateway.target import (
+    ENV_VAR,
+    SCENARIOS_DOCS,
+    SCENARIOS_VAR,
+    Target,
+    TargetError,
+    app_spec,
+    load_object,
+)
 
 if TYPE_CHECKING:
     from shared.config import Settings
@@ -39,12 +49,18 @@ APP_HELP = (
     f"the app to work on, MODULE:ATTR: a gateway from create_gateway or a factory returning "
     f"it (default: ${ENV_VAR}, else the demo)"
 )
+SCENARIOS_HELP = (
+    f"the parity scenarios to run, MODULE:ATTR naming a parity.Suite (default: "
+    f"${SCENARIOS_VAR}, else the demo's own); see {SCENARIOS_DOCS}"
+)
+# The commands that run parity scenarios: they take --scenarios after the command too.
+SCENARIO_COMMANDS = ("verify", "flip", "rollout")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    args.target = Target(app_spec(args.app))
+    args.target = Target(app_spec(args.app), app_spec(args.scenarios, SCENARIOS_VAR))
     try:
         result: int = args.handler(args)
     except TargetError as exc:
@@ -101,6 +117,7 @@ def _demo_only(args: argparse.Namespace, command: str) -> bool:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="figway", description=__doc__)
     parser.add_argument("--app", default=None, metavar="MODULE:ATTR", help=APP_HELP)
+    parser.add_argument("--scenarios", default=None, metavar="MODULE:ATTR", help=SCENARIOS_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
 
     init = sub.add_parser(
@@ -160,17 +177,24 @@ def _parser() -> argparse.ArgumentParser:
     worker.set_defaults(handler=_worker)
 
     from gateway.ops_cli import add_commands
-    from gateway.parity.cli import add_command as add_verify
+
+    # The one import of the parity package from gateway/: the CLI's, of its light module
+    # (the harness loads when a command runs). The flip commands get its check through
+    # `vet`, so gateway/ops_cli.py does not import it either.
+    from parity.cli import add_command as add_verify
+    from parity.cli import vet
 
     add_commands(sub)
     add_verify(sub)
+    parser.set_defaults(vet=vet)
     _app_everywhere(sub)
     return parser
 
 
 def _app_everywhere(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """--app after the command too (`figway status --app m:gw`); before it works as well."""
-    for parser in sub.choices.values():
+    """--app after the command too (`figway status --app m:gw`); before it works as well.
+    So does --scenarios, for the commands that run scenarios."""
+    for name, parser in sub.choices.items():
         nested = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
         if nested:
             for action in nested:
@@ -179,6 +203,10 @@ def _app_everywhere(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         parser.add_argument(
             "--app", default=argparse.SUPPRESS, metavar="MODULE:ATTR", help=APP_HELP
         )
+        if name in SCENARIO_COMMANDS:
+            parser.add_argument(
+                "--scenarios", default=argparse.SUPPRESS, metavar="MODULE:ATTR", help=SCENARIOS_HELP
+            )
 
 
 def _server_args(p: argparse.ArgumentParser) -> None:

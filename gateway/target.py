@@ -4,6 +4,10 @@ ATTR names the gateway `create_gateway` returns, or a zero-argument factory retu
 (`figway init` and `figway routes` also take the Flask app itself). The module is imported
 with the current directory first on sys.path, as `flask --app` and `uvicorn` do.
 
+`--scenarios MODULE:ATTR` (or FIGWAY_SCENARIOS) names the parity Suite `figway verify`
+and the flip path run (the demo's own harness by default for the demo). It is loaded by
+name, only when a command asks for it: no module of gateway/ imports the parity package.
+
 Nothing heavy is imported here: the demo's apps are built only when a command asks for
 their routes or twins.
 """
@@ -23,29 +27,33 @@ if TYPE_CHECKING:
     from flask import Flask
 
     from gateway.app import Gateway
-    from gateway.parity.scenario import Scenario
     from shared.config import Settings
 
 ENV_VAR = "FIGWAY_APP"
+SCENARIOS_VAR = "FIGWAY_SCENARIOS"
+# The demo's own harness (parity/demo), run when --scenarios names no other.
+DEMO_SUITE = "parity.demo:SUITE"
+SCENARIOS_DOCS = '"Writing parity scenarios for your own routes" in parity/README.md'
 
 
 class TargetError(Exception):
     """The --app spec cannot be resolved; the message says what is wrong."""
 
 
-def app_spec(explicit: str | None) -> str | None:
-    """--app wins over FIGWAY_APP; None (or empty) means the demo."""
-    spec = explicit if explicit is not None else os.environ.get(ENV_VAR)
+def app_spec(explicit: str | None, env_var: str = ENV_VAR) -> str | None:
+    """--app wins over FIGWAY_APP (--scenarios over FIGWAY_SCENARIOS, given `env_var`);
+    None (or empty) means the demo's."""
+    spec = explicit if explicit is not None else os.environ.get(env_var)
     if spec is None:
         return None
     return spec.strip() or None
 
 
-def load_object(spec: str) -> Any:
+def load_object(spec: str, option: str = "--app") -> Any:
     """Import MODULE and return ATTR (a dotted path inside the module is allowed)."""
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        raise TargetError(f"--app {spec!r}: expected MODULE:ATTR, e.g. myproject.web:gateway")
+        raise TargetError(f"{option} {spec!r}: expected MODULE:ATTR, e.g. myproject.web:gateway")
     cwd = os.getcwd()
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
@@ -53,14 +61,16 @@ def load_object(spec: str) -> Any:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name is not None and module_name.startswith(exc.name):
-            raise TargetError(f"--app {spec!r}: no module named {module_name!r}") from exc
+            raise TargetError(f"{option} {spec!r}: no module named {module_name!r}") from exc
         raise
     obj: Any = module
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise TargetError(f"--app {spec!r}: module {module_name!r} has no {attr!r}") from None
+            raise TargetError(
+                f"{option} {spec!r}: module {module_name!r} has no {attr!r}"
+            ) from None
     return obj
 
 
@@ -76,14 +86,16 @@ def _is_flask(obj: object) -> bool:
     return isinstance(obj, Flask)
 
 
-def _call_factory(spec: str, obj: Any, wanted: str) -> Any:
+def call_factory(spec: str, obj: Any, wanted: str, option: str = "--app") -> Any:
+    """What a zero-argument factory `obj` returns (TargetError naming `wanted` if it is
+    none): --app and --scenarios both take the object or such a factory."""
     if not callable(obj) or inspect.isclass(obj):
-        raise TargetError(f"--app {spec!r}: {type(obj).__name__} is not {wanted}")
+        raise TargetError(f"{option} {spec!r}: {type(obj).__name__} is not {wanted}")
     try:
         inspect.signature(obj).bind()
     except (TypeError, ValueError):
         raise TargetError(
-            f"--app {spec!r}: {wanted} or a factory taking no arguments is expected"
+            f"{option} {spec!r}: {wanted} or a factory taking no arguments is expected"
         ) from None
     return obj()
 
@@ -96,8 +108,9 @@ def unwrap_legacy(gateway: Gateway) -> Any:
 class Target:
     """The gateway's apps, manifest and settings, built on first use."""
 
-    def __init__(self, spec: str | None) -> None:
+    def __init__(self, spec: str | None, scenarios: str | None = None) -> None:
         self.spec = spec
+        self.scenarios_spec = scenarios  # --scenarios; None: the demo's, for the demo
         self._owned: list[Callable[[], None]] = []
 
     @property
@@ -118,7 +131,7 @@ class Target:
         obj = load_object(self.spec)
         if _is_gateway(obj) or _is_flask(obj):
             return obj
-        obj = _call_factory(self.spec, obj, "a gateway (what create_gateway returns)")
+        obj = call_factory(self.spec, obj, "a gateway (what create_gateway returns)")
         if not (_is_gateway(obj) or _is_flask(obj)):
             raise TargetError(
                 f"--app {self.spec!r}: the factory returned {type(obj).__name__}, "
@@ -199,14 +212,24 @@ class Target:
         routes = getattr(gateway.modern, "routes", None)
         return None if routes is None else modern_route_keys(routes)
 
-    def scenarios(self) -> tuple[Scenario, ...]:
-        """The parity scenarios `verify` and safe flips run: the demo's catalogue, or none
-        for another app (it has no catalogue of its own yet)."""
-        if self.spec is None:
-            from gateway.parity.scenarios import CATALOGUE
+    # --- the parity scenarios -----------------------------------------------------------
 
-            return CATALOGUE
-        return ()
+    @property
+    def suite_spec(self) -> str:
+        """MODULE:ATTR of the parity scenarios; TargetError when another app names none."""
+        if self.scenarios_spec is not None:
+            return self.scenarios_spec
+        if self.is_demo:
+            return DEMO_SUITE
+        raise TargetError(
+            f"--app {self.spec} has no parity scenarios: --scenarios MODULE:ATTR (or "
+            f"${SCENARIOS_VAR}) names the Suite of them; see {SCENARIOS_DOCS}"
+        )
+
+    def suite(self) -> Any:
+        """What suite_spec names (a parity Suite, or the demo's harness), imported now: by
+        `figway verify` and the CLI's flip path only, never by a server."""
+        return load_object(self.suite_spec, "--scenarios")
 
     def close(self) -> None:
         while self._owned:

@@ -55,8 +55,9 @@ def workdir() -> Path:
     return Path(os.environ[DIR_VAR])
 
 
-def settings() -> Settings:
-    where = workdir()
+def settings(where: Path | None = None) -> Settings:
+    """The app's settings, its state under `where` (default: FOREIGN_APP_DIR)."""
+    where = workdir() if where is None else where
     return Settings(
         _env_file=None,
         env="test",

@@ -12,8 +12,9 @@ from starlette.testclient import TestClient
 from gateway import manifest as mf
 from gateway.changes import Change, ChangeRefused
 from gateway.cli import main
-from gateway.parity.vet import require_parity
 from gateway.routes import flask_routes
+from parity.harness import Harness
+from parity.vet import require_parity
 from tests import foreign_app
 
 GATEWAY = "tests.foreign_app:make_gateway"
@@ -96,8 +97,10 @@ def test_status_names_a_route_the_flask_app_does_not_have(manifest, capsys):
 
 
 def test_flip_and_rollback_follow_the_app(audited, capsys):
+    # No verdict, and no scenarios to run instead: refused by name, the option named.
     assert main(["--app", GATEWAY, "flip", "GET /items", "--to", "fastapi"]) == 1
-    assert "GET /items: no parity scenarios" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "GET /items: never verified" in err and "--scenarios MODULE:ATTR" in err
     assert owners(audited)["GET /items"] == "flask"
 
     assert main(["--app", GATEWAY, "flip", "GET /items", "--to", "fastapi", "--force"]) == 0
@@ -144,7 +147,8 @@ def test_figway_app_env_var_names_the_app(manifest, monkeypatch, capsys):
 def test_verify_says_there_are_no_scenarios_for_another_app(manifest, capsys):
     assert main(["--app", GATEWAY, "verify"]) == 2
     err = capsys.readouterr().err
-    assert f"no parity scenarios for {GATEWAY}" in err and "--force" in err
+    assert f"--app {GATEWAY} has no parity scenarios" in err
+    assert "--scenarios MODULE:ATTR" in err and "parity/README.md" in err
 
 
 @pytest.mark.parametrize(
@@ -175,9 +179,10 @@ def test_parity_progress_one_line_per_route():
     assert len(lines) == 1 and lines[0].startswith("[1/1] GET /api/version: ")
     assert "MISMATCHED" not in lines[0]
     # No scenarios at all: refused at once, nothing run, nothing reported.
+    empty = Harness((), lambda scenarios, on_outcome: [], (), where="nowhere")
     with pytest.raises(ChangeRefused, match="GET /api/version: no parity scenarios"):
         require_parity(
-            [Change("GET /api/version", 1, "flask", "fastapi")], catalogue=(), progress=lines.append
+            [Change("GET /api/version", 1, "flask", "fastapi")], empty, progress=lines.append
         )
     assert len(lines) == 1
 

@@ -3,7 +3,7 @@ Redis or, without Redis, by threads of the same process (the same job code eithe
 with live progress over WS /ws/downloads/<id>, retries, cancel, and the reaper.
 
 The routes' answers against Flask's are the parity catalogue's part
-(gateway/parity/catalogue/downloads.py); the second pass of `make test` runs the legacy
+(parity/demo/catalogue/downloads.py); the second pass of `make test` runs the legacy
 download suite against these twins too.
 """
 

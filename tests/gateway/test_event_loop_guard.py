@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from fastapi_app import create_fastapi_app
 from gateway.app import modern_route_keys
 from gateway.manifest import twin_key
-from gateway.parity.scenarios import CATALOGUE
+from parity.demo.scenarios import CATALOGUE
 from shared.config import Settings
 from tests.loop_guard import guarding
 from tests.test_contract import manifest_routes

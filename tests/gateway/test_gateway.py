@@ -235,15 +235,17 @@ def test_admin_api_force_moves_a_route_without_a_verdict(gateway, gw, login_gw):
 def vouch(gateway, app, route: str) -> None:
     """A passing verdict for `route`, as `figway verify` records one (the scenarios are
     not run here: tests/gateway/test_flip_path.py runs the real command)."""
-    from gateway.parity import verdicts
-    from gateway.parity.runner import Outcome
-    from gateway.parity.scenarios import scenarios_for
+    from parity import verdicts
+    from parity.demo import sources
+    from parity.demo.scenarios import scenarios_for
+    from parity.runner import Outcome
 
     verdicts.record(
         gateway.watcher.path,
         {route: [Outcome(s, None) for s in scenarios_for({route})]},
         legacy=verdicts.legacy_views(app),
         twins=verdicts.twin_endpoints(gateway.modern.routes),
+        sources=sources(),
     )
 
 

@@ -247,7 +247,7 @@ def test_a_flip_to_fastapi_runs_the_parity_check_first(env):
 
 def test_a_route_without_scenarios_is_refused_by_name():
     from gateway.changes import Change, ChangeRefused
-    from gateway.parity.vet import require_parity
+    from parity.vet import require_parity
 
     with pytest.raises(ChangeRefused, match=r"GET /settings: no parity scenarios"):
         require_parity(

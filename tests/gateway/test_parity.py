@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.parity import runner
-from gateway.parity.compare import Answer, first_difference
-from gateway.parity.scenarios import CATALOGUE, scenarios_for
+from parity.compare import Answer, first_difference
+from parity.demo import runner
+from parity.demo.scenarios import CATALOGUE, scenarios_for
 from tests.loop_guard import guarding
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.parity.scenario import Scenario
+from parity.demo.scenario import Scenario
 
 SYSTEM = "GET /api/admin/system"
 LOGS = "GET /api/admin/logs"

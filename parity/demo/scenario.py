@@ -1,4 +1,4 @@
-"""One parity scenario: a request, who makes it, the rows it needs, what may differ."""
+"""The demo app's scenarios: a request, who makes it, the rows it needs, what may differ."""
 
 from __future__ import annotations
 

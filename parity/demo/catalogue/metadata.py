@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from gateway.parity.scenario import Scenario
+from parity.demo.scenario import Scenario
 from shared.db.models import Artist, Video
 from shared.fakes.metadata_provider import EMPTY_ARTIST_NAME, build_catalogue
 

@@ -12,8 +12,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from gateway.parity.catalogue.media import CLIP, FAR_FUTURE, FAR_PAST, T0, add_videos, sample_mp4
-from gateway.parity.scenario import MediaFiles, Scenario
+from parity.demo.catalogue.media import CLIP, FAR_FUTURE, FAR_PAST, T0, add_videos, sample_mp4
+from parity.demo.scenario import MediaFiles, Scenario
 from shared.db.models import Artist
 
 ROUTE = "GET /api/videos/<int:video_id>/stream"

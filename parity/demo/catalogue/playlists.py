@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from gateway.parity.scenario import ADMIN, MANAGER, READONLY, USER, Scenario
+from parity.demo.scenario import ADMIN, MANAGER, READONLY, USER, Scenario
 from shared.db.models import Artist, Playlist, PlaylistEntry, Video
 
 # Fixed ids, so paths can name the rows `_library` inserts.

@@ -18,8 +18,8 @@ from datetime import datetime
 from PIL import Image
 from sqlalchemy.orm import Session
 
-from gateway.parity.catalogue.media import CLIP, FAR_FUTURE, FAR_PAST, T0, add_videos, sample_mp4
-from gateway.parity.scenario import Scenario
+from parity.demo.catalogue.media import CLIP, FAR_FUTURE, FAR_PAST, T0, add_videos, sample_mp4
+from parity.demo.scenario import Scenario
 from shared.config import Settings
 from shared.db.models import Artist
 

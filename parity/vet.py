@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gateway.changes import Change, ChangeRefused
 
 if TYPE_CHECKING:
-    from gateway.parity.runner import Outcome
-    from gateway.parity.scenario import Scenario
+    from parity.harness import Harness
+    from parity.runner import Checked, Outcome
 
 # Told one line per route once its scenarios have run: a long check is not silent.
 Progress = Callable[[str], None]
@@ -19,33 +19,27 @@ Progress = Callable[[str], None]
 
 def require_parity(
     changes: list[Change],
-    database_url: str | None = None,
+    harness: Harness | None = None,
     *,
-    catalogue: Sequence[Scenario] | None = None,
     progress: Progress | None = None,
 ) -> None:
     """Raise ChangeRefused naming each route without scenarios or with a failing one.
 
-    `catalogue`: the scenarios to pick from (default: the demo's); `progress`: told
-    `[i/n] ROUTE: k scenarios, m matched (s)` as each route's scenarios finish."""
+    `harness`: the scenarios to pick from and how to run them (default: the demo's);
+    `progress`: told `[i/n] ROUTE: k scenarios, m matched (s)` as each route's finish."""
     moving = {c.route for c in changes if c.to_owner == "fastapi"}
     if not moving:
         return  # back to flask is always allowed: that is the rollback
-    if catalogue is None:
-        from gateway.parity.scenarios import scenarios_for
+    if harness is None:
+        from parity.demo import SUITE
 
-        scenarios = scenarios_for(moving)
-    else:
-        scenarios = [s for s in catalogue if s.route in moving]
-    # One route's scenarios together (a stable sort: their own order is kept).
-    scenarios.sort(key=lambda s: s.route)
+        harness = SUITE.harness(None)
+    scenarios = harness.select(moving)
     covered = {s.route for s in scenarios}
     problems = [f"{route}: no parity scenarios" for route in sorted(moving - covered)]
     if scenarios:
-        from gateway.parity import runner
-
         on_outcome = _reporter(scenarios, progress) if progress is not None else None
-        for outcome in runner.run(scenarios, database_url, on_outcome=on_outcome):
+        for outcome in harness.run(scenarios, on_outcome):
             if outcome.difference is not None:
                 problems.append(f"{outcome.scenario.label}: {outcome.difference}")
     if problems:
@@ -54,13 +48,13 @@ def require_parity(
         )
 
 
-def _reporter(scenarios: Sequence[Scenario], progress: Progress) -> Callable[[Outcome], None]:
+def _reporter(scenarios: Sequence[Checked], progress: Progress) -> Callable[[Outcome[Any]], None]:
     left = Counter(s.route for s in scenarios)
     routes = len(left)
-    done: list[Outcome] = []
+    done: list[Outcome[Any]] = []
     started = time.perf_counter()
 
-    def on_outcome(outcome: Outcome) -> None:
+    def on_outcome(outcome: Outcome[Any]) -> None:
         nonlocal started
         route = outcome.scenario.route
         done.append(outcome)

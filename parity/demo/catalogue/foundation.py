@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from gateway.parity.scenario import ADMIN, PASSWORD, USER, Scenario
+from parity.demo.scenario import ADMIN, PASSWORD, USER, Scenario
 from shared.db.models import LoginThrottle, Setting, User, UserSession
 
 
@@ -37,7 +37,7 @@ def _four_failures(session: Session, now: datetime) -> None:
     session.query(User).filter(User.role == "user").update({"failed_login_count": 4})
 
 
-# The address both sides' test clients present (gateway.parity.runner.CLIENT_ADDRESS).
+# The address both sides' test clients present (parity.demo.runner.CLIENT_ADDRESS).
 CLIENT_ADDRESS = "127.0.0.1"
 
 

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from gateway.parity.catalogue.media import T0, add_videos
-from gateway.parity.scenario import USER, Scenario
+from parity.demo.catalogue.media import T0, add_videos
+from parity.demo.scenario import USER, Scenario
 from shared.db.models import Artist, Download, Video
 
 QUEUE = "POST /api/videos/<int:video_id>/download"

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from gateway.parity.scenario import USER, Scenario
+from parity.demo.scenario import USER, Scenario
 from shared.db.models import Artist, Download, Playlist, PlaylistEntry, Video
 from shared.pagination import PAGE_MAX
 

@@ -1,5 +1,5 @@
-"""Run each scenario against Flask and FastAPI, each on its own fresh, identically
-seeded database, and compare what they answer and what they leave behind."""
+"""The demo app's runner: each scenario against Flask and FastAPI, each on its own fresh,
+identically seeded database, and compare what they answer and what they leave behind."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -26,10 +25,11 @@ from fastapi_app import create_fastapi_app
 from fastapi_app.state import Modern
 from gateway.app import flat_routes
 from gateway.manifest import twin_key
-from gateway.parity.compare import Answer, first_difference
-from gateway.parity.scenario import PASSWORD, Scenario
 from legacy_flask import create_app
 from legacy_flask.blueprints.downloads import RUNNER_PART as DOWNLOAD_THREADS
+from parity.compare import Answer, first_difference
+from parity.demo.scenario import PASSWORD, Scenario
+from parity.runner import Outcome
 from shared.auth.passwords import hash_password
 from shared.auth.session_cookie import SessionCookieCodec
 from shared.auth.tokens import issue_token
@@ -54,12 +54,6 @@ MULTIPART = f"multipart/form-data; boundary={MULTIPART_BOUNDARY}"
 PASSWORD_HASH = hash_password(PASSWORD, n=16)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    scenario: Scenario
-    difference: str | None  # None: they answered alike
-
-
 # Both test clients present the same caller: the session rows record address and agent.
 SIDES = ("flask", "fastapi")
 CLIENT_ADDRESS = "127.0.0.1"
@@ -70,8 +64,8 @@ def run(
     scenarios: list[Scenario],
     database_url: str | None = None,
     *,
-    on_outcome: Callable[[Outcome], None] | None = None,
-) -> list[Outcome]:
+    on_outcome: Callable[[Outcome[Scenario]], None] | None = None,
+) -> list[Outcome[Scenario]]:
     """`database_url`: a MariaDB server to create the databases on; SQLite files if None.
     `on_outcome` is told each scenario's outcome as soon as it is known (progress).
 
@@ -175,7 +169,7 @@ def _refused_url() -> Iterator[str]:
 
 def _run_one(
     scenario: Scenario, workdir: Path, databases: _Databases, provider_url: str
-) -> Outcome:
+) -> Outcome[Scenario]:
     answers: dict[str, Answer] = {}
     now = utcnow()  # one clock reading for both seeds: identical rows on both sides
     for side in SIDES:

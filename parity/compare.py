@@ -1,8 +1,10 @@
-"""What "answers alike" means: status, parsed JSON, the headers that matter, the rows."""
+"""What "answers alike" means: status, parsed JSON, the headers that matter, the rows (or
+whatever state a suite reads) left behind."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Any
@@ -35,7 +37,9 @@ class Answer:
     headers: dict[str, str]
     set_cookies: tuple[str, ...]
     body: bytes
-    rows: dict[str, list[dict[str, Any]]]
+    # What the request left behind, by table (or any key a suite's state reader uses);
+    # compared like JSON under "rows.<key>".
+    rows: Mapping[str, Any]
 
 
 def first_difference(flask: Answer, fastapi: Answer, volatile: tuple[str, ...]) -> str | None:
@@ -58,7 +62,7 @@ def first_difference(flask: Answer, fastapi: Answer, volatile: tuple[str, ...]) 
     if diff is not None:
         return f"body {diff}"
     for table in sorted(set(flask.rows) | set(fastapi.rows)):
-        a_rows, b_rows = flask.rows.get(table, []), fastapi.rows.get(table, [])
+        a_rows, b_rows = flask.rows.get(table), fastapi.rows.get(table)
         # Rows are compared like JSON, so "rows.users.*.password_hash" can be volatile.
         diff = _json_diff(a_rows, b_rows, f"rows.{table}", volatile)
         if diff is not None:
@@ -153,6 +157,6 @@ def _is_volatile(path: str, volatile: tuple[str, ...]) -> bool:
     return False
 
 
-def _brief(rows: list[dict[str, Any]]) -> str:
+def _brief(rows: Any) -> str:
     text = repr(rows)
     return text if len(text) < 200 else text[:197] + "..."

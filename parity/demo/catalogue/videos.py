@@ -6,8 +6,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from gateway.parity.catalogue.artists import T0, library
-from gateway.parity.scenario import Scenario
+from parity.demo.catalogue.artists import T0, library
+from parity.demo.scenario import Scenario
 from shared.db.models import Artist, Video
 from shared.pagination import OFFSET_MAX
 

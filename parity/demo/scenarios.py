@@ -3,7 +3,7 @@ Fields that may differ are declared there, per scenario, and nowhere else."""
 
 from __future__ import annotations
 
-from gateway.parity.catalogue import (
+from parity.demo.catalogue import (
     admin,
     artists,
     downloads,
@@ -14,7 +14,7 @@ from gateway.parity.catalogue import (
     thumbnails,
     videos,
 )
-from gateway.parity.scenario import Scenario
+from parity.demo.scenario import Scenario
 
 CATALOGUE: tuple[Scenario, ...] = (
     *foundation.SCENARIOS,

@@ -1,24 +1,27 @@
 """`figway verify` records its verdicts: per route, passed or not, and a fingerprint of
 what it checked (gateway.changes.fingerprint: the legacy view's and the twin's source and
-the scenarios' definitions), in `.figway/verdicts.json` beside the manifest.
+the scenarios' definitions), in `.figway/verdicts.json` beside the manifest. The files
+that define the scenarios are named in the verdict, so the flip path recomputes their
+digest by reading them.
 
-The flip path (gateway.changes.unverified) reads them without importing this package: a
-move to fastapi, from the CLI or the admin API, needs a passing verdict whose fingerprint
-still matches the code. A later issue moves the verdicts into figway's own tables.
+The flip path (gateway.changes.unverified) reads verdicts without importing this package
+or the suite: a move to fastapi, from the CLI or the admin API, needs a passing verdict
+whose fingerprint still matches the code and the scenarios. A later issue moves the
+verdicts into figway's own tables.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from gateway import changes as ops
 from gateway import manifest as mf
 from gateway.app import flat_routes
-from gateway.parity.runner import Outcome
 from gateway.routes import flask_routes
+from parity.runner import Outcome
 from shared.clock import isoformat, utcnow
 
 
@@ -42,14 +45,17 @@ def twin_endpoints(routes: Iterable[Any]) -> dict[str, str]:
 
 def record(
     manifest: Path,
-    results: Mapping[str, list[Outcome]],
+    results: Mapping[str, Sequence[Outcome[Any]]],
     *,
     legacy: Mapping[str, str],
     twins: Mapping[str, str],
+    sources: Iterable[Path],
 ) -> dict[str, dict[str, Any]]:
     """Write a verdict for each route of `results` (its outcomes; none is a failure),
-    keeping the other routes' verdicts; returns the ones written."""
-    scenarios = ops.scenarios_digest()
+    keeping the other routes' verdicts; returns the ones written. `sources`: the files
+    that define the scenarios (Harness.sources)."""
+    names = ops.source_names(manifest, sources)
+    scenarios = ops.scenarios_digest(manifest, names)
     at = isoformat(utcnow())
     written: dict[str, dict[str, Any]] = {}
     for route, outcomes in results.items():
@@ -63,6 +69,7 @@ def record(
             "mismatched": mismatched,
             "legacy": legacy_name,
             "twin": twin_name,
+            "sources": names,
             "fingerprint": ops.fingerprint(
                 key, legacy_name, twin_name, scenarios=scenarios, load=True
             ),

@@ -1,1 +1,0 @@
-"""The parity harness: does a FastAPI twin answer like its Flask original?"""
