@@ -192,6 +192,21 @@ def test_the_source_of_the_checked_code_is_in_the_fingerprint(tmp_path, monkeypa
     sys.modules.pop("flip_path_views", None)
 
 
+def test_a_view_made_inside_a_factory_is_fingerprinted_by_its_factory(tmp_path, monkeypatch):
+    """Flask's create_app pattern: the view is `create_app.<locals>.view`, found through
+    the factory's source; a module-level lambda has no name to look its source up by."""
+    module = tmp_path / "flip_path_factory.py"
+    module.write_text("def create_app():\n    def view():\n        return 1\n    return view\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    name = "flip_path_factory:create_app.<locals>.view"
+    before = ops.code_digest(name, load=True)
+    assert before is not None
+    module.write_text("def create_app():\n    def view():\n        return 2\n    return view\n")
+    assert ops.code_digest(name, load=True) not in (None, before)
+    assert ops.code_digest("flip_path_factory:<lambda>") is None
+    sys.modules.pop("flip_path_factory", None)
+
+
 def test_figway_verify_records_a_verdict_the_admin_api_accepts(
     gateway, gw, login_gw, monkeypatch, tmp_path
 ):
