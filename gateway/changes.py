@@ -8,7 +8,7 @@ open transaction, the file written, the rows committed, and a commit that fails 
 the previous file back. A flip is never left unaudited.
 
 A route moves to fastapi only with a passing parity verdict for the code as it is now
-(or by force): `figway verify` records verdicts (gateway/parity/verdicts.py) in
+(or by force): `figway verify` records verdicts (parity/verdicts.py) in
 `.figway/verdicts.json` beside the manifest, and `unverified()` here checks them without
 importing the parity package, so a serving process never runs scenarios. A later issue
 moves the verdicts into figway's own tables.
