@@ -3,15 +3,16 @@ safe configuration accepted; --env-file read as systemd's EnvironmentFile= would
 
 from __future__ import annotations
 
-import os
 import secrets
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from gateway.check_config import checked_names
 from gateway.cli import main
+from tests.config_env import clean_env, environment, refused
+
+__all__ = ["clean_env"]  # autouse: no figway variable from the shell, no .env of the checkout
 
 GOOD = {
     "FIGWAY_ENV": "production",
@@ -41,28 +42,6 @@ UNSAFE: list[tuple[dict[str, str | None], str]] = [
     ({"PYTHONASYNCIODEBUG": "1"}, "PYTHONASYNCIODEBUG"),
     ({"PYTHONDEVMODE": "1"}, "PYTHONDEVMODE"),
 ]
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch, tmp_path):
-    """Only what a test sets: no figway variable from the shell, no .env of the checkout."""
-    for name in list(os.environ):
-        if name.startswith("FIGWAY_") or name in {*checked_names(), "DATABASE_URL", "REDIS_URL"}:
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-
-
-def environment(monkeypatch, values: Mapping[str, str | None]) -> None:
-    for name, value in values.items():
-        if value is None:
-            monkeypatch.delenv(name, raising=False)
-        else:
-            monkeypatch.setenv(name, value)
-
-
-def refused(err: str) -> list[str]:
-    """The variables named in a refusal, in order."""
-    return [line.strip().split(":", 1)[0] for line in err.splitlines() if line.startswith("  ")]
 
 
 def test_a_safe_production_configuration_is_accepted(monkeypatch, capsys):
