@@ -99,9 +99,10 @@ class _Checked(Settings):
         return self
 
 
-class _CheckedFileFirst(_Checked):
-    """With --env-file: the file wins over the process environment, as systemd's
-    EnvironmentFile= gives the unit's process its values whatever the shell had."""
+class _CheckedFileOnly(_Checked):
+    """With --env-file: the file's values alone, not the shell's environment, as systemd's
+    EnvironmentFile= gives the unit's process the file and not what the shell had (a value
+    set in the shell only must not make the check pass)."""
 
     @classmethod
     def settings_customise_sources(
@@ -112,7 +113,7 @@ class _CheckedFileFirst(_Checked):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, dotenv_settings, env_settings, file_secret_settings
+        return init_settings, dotenv_settings, file_secret_settings
 
 
 def read(env_file: Path | None) -> tuple[Settings, dict[str, str]]:
@@ -126,9 +127,9 @@ def read(env_file: Path | None) -> tuple[Settings, dict[str, str]]:
             env_file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise Unreadable(f"cannot read {env_file}: {exc}") from None
-        environ.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        environ = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
         kwargs["_env_file"] = env_file
-        reader = _CheckedFileFirst
+        reader = _CheckedFileOnly
     try:
         return reader(**kwargs), environ
     except (ValidationError, SettingsError, ValueError) as exc:

@@ -140,8 +140,8 @@ def _parser() -> argparse.ArgumentParser:
         "--env-file",
         type=Path,
         default=None,
-        help="read the settings from this file (KEY=value lines, as systemd's "
-        "EnvironmentFile=) over the environment",
+        help="read the settings from this file alone (KEY=value lines, as systemd's "
+        "EnvironmentFile=), not from the environment",
     )
     check.add_argument(
         "--production",

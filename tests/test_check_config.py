@@ -1,9 +1,10 @@
 """`figway check-config`: every unsafe production setting refused by name, all at once; a
-safe configuration accepted; --env-file read as systemd's EnvironmentFile= would be."""
+safe configuration accepted; --env-file read alone, as systemd's EnvironmentFile= is."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -108,8 +109,9 @@ def test_production_flag_refuses_another_env(monkeypatch, capsys):
     assert refused(capsys.readouterr().err) == ["FIGWAY_ENV"]
 
 
-def write_env(path: Path, values: dict[str, str]) -> Path:
-    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+def write_env(path: Path, values: Mapping[str, str | None]) -> Path:
+    """A KEY=value file; None leaves the key out."""
+    path.write_text("".join(f"{k}={v}\n" for k, v in values.items() if v is not None))
     return path
 
 
@@ -119,6 +121,14 @@ def test_env_file_is_read_over_the_environment(monkeypatch, capsys, tmp_path):
     env_file = write_env(tmp_path / "figway.env", GOOD)
     assert main(["check-config", "--env-file", str(env_file)]) == 0
     assert capsys.readouterr().out.strip() == "configuration OK for production"
+
+
+def test_env_file_alone_counts_not_the_shell(monkeypatch, capsys, tmp_path):
+    # REDIS_URL in the shell only: the unit's process would not have it
+    environment(monkeypatch, GOOD)
+    env_file = write_env(tmp_path / "figway.env", {**GOOD, "REDIS_URL": None})
+    assert main(["check-config", "--env-file", str(env_file)]) == 1
+    assert refused(capsys.readouterr().err) == ["REDIS_URL"]
 
 
 def test_env_file_problems_are_named(monkeypatch, capsys, tmp_path):
