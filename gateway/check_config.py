@@ -148,7 +148,7 @@ def findings(
     if production and settings.env != "production":
         add("env", f"is {settings.env!r}; set FIGWAY_ENV=production")
     key = settings.secret_key.get_secret_value() if settings.secret_key is not None else ""
-    new_key = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+    new_key = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
     if not key:
         add("secret_key", f"missing: it signs session cookies and tokens; set it to `{new_key}`")
     elif len(key) < MIN_SECRET_CHARS:
