@@ -176,6 +176,25 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--concurrency", type=int, default=2)
     worker.set_defaults(handler=_worker)
 
+    check = sub.add_parser(
+        "check-config",
+        help="refuse an unsafe production configuration (exit 1), naming every setting",
+    )
+    check.add_argument(
+        "--env-file",
+        type=Path,
+        default=None,
+        help="read the settings from this file alone (KEY=value lines, as systemd's "
+        "EnvironmentFile=), not from the environment",
+    )
+    check.add_argument(
+        "--production",
+        action="store_true",
+        help="check as production whatever FIGWAY_ENV says, and refuse any other "
+        "FIGWAY_ENV (the systemd units run this)",
+    )
+    check.set_defaults(handler=_check_config)
+
     from gateway.ops_cli import add_commands
 
     # The one import of the parity package from gateway/: the CLI's, of its light module
@@ -368,6 +387,12 @@ def _worker(args: argparse.Namespace) -> int:
         return 2
     run_worker(settings, args.concurrency)
     return 0
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    from gateway.check_config import run
+
+    return run(args)
 
 
 def _fake_provider(args: argparse.Namespace) -> int:
