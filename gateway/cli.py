@@ -16,6 +16,7 @@ from gateway.target import ENV_VAR, Target, TargetError, app_spec, load_object
 
 if TYPE_CHECKING:
     from shared.config import Settings
+    from shared.db.migrate import History
 
 APP_HELP = (
     f"the app to work on, MODULE:ATTR: a gateway from create_gateway or a factory returning "
@@ -99,7 +100,10 @@ def _parser() -> argparse.ArgumentParser:
     _server_args(run)
     run.set_defaults(handler=_run)
 
-    db = sub.add_parser("db", help="database migrations")
+    db = sub.add_parser(
+        "db",
+        help="database migrations: figway's own tables, and the demo's (--app: figway's only)",
+    )
     db_sub = db.add_subparsers(dest="db_command", required=True)
     up = db_sub.add_parser("upgrade", help="apply migrations (to head by default)")
     up.add_argument("revision", nargs="?", default="head")
@@ -107,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     down = db_sub.add_parser("downgrade", help="revert migrations (to base by default)")
     down.add_argument("revision", nargs="?", default="base")
     down.set_defaults(handler=_db_downgrade)
-    current = db_sub.add_parser("current", help="show the applied revision")
+    current = db_sub.add_parser("current", help="show the applied revisions")
     current.set_defaults(handler=_db_current)
 
     seed = sub.add_parser("seed-demo", help="admin user and a demo library (idempotent)")
@@ -208,28 +212,42 @@ def _run(args: argparse.Namespace) -> int:
     return run_embedded(_settings(args), host=args.host, port=args.port)
 
 
-def _db_upgrade(args: argparse.Namespace) -> int:
-    from shared.db.migrate import upgrade
+def _histories(args: argparse.Namespace, revision: str) -> list[tuple[str, History, str]]:
+    """(name, history, database URL) of what `figway db` works on, in upgrade order:
+    figway's own state first, then the demo's schema (the demo's only: another app's schema
+    is that app's business). A revision other than head or base is one history's: the
+    state's when it names one of figway's revisions, else the demo's."""
+    from gateway.state.migrate import STATE
+    from shared.db.migrate import DEMO
 
     settings = _settings(args)
-    upgrade(settings.database_url, args.revision)
-    print(f"database at {args.revision}")
+    state = ("figway state", STATE, settings.state_url)
+    if not args.target.is_demo:
+        return [state]
+    demo = ("demo app", DEMO, settings.database_url)
+    if revision in ("head", "base"):
+        return [state, demo]
+    return [state] if STATE.knows(revision) else [demo]
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    for name, history, url in _histories(args, args.revision):
+        history.upgrade(url, args.revision)
+        print(f"{name}: database at {args.revision}")
     return 0
 
 
 def _db_downgrade(args: argparse.Namespace) -> int:
-    from shared.db.migrate import downgrade
-
-    downgrade(_settings(args).database_url, args.revision)
-    print(f"database at {args.revision}")
+    # The reverse of the upgrade's order.
+    for name, history, url in reversed(_histories(args, args.revision)):
+        history.downgrade(url, args.revision)
+        print(f"{name}: database at {args.revision}")
     return 0
 
 
 def _db_current(args: argparse.Namespace) -> int:
-    from shared.db.migrate import current_revision, head_revision
-
-    current = current_revision(_settings(args).database_url)
-    print(f"{current or 'empty'} (head: {head_revision()})")
+    for name, history, url in _histories(args, "head"):
+        print(f"{name}: {history.current(url) or 'empty'} (head: {history.head()})")
     return 0
 
 

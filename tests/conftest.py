@@ -21,6 +21,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from gateway.state import tables as state_tables
 from legacy_flask import create_app
 from shared.auth.passwords import hash_password
 from shared.auth.tokens import issue_token
@@ -58,7 +59,7 @@ def mariadb_database() -> Iterator[str]:
         except Exception as exc:  # any connection failure means "missing"
             service_missing(f"MariaDB at {MARIADB_SERVER_URL} ({exc.__class__.__name__})")
         schema = create_engine(url)
-        Base.metadata.create_all(schema)
+        create_schema(schema)
         schema.dispose()
         yield url
 
@@ -80,9 +81,19 @@ def redis_url() -> str:
     return REDIS_TEST_URL
 
 
+def create_schema(engine: Engine) -> None:
+    """The demo's tables and figway's own (its audit history), as `figway db upgrade` makes
+    them (tests/test_migrations.py checks they agree)."""
+    Base.metadata.create_all(engine)
+    state_tables.metadata.create_all(engine)
+
+
 def _empty_tables(engine: Engine) -> None:
     with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
+        for table in [
+            *reversed(Base.metadata.sorted_tables),
+            *state_tables.metadata.tables.values(),
+        ]:
             conn.execute(table.delete())
 
 
@@ -91,7 +102,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'test.db'}"
         engine = create_engine(url)
-        Base.metadata.create_all(engine)
+        create_schema(engine)
         engine.dispose()
         yield url
         return

@@ -203,9 +203,15 @@ def test_demo_flip_reports_parity_progress_and_status_stays_the_demos(
     assert "GET /api/version: flask -> fastapi" in done.out
     progress = [line.strip() for line in done.err.splitlines() if line.strip().startswith("[")]
     assert len(progress) == 1 and progress[0].startswith("[1/1] GET /api/version: ")
-    assert main(["status"]) == 0
+    assert main(["status", "--check"]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert first == f"manifest: {path} of the demo app (valid)"
+    # Without --check the demo's apps are not built: the line says so.
+    assert main(["status"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == (
+        f"manifest: {path} of the demo app (not checked against the apps: `figway status --check`)"
+    )
 
 
 def test_help_imports_neither_app():

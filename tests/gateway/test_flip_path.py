@@ -21,10 +21,10 @@ from starlette.testclient import TestClient
 from gateway import changes as ops
 from gateway import manifest as mf
 from gateway.asgi import create_figway
+from gateway.state.tables import changes as figway_changes
 from shared.auth.tokens import issue_token
 from shared.config import Settings
 from shared.db.engine import sync_url
-from shared.db.models import ManifestChange
 from tests.conftest import _empty_tables
 from tests.faults import FaultProxy
 from tests.servers import base_env, figway, free_port
@@ -39,9 +39,8 @@ def audit_rows(url: str) -> list[tuple[str, str, str]]:
     engine = create_engine(sync_url(url))
     try:
         with Session(engine) as session:
-            rows = session.execute(
-                select(ManifestChange.route, ManifestChange.to_owner, ManifestChange.source)
-            )
+            t = figway_changes.c
+            rows = session.execute(select(t.route, t.to_owner, t.source))
             return [(r.route, r.to_owner, r.source) for r in rows]
     finally:
         engine.dispose()
