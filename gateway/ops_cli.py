@@ -180,7 +180,6 @@ def _guarded(make: Callable[[], ops.Planner], args: argparse.Namespace, action: 
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from gateway import changes as ops
     from gateway import manifest as mf
 
     target = _target(args)
@@ -194,7 +193,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     # find the manifest); the demo's apps are built only when asked: a glance stays quick.
     checked = args.check or not target.is_demo
     problems = _check(target, manifest) if checked else []
-    rows = ops.status(manifest)
+    rows = mf.status(manifest)
     if checked:
         verdict = "valid" if not problems else "INVALID"
     else:
