@@ -64,6 +64,23 @@ def mariadb_database() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no tables at all, on SQLite and on MariaDB, for migrations."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrations.db'}"
+        return
+    yield request.getfixturevalue("empty_mariadb")
+
+
+@pytest.fixture
+def empty_mariadb() -> Iterator[str]:
+    if not MARIADB_SERVER_URL:
+        service_missing("MariaDB (FIGWAY_TEST_DATABASE_URL)")
+    with scratch_database(MARIADB_SERVER_URL, "figway_mig") as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     """The Redis named by FIGWAY_TEST_REDIS_URL, checked to answer."""

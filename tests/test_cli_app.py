@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, inspect
 from starlette.testclient import TestClient
 
 from gateway import manifest as mf
@@ -14,6 +15,7 @@ from gateway.changes import Change, ChangeRefused
 from gateway.cli import main
 from gateway.parity.vet import require_parity
 from gateway.routes import flask_routes
+from shared.db.engine import sync_url
 from tests import foreign_app
 
 GATEWAY = "tests.foreign_app:make_gateway"
@@ -38,13 +40,25 @@ def manifest(workdir: Path) -> Path:
 
 @pytest.fixture
 def audited(manifest: Path) -> Path:
-    """The manifest, and the database its gateway's settings name, at head."""
+    """The manifest, and figway's state tables in the database its settings name."""
     assert main(["--app", GATEWAY, "db", "upgrade"]) == 0
     return manifest
 
 
 def owners(path: Path) -> dict[str, str]:
     return {e.key: e.owner for e in mf.load(path).entries}
+
+
+def tables(url: str) -> set[str]:
+    engine = create_engine(sync_url(url))
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+STATE_TABLES = {"figway_changes", "figway_alembic_version"}
+UPGRADE_FOREIGN = f"figway db upgrade --app {GATEWAY}"
 
 
 def test_init_writes_a_manifest_that_loads_and_fits_the_flask_app(workdir, capsys):
@@ -128,6 +142,94 @@ def test_flip_and_rollback_follow_the_app(audited, capsys):
     assert "flip" in history[0] and "GET /items: flask -> fastapi" in history[0]
     assert "rollback" in history[2] and "(not yet)" in history[2]
     assert " ops " in history[3] and "GET /hello/<int:n>: fastapi -> flask" in history[3]
+
+
+def test_db_commands_make_figways_own_tables_for_another_app(manifest, workdir, capsys):
+    """--app: figway's state only, in the database the app's settings name (here its
+    SQLite file); none of the demo's tables, and a clear word before they exist."""
+    url = foreign_app.settings().state_url
+    before = manifest.read_bytes()
+    assert main(["--app", GATEWAY, "history"]) == 1
+    assert f"run `{UPGRADE_FOREIGN}`" in capsys.readouterr().err
+    assert main(["--app", GATEWAY, "flip", "GET /items", "--to", "fastapi", "--force"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot be recorded in the database, so it was not made" in err
+    assert f"run `{UPGRADE_FOREIGN}`" in err
+    assert manifest.read_bytes() == before
+
+    assert main(["--app", GATEWAY, "db", "current"]) == 0
+    assert capsys.readouterr().out == "figway state: empty (head: figway_0001)\n"
+    assert main(["--app", GATEWAY, "db", "upgrade"]) == 0
+    assert capsys.readouterr().out == "figway state: database at head\n"
+    assert tables(url) == STATE_TABLES
+    assert main(["--app", GATEWAY, "db", "current"]) == 0
+    assert capsys.readouterr().out == "figway state: figway_0001 (head: figway_0001)\n"
+    assert main(["--app", GATEWAY, "history"]) == 0
+    assert capsys.readouterr().out == "no ownership changes recorded\n"
+    assert main(["--app", GATEWAY, "db", "downgrade"]) == 0
+    assert tables(url) == {"figway_alembic_version"}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def state_elsewhere(
+    request: pytest.FixtureRequest, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """FIGWAY_STATE_DATABASE_URL naming a database of its own (SQLite, MariaDB)."""
+    url = (
+        f"sqlite:///{workdir / 'state' / 'figway-state.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("empty_mariadb")
+    )
+    monkeypatch.setenv("FIGWAY_STATE_DATABASE_URL", url)
+    return url
+
+
+def test_figways_state_can_live_in_a_database_of_its_own(state_elsewhere, manifest, capsys):
+    app_database = foreign_app.settings().database_url
+    assert foreign_app.settings().state_url == state_elsewhere
+    assert main(["--app", GATEWAY, "db", "upgrade"]) == 0
+    assert main(["--app", GATEWAY, "flip", "GET /items", "--to", "fastapi", "--force"]) == 0
+    assert main(["--app", GATEWAY, "rollback", "--all", "--reason", "later"]) == 0
+    capsys.readouterr()
+    assert main(["--app", GATEWAY, "history", "--route", "get /items"]) == 0
+    history = capsys.readouterr().out.splitlines()
+    assert len(history) == 2 and "(later)" in history[1]
+    assert tables(state_elsewhere) == STATE_TABLES
+    assert tables(app_database) == set()  # the app's own database: untouched
+
+
+def test_demo_db_commands_run_figways_history_then_the_demos(tmp_path, monkeypatch, capsys):
+    url = f"sqlite:///{tmp_path / 'var' / 'figway.db'}"
+    monkeypatch.delenv("FIGWAY_APP", raising=False)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("FIGWAY_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("SECRET_KEY", "cli-secret-key-0123456789abcdef")
+    assert main(["db", "upgrade"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "figway state: database at head",
+        "demo app: database at head",
+    ]
+    assert {"users", "videos", "figway_changes"} <= tables(url)
+    assert main(["db", "current"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "figway state: figway_0001 (head: figway_0001)",
+        "demo app: 0004_media_paths (head: 0004_media_paths)",
+    ]
+    # A revision of one history moves that one only.
+    assert main(["db", "downgrade", "0003"]) == 0
+    assert capsys.readouterr().out == "demo app: database at 0003\n"
+    assert main(["db", "downgrade", "figway_0001"]) == 0
+    assert main(["db", "current"]) == 0
+    assert capsys.readouterr().out.splitlines()[-2:] == [
+        "figway state: figway_0001 (head: figway_0001)",
+        "demo app: 0003_login_throttle (head: 0004_media_paths)",
+    ]
+    assert main(["db", "downgrade"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "demo app: database at base",
+        "figway state: database at base",
+    ]
+    assert tables(url) == {"alembic_version", "figway_alembic_version"}
 
 
 def test_figway_app_env_var_names_the_app(manifest, monkeypatch, capsys):
