@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,7 @@ from shared.auth.passwords import hash_password
 from shared.auth.tokens import issue_token
 from shared.config import Settings
 from shared.db.base import Base
+from shared.db.engine import sync_url
 from shared.db.models import ROLES, User
 from shared.db.scratch import scratch_database
 
@@ -96,6 +97,15 @@ def redis_url() -> str:
     finally:
         client.close()
     return REDIS_TEST_URL
+
+
+def table_names(url: str) -> set[str]:
+    """The tables the database `url` names holds now."""
+    engine = create_engine(sync_url(url))
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
 
 
 def create_schema(engine: Engine) -> None:

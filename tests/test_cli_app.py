@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect
 from starlette.testclient import TestClient
 
 from gateway import manifest as mf
@@ -15,8 +14,8 @@ from gateway.changes import Change, ChangeRefused
 from gateway.cli import main
 from gateway.parity.vet import require_parity
 from gateway.routes import flask_routes
-from shared.db.engine import sync_url
 from tests import foreign_app
+from tests.conftest import table_names
 
 GATEWAY = "tests.foreign_app:make_gateway"
 FLASK = "tests.foreign_app:legacy"
@@ -47,14 +46,6 @@ def audited(manifest: Path) -> Path:
 
 def owners(path: Path) -> dict[str, str]:
     return {e.key: e.owner for e in mf.load(path).entries}
-
-
-def tables(url: str) -> set[str]:
-    engine = create_engine(sync_url(url))
-    try:
-        return set(inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
 
 
 STATE_TABLES = {"figway_changes", "figway_alembic_version"}
@@ -161,13 +152,13 @@ def test_db_commands_make_figways_own_tables_for_another_app(manifest, workdir, 
     assert capsys.readouterr().out == "figway state: empty (head: figway_0001)\n"
     assert main(["--app", GATEWAY, "db", "upgrade"]) == 0
     assert capsys.readouterr().out == "figway state: database at head\n"
-    assert tables(url) == STATE_TABLES
+    assert table_names(url) == STATE_TABLES
     assert main(["--app", GATEWAY, "db", "current"]) == 0
     assert capsys.readouterr().out == "figway state: figway_0001 (head: figway_0001)\n"
     assert main(["--app", GATEWAY, "history"]) == 0
     assert capsys.readouterr().out == "no ownership changes recorded\n"
     assert main(["--app", GATEWAY, "db", "downgrade"]) == 0
-    assert tables(url) == {"figway_alembic_version"}
+    assert table_names(url) == {"figway_alembic_version"}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
@@ -194,8 +185,8 @@ def test_figways_state_can_live_in_a_database_of_its_own(state_elsewhere, manife
     assert main(["--app", GATEWAY, "history", "--route", "get /items"]) == 0
     history = capsys.readouterr().out.splitlines()
     assert len(history) == 2 and "(later)" in history[1]
-    assert tables(state_elsewhere) == STATE_TABLES
-    assert tables(app_database) == set()  # the app's own database: untouched
+    assert table_names(state_elsewhere) == STATE_TABLES
+    assert table_names(app_database) == set()  # the app's own database: untouched
 
 
 def test_demo_db_commands_run_figways_history_then_the_demos(tmp_path, monkeypatch, capsys):
@@ -209,7 +200,7 @@ def test_demo_db_commands_run_figways_history_then_the_demos(tmp_path, monkeypat
         "figway state: database at head",
         "demo app: database at head",
     ]
-    assert {"users", "videos", "figway_changes"} <= tables(url)
+    assert {"users", "videos", "figway_changes"} <= table_names(url)
     assert main(["db", "current"]) == 0
     assert capsys.readouterr().out.splitlines() == [
         "figway state: figway_0001 (head: figway_0001)",
@@ -229,7 +220,7 @@ def test_demo_db_commands_run_figways_history_then_the_demos(tmp_path, monkeypat
         "demo app: database at base",
         "figway state: database at base",
     ]
-    assert tables(url) == {"alembic_version", "figway_alembic_version"}
+    assert table_names(url) == {"alembic_version", "figway_alembic_version"}
 
 
 def test_figway_app_env_var_names_the_app(manifest, monkeypatch, capsys):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import MetaData, column, create_engine, inspect, table, text
+from sqlalchemy import MetaData, column, create_engine, table, text
 from sqlalchemy.orm import Session
 
 from gateway import changes as ops
@@ -18,22 +18,15 @@ from gateway.state import tables as state_tables
 from shared.db.base import Base
 from shared.db.engine import sync_url
 from shared.db.migrate import current_revision, downgrade, head_revision, upgrade
-
-
-def _tables(url: str) -> set[str]:
-    engine = create_engine(sync_url(url))
-    try:
-        return set(inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
+from tests.conftest import table_names
 
 
 def test_upgrade_creates_every_table_and_downgrade_removes_them(empty_database):
     upgrade(empty_database)
     assert current_revision(empty_database) == head_revision()
-    assert {t.name for t in Base.metadata.sorted_tables} <= _tables(empty_database)
+    assert {t.name for t in Base.metadata.sorted_tables} <= table_names(empty_database)
     downgrade(empty_database)
-    assert _tables(empty_database) <= {"alembic_version"}
+    assert table_names(empty_database) <= {"alembic_version"}
     upgrade(empty_database)  # and back up again: the downgrade left nothing behind
     assert current_revision(empty_database) == head_revision()
 
@@ -72,10 +65,10 @@ def test_figways_state_upgrades_downgrades_and_says_where_it_is(empty_database):
     state.upgrade(empty_database)
     assert state.current_revision(empty_database) == state.head_revision() == "figway_0001"
     # Its own tables only, its own version table: none of the demo's.
-    assert _tables(empty_database) == {"figway_changes", "figway_alembic_version"}
+    assert table_names(empty_database) == {"figway_changes", "figway_alembic_version"}
     assert current_revision(empty_database) is None
     state.downgrade(empty_database)
-    assert _tables(empty_database) == {"figway_alembic_version"}
+    assert table_names(empty_database) == {"figway_alembic_version"}
     assert state.current_revision(empty_database) is None
     state.upgrade(empty_database)
     assert state.current_revision(empty_database) == state.head_revision()
@@ -85,13 +78,13 @@ def test_the_two_histories_share_a_database_and_leave_each_other_alone(empty_dat
     state.upgrade(empty_database)
     upgrade(empty_database)
     demo_tables = {t.name for t in Base.metadata.sorted_tables}
-    assert demo_tables | {"figway_changes"} <= _tables(empty_database)
+    assert demo_tables | {"figway_changes"} <= table_names(empty_database)
     assert (current_revision(empty_database), state.current_revision(empty_database)) == (
         head_revision(),
         state.head_revision(),
     )
     downgrade(empty_database)
-    assert _tables(empty_database) == {
+    assert table_names(empty_database) == {
         "alembic_version",
         "figway_alembic_version",
         "figway_changes",
@@ -99,8 +92,8 @@ def test_the_two_histories_share_a_database_and_leave_each_other_alone(empty_dat
     assert state.current_revision(empty_database) == state.head_revision()
     upgrade(empty_database)
     state.downgrade(empty_database)
-    assert demo_tables <= _tables(empty_database)
-    assert "figway_changes" not in _tables(empty_database)
+    assert demo_tables <= table_names(empty_database)
+    assert "figway_changes" not in table_names(empty_database)
     assert current_revision(empty_database) == head_revision()
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, inspect
 from starlette.requests import Request
 from starlette.testclient import TestClient
 
@@ -17,9 +16,9 @@ from gateway import manifest as mf
 from gateway.app import create_gateway
 from gateway.state.migrate import upgrade
 from shared.config import Settings
-from shared.db.engine import sync_url
 from shared.errors import Forbidden
 from tests import foreign_app
+from tests.conftest import table_names
 
 TOKEN = "operator-token-0123456789abcdef"
 MANIFEST = """\
@@ -113,14 +112,6 @@ def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
-def _tables(url: str) -> set[str]:
-    engine = create_engine(sync_url(url))
-    try:
-        return set(inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
-
-
 def test_the_admin_api_of_any_app_flips_and_keeps_history_in_figways_tables(tmp_path, state_url):
     upgrade(state_url)
     settings = _settings(tmp_path, admin_token=TOKEN, state_database_url=state_url)
@@ -144,7 +135,7 @@ def test_the_admin_api_of_any_app_flips_and_keeps_history_in_figways_tables(tmp_
         assert history[1]["reason"] == "twin ready"
         one = client.get("/_figway/history", params={"route": "get /about"}, headers=auth)
         assert one.json() == {"history": []}
-    assert _tables(state_url) == {"figway_changes", "figway_alembic_version"}
+    assert table_names(state_url) == {"figway_changes", "figway_alembic_version"}
 
 
 def test_without_figways_tables_the_admin_api_changes_nothing_and_says_what_to_run(
