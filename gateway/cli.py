@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -231,17 +231,34 @@ def _histories(args: argparse.Namespace, revision: str) -> list[tuple[str, Histo
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
-    for name, history, url in _histories(args, args.revision):
-        history.upgrade(url, args.revision)
-        print(f"{name}: database at {args.revision}")
-    return 0
+    revision: str = args.revision
+    return _migrate(
+        "upgrade", revision, _histories(args, revision), lambda h, url: h.upgrade(url, revision)
+    )
 
 
 def _db_downgrade(args: argparse.Namespace) -> int:
+    revision: str = args.revision
     # The reverse of the upgrade's order.
-    for name, history, url in reversed(_histories(args, args.revision)):
-        history.downgrade(url, args.revision)
-        print(f"{name}: database at {args.revision}")
+    histories = list(reversed(_histories(args, revision)))
+    return _migrate("downgrade", revision, histories, lambda h, url: h.downgrade(url, revision))
+
+
+def _migrate(
+    step: str,
+    revision: str,
+    histories: list[tuple[str, History, str]],
+    run: Callable[[History, str], None],
+) -> int:
+    from alembic.util import CommandError
+
+    for name, history, url in histories:
+        try:
+            run(history, url)
+        except CommandError as exc:  # a revision this history does not have, say
+            print(f"figway db {step}: {name}: {exc}", file=sys.stderr)
+            return 2
+        print(f"{name}: database at {revision}")
     return 0
 
 

@@ -159,6 +159,9 @@ def test_db_commands_make_figways_own_tables_for_another_app(manifest, workdir, 
     assert capsys.readouterr().out == "no ownership changes recorded\n"
     assert main(["--app", GATEWAY, "db", "downgrade"]) == 0
     assert table_names(url) == {"figway_alembic_version"}
+    # The demo's revisions are not another app's.
+    assert main(["--app", GATEWAY, "db", "upgrade", "0003"]) == 2
+    assert "figway db upgrade: figway state: Can't locate revision" in capsys.readouterr().err
 
 
 @pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
