@@ -59,7 +59,7 @@ def gateway_with_ceiling(settings: Settings | None = None) -> Gateway:
         legacy=create_app(settings),
         modern=modern,
         manifest=settings.manifest,
-        admin_auth=demo_admin,
+        admin_auth=demo_admin(modern),
     )
 
 

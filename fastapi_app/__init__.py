@@ -10,8 +10,6 @@ from starlette.types import ASGIApp
 
 from fastapi_app import convertors  # noqa: F401 - Flask's <int:> for the routes below
 from fastapi_app.docs import install_docs, install_openapi
-from fastapi_app.errors import register_error_handlers
-from fastapi_app.policy import SameSiteWrites, SecurityHeaders
 from fastapi_app.query import FlaskQueryString
 from fastapi_app.routers import (
     admin,
@@ -31,6 +29,8 @@ from fastapi_app.session import SlidingSession
 from fastapi_app.state import Modern
 from shared import __version__
 from shared.config import Settings
+from shared.web.errors import register_error_handlers
+from shared.web.policy import SameSiteWrites, SecurityHeaders
 
 ROUTERS = (
     health.router,

@@ -87,7 +87,7 @@ def install_openapi(app: FastAPI) -> None:
             )
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             # FastAPI documents a 422 for every route with parameters; the twins answer the
-            # legacy 400 instead (fastapi_app.errors), so the 422 would be a false promise.
+            # legacy 400 instead (shared.web.errors), so the 422 would be a false promise.
             for operations in schema.get("paths", {}).values():
                 for operation in operations.values():
                     operation.get("responses", {}).pop("422", None)

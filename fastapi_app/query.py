@@ -8,7 +8,7 @@ legacy rules, placed after the `Query(...)` that declares its bounds:
 
     limit: Annotated[int, Query(ge=1, le=VIDEOS_LIMIT_MAX), LEGACY_INT] = 50
 
-and fastapi_app.errors words a refusal from those declared bounds.
+and shared.web.errors words a refusal from those declared bounds.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, PydanticUseDefault, core_schema
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from shared.web.errors import NOT_A_BOOLEAN, NOT_AN_INTEGER, NOT_ONE_OF
+
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
-# The error types of the markers below, which fastapi_app.errors words.
-NOT_AN_INTEGER, NOT_A_BOOLEAN, NOT_ONE_OF = "int_parsing", "bool_parsing", "one_of"
 
 
 class FlaskQueryString:

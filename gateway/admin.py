@@ -4,8 +4,10 @@ Who may use it is pluggable (`admin_actor`): the bearer token `FIGWAY_ADMIN_TOKE
 whatever `admin_auth` callable the gateway was given (figway's demo passes one that admits
 its own admin users, gateway/asgi.py). Without either, nobody.
 Flips go through gateway.changes.change, as the CLI's do. This process never runs parity
-scenarios (nor imports gateway.parity): a move to fastapi needs a passing verdict that
+scenarios (nor imports the parity package): a move to fastapi needs a passing verdict that
 `figway verify` recorded for the code as it is now, or `force`.
+It works for any app: it needs figway's own tables only (gateway/state, in the database
+`Settings.state_url` names), never the app's, and imports nothing of the demo's.
 """
 
 from __future__ import annotations
@@ -19,28 +21,31 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import SQLAlchemyError
 
-from fastapi_app.errors import register_error_handlers
-from fastapi_app.state import Modern
 from gateway import changes as ops
 from gateway import manifest as mf
-from shared.db.engine import LazySyncSessions, async_session_factory, end_async_session
+from gateway.state import state_settings
+from shared.db.engine import LazySyncSessions, end_session
 from shared.errors import AuthRequired, Conflict, Unavailable, ValidationFailed
+from shared.web.errors import register_error_handlers
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from gateway.app import Gateway
 
 # Decides from the request whether it may use the admin API: answers the actor the audit
 # history records, or raises AuthRequired (401) or Forbidden (403).
 AdminAuth = Callable[[Request], Awaitable[str]]
 TOKEN_ACTOR = "admin-token"  # noqa: S105 - the actor the history records, not a secret
+# Connections to the state database: a flip (its audit rows) and a history read at once.
+STATE_POOL = 2
 
 
 async def admin_actor(request: Request) -> str:
     """The admin token first (compared in constant time), then the gateway's hook."""
-    settings = request.app.state.figway.settings
-    token = settings.admin_token
+    token = request.app.state.settings.admin_token
     header = request.headers.get("authorization", "")
     if (
         token is not None
@@ -55,20 +60,6 @@ async def admin_actor(request: Request) -> str:
 
 
 Admin = Annotated[str, Depends(admin_actor)]
-
-
-async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The audit history is read by gateway.changes' sync ORM functions, on an
-    AsyncSession of the admin app's own small pool: an operator's tool, off the serving
-    path (issue 14 gives figway's state tables of their own). Written by change()."""
-    session: AsyncSession = request.app.state.sessions()
-    try:
-        yield session
-    finally:
-        await end_async_session(session)
-
-
-SessionDep = Annotated[AsyncSession, Depends(db_session)]
 
 
 class _Body(BaseModel):
@@ -95,26 +86,24 @@ class RollbackBody(_Body):
 
 def create_admin_app(gateway: Gateway, admin_auth: AdminAuth | None = None) -> FastAPI:
     settings = gateway.settings
-    state = Modern.create(settings.model_copy(update={"db_pool_size": 2}))
-    # The flip path is sync (the manifest's file lock): it runs in a thread, its audit rows
-    # on a sync session of a one-connection pool, made at the first change.
-    audit = LazySyncSessions(settings.model_copy(update={"db_pool_size": 1}))
+    # figway's tables are read and written by sync code (the flip path holds the manifest's
+    # file lock), so always in a thread, off the loop: sync sessions of a small pool of its
+    # own on the state database, made at the first use.
+    state = LazySyncSessions(state_settings(settings, STATE_POOL))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
             yield
         finally:
-            audit.dispose()
-            await state.aclose()
+            await asyncio.to_thread(state.dispose)
 
     app = FastAPI(
         title="figway admin", openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan
     )
-    app.state.figway = state
+    app.state.settings = settings
     app.state.admin_auth = admin_auth
     register_error_handlers(app)
-    app.state.sessions = async_session_factory(state.engine)
     path = gateway.watcher.path
 
     async def change(
@@ -131,7 +120,7 @@ def create_admin_app(gateway: Gateway, admin_auth: AdminAuth | None = None) -> F
                 path,
                 planner,
                 twins=gateway.modern_keys,
-                sessions=audit,
+                sessions=state,
                 actor=actor,
                 source="api",
                 action=action,
@@ -189,11 +178,14 @@ def create_admin_app(gateway: Gateway, admin_auth: AdminAuth | None = None) -> F
     @app.get("/_figway/history")
     async def history(
         _user: Admin,
-        session: SessionDep,
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
         route: str | None = None,
     ) -> dict[str, Any]:
-        return {"history": await session.run_sync(ops.history, limit, route)}
+        try:
+            rows = await asyncio.to_thread(_read_history, state, limit, route)
+        except SQLAlchemyError as exc:
+            raise Unavailable(ops.state_problem(exc)) from exc
+        return {"history": rows}
 
     @app.get("/_figway/metrics")
     async def metrics(_user: Admin) -> Response:
@@ -219,3 +211,13 @@ def _load_or_none(path: Any) -> mf.Manifest | None:
         return mf.load(path)
     except mf.ManifestError:
         return None
+
+
+def _read_history(
+    sessions: Callable[[], Session], limit: int, route: str | None
+) -> list[dict[str, Any]]:
+    session = sessions()
+    try:
+        return ops.history(session, limit, route)
+    finally:
+        end_session(session)

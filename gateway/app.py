@@ -299,8 +299,8 @@ def create_gateway(
     gateway.modern_keys = modern_keys
     gateway.legacy_app = legacy  # what it was given, for the CLI (gateway/target.py)
     gateway.flask_session = flask_session_codec(legacy)
-    from fastapi_app.policy import SameSiteWrites, SecurityHeaders
     from gateway.admin import create_admin_app
+    from shared.web.policy import SameSiteWrites, SecurityHeaders
 
     # The admin API takes the app's session cookie: the same HTTP rules as the twins.
     admin = create_admin_app(gateway, admin_auth)

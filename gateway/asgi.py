@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from fastapi import FastAPI
 from starlette.requests import Request
 
 from fastapi_app import create_fastapi_app
-from fastapi_app.deps import caller, check_level, state_of
+from fastapi_app.deps import caller, check_level
+from fastapi_app.state import Modern
+from gateway.admin import AdminAuth
 from gateway.app import Gateway, create_gateway
 from legacy_flask import create_app
 from shared.config import Settings
@@ -14,22 +17,28 @@ from shared.config import Settings
 def create_figway(settings: Settings | None = None) -> Gateway:
     """Our two apps behind the gateway, as the manifest says."""
     settings = settings or Settings()
+    modern = create_fastapi_app(settings)
     return create_gateway(
         settings,
         legacy=create_app(settings),
-        modern=create_fastapi_app(settings),
+        modern=modern,
         manifest=settings.manifest,
-        admin_auth=demo_admin,
+        admin_auth=demo_admin(modern),
     )
 
 
-async def demo_admin(request: Request) -> str:
+def demo_admin(modern: FastAPI) -> AdminAuth:
     """The demo's admin API users: its own users with the admin role, by session cookie
-    or bearer token, looked up as the twins look a caller up (401 and 403 as they answer)."""
-    state = state_of(request)
-    async with state.engine.connect() as db:
-        found = await caller(request, state, db)
-    return check_level(found, "admin").username
+    or bearer token, looked up as the twins look a caller up (401 and 403 as they answer),
+    on the twins' own pool (the admin API has none of the demo's)."""
+    state: Modern = modern.state.figway
+
+    async def admin(request: Request) -> str:
+        async with state.engine.connect() as db:
+            found = await caller(request, state, db)
+        return check_level(found, "admin").username
+
+    return admin
 
 
 def factory() -> Gateway:

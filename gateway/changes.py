@@ -5,7 +5,8 @@ call it. Planning is pure; applying happens under the manifest lock, re-reading 
 so two operators never overwrite each other; each changed route is one row of audit
 history, and the file and its rows succeed or fail together: the rows are staged in an
 open transaction, the file written, the rows committed, and a commit that fails puts
-the previous file back. A flip is never left unaudited.
+the previous file back. A flip is never left unaudited. The rows are figway's own
+(figway_changes, gateway/state), in the database `Settings.state_url` names.
 
 A route moves to fastapi only with a passing parity verdict for the code as it is now
 (or by force): `figway verify` records verdicts (parity/verdicts.py) in
@@ -26,14 +27,15 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gateway import manifest as mf
+from gateway.state import UPGRADE
+from gateway.state.tables import changes as figway_changes
 from shared.clock import isoformat, utcnow
 from shared.db.engine import is_unavailable, unavailable_reason
-from shared.db.models import ManifestChange
 
 
 class ChangeRefused(Exception):
@@ -57,7 +59,7 @@ class ChangeFailed(Exception):
 
 class AuditFailed(ChangeFailed):
     """The audit rows could not be written, so the manifest change was not made (or was
-    undone): the database is down, or its schema is not current."""
+    undone): the state database is down, or figway's tables there are missing or behind."""
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,7 @@ def change(
     force: bool = False,
     check_unverified: Callable[[list[Change]], None] | None = None,
     load_code: bool = False,
+    upgrade_hint: str = UPGRADE,
 ) -> list[Change]:
     """The one flip path (CLI and admin API): plan, check, audit and write, all or nothing.
 
@@ -181,7 +184,8 @@ def change(
 
     Under the lock: the audit rows are staged in an open transaction of a session from
     `sessions`, the file is written, the rows are committed; a commit that fails puts the
-    previous file back. AuditFailed when the database cannot take the rows.
+    previous file back. AuditFailed when the state database cannot take the rows (the
+    message names `upgrade_hint` when its tables are missing or behind).
     `load_code`: import the modules a verdict names if not loaded (the CLI; a server has
     its apps loaded and never imports on an operator's say).
     """
@@ -208,7 +212,7 @@ def change(
         try:
             record(session, changes, actor=actor, source=source, action=action, reason=reason)
         except SQLAlchemyError as exc:
-            hint = "" if is_unavailable(exc) else "; is the schema current? `figway db upgrade`"
+            hint = "" if is_unavailable(exc) else f"; {state_hint(upgrade_hint)}"
             raise AuditFailed(
                 f"the change cannot be recorded in the database, so it was not made "
                 f"({unavailable_reason(exc)}){hint}"
@@ -238,29 +242,34 @@ def record(
     action: str,
     reason: str | None,
 ) -> None:
-    """One audit row per changed route; the caller commits."""
+    """One audit row per changed route, in the session's open transaction; the caller
+    commits."""
     now = utcnow()
-    session.add_all(
-        ManifestChange(
-            created_at=now,
-            actor=actor[:80],
-            source=source,
-            action=action,
-            route=c.route,
-            phase=c.phase,
-            from_owner=c.from_owner,
-            to_owner=c.to_owner,
-            reason=reason,
-        )
-        for c in changes
+    session.execute(
+        insert(figway_changes),
+        [
+            {
+                "created_at": now,
+                "actor": actor[:80],
+                "source": source,
+                "action": action,
+                "route": c.route,
+                "phase": c.phase,
+                "from_owner": c.from_owner,
+                "to_owner": c.to_owner,
+                "reason": reason,
+            }
+            for c in changes
+        ],
     )
-    session.flush()
 
 
 def history(session: Session, limit: int = 50, route: str | None = None) -> list[dict[str, Any]]:
-    query = select(ManifestChange).order_by(ManifestChange.id.desc()).limit(limit)
+    """The latest `limit` changes (of one route), newest first."""
+    t = figway_changes.c
+    query = select(figway_changes).order_by(t.id.desc()).limit(limit)
     if route is not None:
-        query = query.where(ManifestChange.route == mf.normalize_key(route))
+        query = query.where(t.route == mf.normalize_key(route))
     return [
         {
             "id": row.id,
@@ -274,28 +283,27 @@ def history(session: Session, limit: int = 50, route: str | None = None) -> list
             "to": row.to_owner,
             "reason": row.reason,
         }
-        for row in session.scalars(query)
+        for row in session.execute(query)
     ]
 
 
-def status(manifest: mf.Manifest) -> list[dict[str, Any]]:
-    """Per phase: routes, owner counts, percent migrated (the `figway status` table)."""
-    rows = []
-    for phase in manifest.phases:
-        entries = manifest.in_phase(phase.number)
-        fastapi = sum(1 for e in entries if e.owner == "fastapi")
-        rows.append(
-            {
-                "phase": phase.number,
-                "name": phase.name,
-                "milestone": phase.milestone,
-                "routes": len(entries),
-                "flask": len(entries) - fastapi,
-                "fastapi": fastapi,
-                "percent": round(100 * fastapi / len(entries), 1) if entries else 0.0,
-            }
-        )
-    return rows
+def state_hint(upgrade_hint: str = UPGRADE) -> str:
+    """What to do when figway's state tables cannot be used though the database answers."""
+    return f"are figway's state tables there and current? run `{upgrade_hint}`"
+
+
+def state_problem(exc: SQLAlchemyError, upgrade_hint: str = UPGRADE) -> str:
+    """Why the state tables could not be read, for an operator: the database is down, or
+    they are missing (or behind) and `upgrade_hint` makes them."""
+    if is_unavailable(exc):
+        return f"the state database is unavailable ({unavailable_reason(exc)})"
+    return f"figway's state tables cannot be read ({unavailable_reason(exc)}); " + state_hint(
+        upgrade_hint
+    )
+
+
+# The `figway status` table: the manifest module's (a glance at it loads nothing here).
+status = mf.status
 
 
 # --- parity verdicts ---------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +26,7 @@ from gateway.target import (
 
 if TYPE_CHECKING:
     from shared.config import Settings
+    from shared.db.migrate import History
 
 # What the `demo` extra of pyproject.toml installs, by import name: a demo command without
 # them says how to get them (a test keeps this list and the extra in step).
@@ -143,7 +144,10 @@ def _parser() -> argparse.ArgumentParser:
     _server_args(run)
     run.set_defaults(handler=_run)
 
-    db = sub.add_parser("db", help="database migrations")
+    db = sub.add_parser(
+        "db",
+        help="database migrations: figway's own tables, and the demo's (--app: figway's only)",
+    )
     db_sub = db.add_subparsers(dest="db_command", required=True)
     up = db_sub.add_parser("upgrade", help="apply migrations (to head by default)")
     up.add_argument("revision", nargs="?", default="head")
@@ -151,7 +155,7 @@ def _parser() -> argparse.ArgumentParser:
     down = db_sub.add_parser("downgrade", help="revert migrations (to base by default)")
     down.add_argument("revision", nargs="?", default="base")
     down.set_defaults(handler=_db_downgrade)
-    current = db_sub.add_parser("current", help="show the applied revision")
+    current = db_sub.add_parser("current", help="show the applied revisions")
     current.set_defaults(handler=_db_current)
 
     seed = sub.add_parser("seed-demo", help="admin user and a demo library (idempotent)")
@@ -282,28 +286,59 @@ def _run(args: argparse.Namespace) -> int:
     return run_embedded(_settings(args), host=args.host, port=args.port)
 
 
-def _db_upgrade(args: argparse.Namespace) -> int:
-    from shared.db.migrate import upgrade
+def _histories(args: argparse.Namespace, revision: str) -> list[tuple[str, History, str]]:
+    """(name, history, database URL) of what `figway db` works on, in upgrade order:
+    figway's own state first, then the demo's schema (the demo's only: another app's schema
+    is that app's business). A revision other than head or base is one history's: the
+    state's when it names one of figway's revisions, else the demo's."""
+    from gateway.state.migrate import STATE
+    from shared.db.migrate import DEMO
 
     settings = _settings(args)
-    upgrade(settings.database_url, args.revision)
-    print(f"database at {args.revision}")
-    return 0
+    state = ("figway state", STATE, settings.state_url)
+    if not args.target.is_demo:
+        return [state]
+    demo = ("demo app", DEMO, settings.database_url)
+    if revision in ("head", "base"):
+        return [state, demo]
+    return [state] if STATE.knows(revision) else [demo]
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    revision: str = args.revision
+    return _migrate(
+        "upgrade", revision, _histories(args, revision), lambda h, url: h.upgrade(url, revision)
+    )
 
 
 def _db_downgrade(args: argparse.Namespace) -> int:
-    from shared.db.migrate import downgrade
+    revision: str = args.revision
+    # The reverse of the upgrade's order.
+    histories = list(reversed(_histories(args, revision)))
+    return _migrate("downgrade", revision, histories, lambda h, url: h.downgrade(url, revision))
 
-    downgrade(_settings(args).database_url, args.revision)
-    print(f"database at {args.revision}")
+
+def _migrate(
+    step: str,
+    revision: str,
+    histories: list[tuple[str, History, str]],
+    run: Callable[[History, str], None],
+) -> int:
+    from alembic.util import CommandError
+
+    for name, history, url in histories:
+        try:
+            run(history, url)
+        except CommandError as exc:  # a revision this history does not have, say
+            print(f"figway db {step}: {name}: {exc}", file=sys.stderr)
+            return 2
+        print(f"{name}: database at {revision}")
     return 0
 
 
 def _db_current(args: argparse.Namespace) -> int:
-    from shared.db.migrate import current_revision, head_revision
-
-    current = current_revision(_settings(args).database_url)
-    print(f"{current or 'empty'} (head: {head_revision()})")
+    for name, history, url in _histories(args, "head"):
+        print(f"{name}: {history.current(url) or 'empty'} (head: {history.head()})")
     return 0
 
 

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import uvicorn
 
 from gateway.protocol import protocol_class
+from gateway.state.migrate import upgrade as upgrade_state
 from shared.config import Settings
 from shared.db.engine import create_sync_engine, sync_sessionmaker
 from shared.db.migrate import upgrade
@@ -28,6 +29,7 @@ def run_embedded(settings: Settings, *, host: str, port: int) -> int:
     os.environ["METADATA_BASE_URL"] = settings.metadata_base_url
     os.environ["FIGWAY_DOWNLOAD_ALLOW_HOSTS"] = ",".join(settings.download_allow_hosts)
     print(f"figway: database {settings.database_url}")
+    upgrade_state(settings.state_url)  # as `figway db upgrade`: figway's tables, the demo's
     upgrade(settings.database_url, media_dir=settings.media_dir)
     engine = create_sync_engine(settings)
     try:

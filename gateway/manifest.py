@@ -316,3 +316,23 @@ def atomic_write(path: Path, content: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def status(manifest: Manifest) -> list[dict[str, Any]]:
+    """Per phase: routes, owner counts, percent migrated (the `figway status` table)."""
+    rows = []
+    for phase in manifest.phases:
+        entries = manifest.in_phase(phase.number)
+        fastapi = sum(1 for e in entries if e.owner == "fastapi")
+        rows.append(
+            {
+                "phase": phase.number,
+                "name": phase.name,
+                "milestone": phase.milestone,
+                "routes": len(entries),
+                "flask": len(entries) - fastapi,
+                "fastapi": fastapi,
+                "percent": round(100 * fastapi / len(entries), 1) if entries else 0.0,
+            }
+        )
+    return rows

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Any
 
-
 # Headers a client can tell apart; the rest (Date, Server, ...) may differ freely.
 COMPARED_HEADERS = (
     "content-type",

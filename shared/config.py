@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     )
     var_dir: Path = Field(Path("var"), validation_alias=_env("FIGWAY_VAR_DIR"))
     database_url: str = Field("", validation_alias=_env("DATABASE_URL"))
+    # Where figway keeps its own state (the audit history of ownership changes), in tables
+    # of its own (figway_*): the app's database unless this names another (see state_url).
+    state_database_url: str | None = Field(None, validation_alias=_env("FIGWAY_STATE_DATABASE_URL"))
     redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL"))
     secret_key: SecretStr | None = Field(None, validation_alias=_env("SECRET_KEY"))
     # Older keys still accepted when reading cookies and tokens (key rotation).
@@ -192,6 +195,13 @@ class Settings(BaseSettings):
                 raise SettingsError("SECRET_KEY is required when FIGWAY_ENV=production")
             self.secret_key = SecretStr(_development_secret(self.var_dir))
         return self
+
+    @property
+    def state_url(self) -> str:
+        """The database of figway's own tables: FIGWAY_STATE_DATABASE_URL, else the app's
+        (DATABASE_URL, else figway's SQLite file under var/). Resolved when read, so a copy
+        of the settings with another database_url takes its state along."""
+        return self.state_database_url or self.database_url
 
     @property
     def media_dir(self) -> Path:

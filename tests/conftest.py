@@ -17,15 +17,17 @@ from typing import Any, NoReturn
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from gateway.state import tables as state_tables
 from legacy_flask import create_app
 from shared.auth.passwords import hash_password
 from shared.auth.tokens import issue_token
 from shared.config import Settings
 from shared.db.base import Base
+from shared.db.engine import sync_url
 from shared.db.models import ROLES, User
 from shared.db.scratch import scratch_database
 
@@ -58,8 +60,25 @@ def mariadb_database() -> Iterator[str]:
         except Exception as exc:  # any connection failure means "missing"
             service_missing(f"MariaDB at {MARIADB_SERVER_URL} ({exc.__class__.__name__})")
         schema = create_engine(url)
-        Base.metadata.create_all(schema)
+        create_schema(schema)
         schema.dispose()
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no tables at all, on SQLite and on MariaDB, for migrations."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrations.db'}"
+        return
+    yield request.getfixturevalue("empty_mariadb")
+
+
+@pytest.fixture
+def empty_mariadb() -> Iterator[str]:
+    if not MARIADB_SERVER_URL:
+        service_missing("MariaDB (FIGWAY_TEST_DATABASE_URL)")
+    with scratch_database(MARIADB_SERVER_URL, "figway_mig") as url:
         yield url
 
 
@@ -80,9 +99,28 @@ def redis_url() -> str:
     return REDIS_TEST_URL
 
 
+def table_names(url: str) -> set[str]:
+    """The tables the database `url` names holds now."""
+    engine = create_engine(sync_url(url))
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def create_schema(engine: Engine) -> None:
+    """The demo's tables and figway's own (its audit history), as `figway db upgrade` makes
+    them (tests/test_migrations.py checks they agree)."""
+    Base.metadata.create_all(engine)
+    state_tables.metadata.create_all(engine)
+
+
 def _empty_tables(engine: Engine) -> None:
     with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
+        for table in [
+            *reversed(Base.metadata.sorted_tables),
+            *state_tables.metadata.tables.values(),
+        ]:
             conn.execute(table.delete())
 
 
@@ -91,7 +129,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'test.db'}"
         engine = create_engine(url)
-        Base.metadata.create_all(engine)
+        create_schema(engine)
         engine.dispose()
         yield url
         return

@@ -16,6 +16,7 @@ from gateway.routes import flask_routes
 from parity.harness import Harness
 from parity.vet import require_parity
 from tests import foreign_app
+from tests.conftest import table_names
 
 GATEWAY = "tests.foreign_app:make_gateway"
 FLASK = "tests.foreign_app:legacy"
@@ -39,13 +40,17 @@ def manifest(workdir: Path) -> Path:
 
 @pytest.fixture
 def audited(manifest: Path) -> Path:
-    """The manifest, and the database its gateway's settings name, at head."""
+    """The manifest, and figway's state tables in the database its settings name."""
     assert main(["--app", GATEWAY, "db", "upgrade"]) == 0
     return manifest
 
 
 def owners(path: Path) -> dict[str, str]:
     return {e.key: e.owner for e in mf.load(path).entries}
+
+
+STATE_TABLES = {"figway_changes", "figway_alembic_version"}
+UPGRADE_FOREIGN = f"figway db upgrade --app {GATEWAY}"
 
 
 def test_init_writes_a_manifest_that_loads_and_fits_the_flask_app(workdir, capsys):
@@ -133,6 +138,97 @@ def test_flip_and_rollback_follow_the_app(audited, capsys):
     assert " ops " in history[3] and "GET /hello/<int:n>: fastapi -> flask" in history[3]
 
 
+def test_db_commands_make_figways_own_tables_for_another_app(manifest, workdir, capsys):
+    """--app: figway's state only, in the database the app's settings name (here its
+    SQLite file); none of the demo's tables, and a clear word before they exist."""
+    url = foreign_app.settings().state_url
+    before = manifest.read_bytes()
+    assert main(["--app", GATEWAY, "history"]) == 1
+    assert f"run `{UPGRADE_FOREIGN}`" in capsys.readouterr().err
+    assert main(["--app", GATEWAY, "flip", "GET /items", "--to", "fastapi", "--force"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot be recorded in the database, so it was not made" in err
+    assert f"run `{UPGRADE_FOREIGN}`" in err
+    assert manifest.read_bytes() == before
+
+    assert main(["--app", GATEWAY, "db", "current"]) == 0
+    assert capsys.readouterr().out == "figway state: empty (head: figway_0001)\n"
+    assert main(["--app", GATEWAY, "db", "upgrade"]) == 0
+    assert capsys.readouterr().out == "figway state: database at head\n"
+    assert table_names(url) == STATE_TABLES
+    assert main(["--app", GATEWAY, "db", "current"]) == 0
+    assert capsys.readouterr().out == "figway state: figway_0001 (head: figway_0001)\n"
+    assert main(["--app", GATEWAY, "history"]) == 0
+    assert capsys.readouterr().out == "no ownership changes recorded\n"
+    assert main(["--app", GATEWAY, "db", "downgrade"]) == 0
+    assert table_names(url) == {"figway_alembic_version"}
+    # The demo's revisions are not another app's.
+    assert main(["--app", GATEWAY, "db", "upgrade", "0003"]) == 2
+    assert "figway db upgrade: figway state: Can't locate revision" in capsys.readouterr().err
+
+
+@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def state_elsewhere(
+    request: pytest.FixtureRequest, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """FIGWAY_STATE_DATABASE_URL naming a database of its own (SQLite, MariaDB)."""
+    url = (
+        f"sqlite:///{workdir / 'state' / 'figway-state.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("empty_mariadb")
+    )
+    monkeypatch.setenv("FIGWAY_STATE_DATABASE_URL", url)
+    return url
+
+
+def test_figways_state_can_live_in_a_database_of_its_own(state_elsewhere, manifest, capsys):
+    app_database = foreign_app.settings().database_url
+    assert foreign_app.settings().state_url == state_elsewhere
+    assert main(["--app", GATEWAY, "db", "upgrade"]) == 0
+    assert main(["--app", GATEWAY, "flip", "GET /items", "--to", "fastapi", "--force"]) == 0
+    assert main(["--app", GATEWAY, "rollback", "--all", "--reason", "later"]) == 0
+    capsys.readouterr()
+    assert main(["--app", GATEWAY, "history", "--route", "get /items"]) == 0
+    history = capsys.readouterr().out.splitlines()
+    assert len(history) == 2 and "(later)" in history[1]
+    assert table_names(state_elsewhere) == STATE_TABLES
+    assert table_names(app_database) == set()  # the app's own database: untouched
+
+
+def test_demo_db_commands_run_figways_history_then_the_demos(tmp_path, monkeypatch, capsys):
+    url = f"sqlite:///{tmp_path / 'var' / 'figway.db'}"
+    monkeypatch.delenv("FIGWAY_APP", raising=False)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("FIGWAY_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("SECRET_KEY", "cli-secret-key-0123456789abcdef")
+    assert main(["db", "upgrade"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "figway state: database at head",
+        "demo app: database at head",
+    ]
+    assert {"users", "videos", "figway_changes"} <= table_names(url)
+    assert main(["db", "current"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "figway state: figway_0001 (head: figway_0001)",
+        "demo app: 0004_media_paths (head: 0004_media_paths)",
+    ]
+    # A revision of one history moves that one only.
+    assert main(["db", "downgrade", "0003"]) == 0
+    assert capsys.readouterr().out == "demo app: database at 0003\n"
+    assert main(["db", "downgrade", "figway_0001"]) == 0
+    assert main(["db", "current"]) == 0
+    assert capsys.readouterr().out.splitlines()[-2:] == [
+        "figway state: figway_0001 (head: figway_0001)",
+        "demo app: 0003_login_throttle (head: 0004_media_paths)",
+    ]
+    assert main(["db", "downgrade"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "demo app: database at base",
+        "figway state: database at base",
+    ]
+    assert table_names(url) == {"alembic_version", "figway_alembic_version"}
+
+
 def test_figway_app_env_var_names_the_app(manifest, monkeypatch, capsys):
     monkeypatch.setenv("FIGWAY_APP", GATEWAY)
     assert main(["routes"]) == 0
@@ -208,9 +304,15 @@ def test_demo_flip_reports_parity_progress_and_status_stays_the_demos(
     assert "GET /api/version: flask -> fastapi" in done.out
     progress = [line.strip() for line in done.err.splitlines() if line.strip().startswith("[")]
     assert len(progress) == 1 and progress[0].startswith("[1/1] GET /api/version: ")
-    assert main(["status"]) == 0
+    assert main(["status", "--check"]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert first == f"manifest: {path} of the demo app (valid)"
+    # Without --check the demo's apps are not built: the line says so.
+    assert main(["status"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == (
+        f"manifest: {path} of the demo app (not checked against the apps: `figway status --check`)"
+    )
 
 
 def test_help_imports_neither_app():

@@ -1,70 +1,158 @@
-"""The Alembic history: upgrade on an empty database, downgrade to base, no drift."""
+"""The Alembic histories, the demo's and figway's own state (gateway/state): upgrade on an
+empty database, downgrade to base, no drift, each beside the other in one database."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import MetaData, column, create_engine, table, text
+from sqlalchemy.orm import Session
 
+from gateway import changes as ops
+from gateway.state import migrate as state
+from gateway.state import tables as state_tables
 from shared.db.base import Base
 from shared.db.engine import sync_url
 from shared.db.migrate import current_revision, downgrade, head_revision, upgrade
-from shared.db.scratch import scratch_database
-from tests.conftest import MARIADB_SERVER_URL, service_missing
-
-
-@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
-def empty_database(request, tmp_path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrations.db'}"
-        return
-    yield request.getfixturevalue("empty_mariadb")
-
-
-@pytest.fixture
-def empty_mariadb() -> Iterator[str]:
-    if not MARIADB_SERVER_URL:
-        service_missing("MariaDB (FIGWAY_TEST_DATABASE_URL)")
-    with scratch_database(MARIADB_SERVER_URL, "figway_mig") as url:
-        yield url
-
-
-def _tables(url: str) -> set[str]:
-    engine = create_engine(sync_url(url))
-    try:
-        return set(inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
+from tests.conftest import table_names
 
 
 def test_upgrade_creates_every_table_and_downgrade_removes_them(empty_database):
     upgrade(empty_database)
     assert current_revision(empty_database) == head_revision()
-    assert {t.name for t in Base.metadata.sorted_tables} <= _tables(empty_database)
+    assert {t.name for t in Base.metadata.sorted_tables} <= table_names(empty_database)
     downgrade(empty_database)
-    assert _tables(empty_database) <= {"alembic_version"}
+    assert table_names(empty_database) <= {"alembic_version"}
     upgrade(empty_database)  # and back up again: the downgrade left nothing behind
     assert current_revision(empty_database) == head_revision()
 
 
-def test_models_and_migrations_do_not_drift(empty_database):
-    upgrade(empty_database)
-    engine = create_engine(sync_url(empty_database))
+def _drift(
+    url: str, metadata: MetaData, owns: Callable[[str], bool], version_table: str
+) -> list[object]:
+    """What autogenerate would change, as the history's own env.py compares."""
+    engine = create_engine(sync_url(url))
     try:
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
-            diff = compare_metadata(context, Base.metadata)
+            opts = {
+                "compare_type": True,
+                "version_table": version_table,
+                "include_name": lambda name, kind, _parent: kind != "table" or owns(name),
+            }
+            return list(compare_metadata(MigrationContext.configure(conn, opts=opts), metadata))
     finally:
         engine.dispose()
-    assert diff == [], diff
+
+
+def test_models_and_migrations_do_not_drift(empty_database):
+    # Both histories in one database: each compares its own tables only.
+    state.upgrade(empty_database)
+    upgrade(empty_database)
+    demo = _drift(
+        empty_database, Base.metadata, lambda n: not state_tables.owns(n), "alembic_version"
+    )
+    assert demo == []
+    ours = _drift(empty_database, state_tables.metadata, state_tables.owns, state.VERSION_TABLE)
+    assert ours == []
+
+
+def test_figways_state_upgrades_downgrades_and_says_where_it_is(empty_database):
+    assert state.current_revision(empty_database) is None
+    state.upgrade(empty_database)
+    assert state.current_revision(empty_database) == state.head_revision() == "figway_0001"
+    # Its own tables only, its own version table: none of the demo's.
+    assert table_names(empty_database) == {"figway_changes", "figway_alembic_version"}
+    assert current_revision(empty_database) is None
+    state.downgrade(empty_database)
+    assert table_names(empty_database) == {"figway_alembic_version"}
+    assert state.current_revision(empty_database) is None
+    state.upgrade(empty_database)
+    assert state.current_revision(empty_database) == state.head_revision()
+
+
+def test_the_two_histories_share_a_database_and_leave_each_other_alone(empty_database):
+    state.upgrade(empty_database)
+    upgrade(empty_database)
+    demo_tables = {t.name for t in Base.metadata.sorted_tables}
+    assert demo_tables | {"figway_changes"} <= table_names(empty_database)
+    assert (current_revision(empty_database), state.current_revision(empty_database)) == (
+        head_revision(),
+        state.head_revision(),
+    )
+    downgrade(empty_database)
+    assert table_names(empty_database) == {
+        "alembic_version",
+        "figway_alembic_version",
+        "figway_changes",
+    }
+    assert state.current_revision(empty_database) == state.head_revision()
+    upgrade(empty_database)
+    state.downgrade(empty_database)
+    assert demo_tables <= table_names(empty_database)
+    assert "figway_changes" not in table_names(empty_database)
+    assert current_revision(empty_database) == head_revision()
+
+
+OLD_ROWS = [
+    {
+        "id": 1,
+        "created_at": "2026-01-02 03:04:05",
+        "actor": "ann",
+        "source": "cli",
+        "action": "flip",
+        "route": "GET /api/version",
+        "phase": 1,
+        "from_owner": "flask",
+        "to_owner": "fastapi",
+        "reason": None,
+    },
+    {
+        "id": 2,
+        "created_at": "2026-01-03 04:05:06",
+        "actor": "bob",
+        "source": "api",
+        "action": "rollback",
+        "route": "GET /api/version",
+        "phase": 1,
+        "from_owner": "fastapi",
+        "to_owner": "flask",
+        "reason": "too slow",
+    },
+]
+
+
+def test_the_demos_old_history_is_copied_once_into_figways_table(empty_database):
+    upgrade(empty_database)  # the demo's schema, with its old manifest_changes table
+    old = table("manifest_changes", *(column(name) for name in OLD_ROWS[0]))
+    engine = create_engine(sync_url(empty_database))
+    try:
+        with engine.begin() as conn:
+            conn.execute(old.insert(), OLD_ROWS)
+        state.upgrade(empty_database)
+        with Session(engine) as session:
+            history = ops.history(session)
+            assert [(h["id"], h["at"], h["actor"], h["to"], h["reason"]) for h in history] == [
+                (2, "2026-01-03T04:05:06Z", "bob", "flask", "too slow"),
+                (1, "2026-01-02T03:04:05Z", "ann", "fastapi", None),
+            ]
+            # New rows follow the copied ones.
+            change = ops.Change("GET /api/health", 1, "flask", "fastapi")
+            ops.record(session, [change], actor="cy", source="cli", action="flip", reason=None)
+            session.commit()
+            assert [h["id"] for h in ops.history(session)] == [3, 2, 1]
+        with engine.connect() as conn:  # the old table is left as it was
+            assert conn.execute(text("SELECT COUNT(*) FROM manifest_changes")).scalar() == 2
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.mariadb
 def test_mariadb_tables_are_utf8mb4(empty_mariadb):
+    state.upgrade(empty_mariadb)
     upgrade(empty_mariadb)
     engine = create_engine(sync_url(empty_mariadb))
     try:
@@ -72,7 +160,8 @@ def test_mariadb_tables_are_utf8mb4(empty_mariadb):
             rows = conn.execute(
                 text(
                     "SELECT table_name, table_collation FROM information_schema.tables "
-                    "WHERE table_schema = DATABASE() AND table_name != 'alembic_version'"
+                    "WHERE table_schema = DATABASE() "
+                    "AND table_name NOT IN ('alembic_version', 'figway_alembic_version')"
                 )
             ).all()
     finally:

@@ -102,7 +102,7 @@ def test_every_twin_that_reads_a_body_documents_its_model(schema):
 
 
 def test_no_422_is_promised(schema):
-    """Bad input answers the legacy 400 on the twins (fastapi_app/errors.py), never a 422."""
+    """Bad input answers the legacy 400 on the twins (shared/web/errors.py), never a 422."""
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
             assert "422" not in operation["responses"], f"{method.upper()} {path}"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from shared.db.models import ROLES
-
+# Weakest first. Here, not beside the User model: the gateway's manifest checks read the
+# auth levels without loading the demo's models.
+ROLES = ("readonly", "user", "manager", "admin")
 Role = Literal["readonly", "user", "manager", "admin"]
 AuthLevel = Literal["public", "readonly", "user", "manager", "admin"]
 AUTH_LEVELS: tuple[str, ...] = ("public", *ROLES)

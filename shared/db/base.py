@@ -21,7 +21,7 @@ NAMING_CONVENTION = {
 
 # utf8mb4 with a binary collation: MariaDB then compares strings as SQLite does, so a
 # unique name or a sort order cannot differ between the two databases.
-MYSQL_TABLE_ARGS = {
+MYSQL_TABLE_ARGS: dict[str, Any] = {
     "mysql_engine": "InnoDB",
     "mysql_charset": "utf8mb4",
     "mysql_collate": "utf8mb4_bin",

@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from shared.auth.roles import ROLES
 from shared.clock import utcnow
 from shared.db.base import MYSQL_TABLE_ARGS, Base, UTCDateTime
 
@@ -43,7 +44,6 @@ __all__ = [
     "Video",
 ]
 
-ROLES = ("readonly", "user", "manager", "admin")
 VIDEO_STATUSES = ("wanted", "downloading", "downloaded", "ignored", "failed")
 DOWNLOAD_STATUSES = ("queued", "running", "completed", "failed", "cancelled")
 DOWNLOAD_ACTIVE = ("queued", "running")

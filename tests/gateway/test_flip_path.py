@@ -21,10 +21,10 @@ from starlette.testclient import TestClient
 from gateway import changes as ops
 from gateway import manifest as mf
 from gateway.asgi import create_figway
+from gateway.state.tables import changes as figway_changes
 from shared.auth.tokens import issue_token
 from shared.config import Settings
 from shared.db.engine import sync_url
-from shared.db.models import ManifestChange
 from tests.conftest import _empty_tables
 from tests.faults import FaultProxy
 from tests.servers import base_env, figway, free_port
@@ -39,9 +39,8 @@ def audit_rows(url: str) -> list[tuple[str, str, str]]:
     engine = create_engine(sync_url(url))
     try:
         with Session(engine) as session:
-            rows = session.execute(
-                select(ManifestChange.route, ManifestChange.to_owner, ManifestChange.source)
-            )
+            t = figway_changes.c
+            rows = session.execute(select(t.route, t.to_owner, t.source))
             return [(r.route, r.to_owner, r.source) for r in rows]
     finally:
         engine.dispose()
@@ -295,14 +294,27 @@ def test_a_change_made_has_one_audit_row_per_route(settings, engine, tmp_path):
     assert all(owners[c.route] == "fastapi" for c in done)
 
 
-def test_the_cli_reports_a_database_nobody_listens_on(tmp_path):
+def test_state_tables_not_made_yet_change_nothing_and_name_the_command(tmp_path):
+    manifest = legacy_manifest(tmp_path / "migration_status.yaml")
+    before = manifest.read_bytes()
+    bare = create_engine(f"sqlite:///{tmp_path / 'no-state-tables.db'}")
+    with pytest.raises(ops.AuditFailed, match=r"not made.*run `figway db upgrade`"):
+        change(manifest, sessionmaker(bare), ops.plan_phase(1, "fastapi"))
+    bare.dispose()
+    assert manifest.read_bytes() == before
+
+
+# The app's database and figway's state are one unless FIGWAY_STATE_DATABASE_URL says
+# otherwise: either way, the state database down means no change.
+@pytest.mark.parametrize("down", ["DATABASE_URL", "FIGWAY_STATE_DATABASE_URL"])
+def test_the_cli_reports_a_database_nobody_listens_on(tmp_path, down):
     manifest = legacy_manifest(tmp_path / "migration_status.yaml")
     before = manifest.read_bytes()
     env = base_env(
         tmp_path,
         FIGWAY_MANIFEST=str(manifest),
-        DATABASE_URL=f"mysql://root@127.0.0.1:{free_port()}/figway",
         FIGWAY_DB_CONNECT_TIMEOUT="1",
+        **{down: f"mysql://root@127.0.0.1:{free_port()}/figway"},
     )
     done = figway("flip", VERSION, "--to", "fastapi", "--force", env=env)
     assert done.returncode == 1

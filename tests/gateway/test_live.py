@@ -121,7 +121,7 @@ def test_history_shows_flip_and_rollback_with_reasons(env):
 def test_status_table_and_rollout(env):
     done = figway("rollout", "--phase", "4", env=env)
     assert done.returncode == 1 and "no FastAPI twin" in done.stderr
-    status = figway("status", env=env)
+    status = figway("status", "--check", env=env)
     assert status.returncode == 0, status.stderr
     lines = status.stdout.splitlines()
     assert lines[0].endswith("(valid)")

@@ -1,12 +1,13 @@
 """The HTTP rules of every request and response, as the Flask side applies them
-(legacy_flask/http.py): same-site writes, security headers. Small pure ASGI middlewares."""
+(legacy_flask/http.py): same-site writes, security headers. Small pure ASGI middlewares,
+for the demo's twins and figway's admin API alike."""
 
 from __future__ import annotations
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fastapi_app.errors import legacy_response
+from shared.web.errors import legacy_response
 from shared.web.headers import EVERY_RESPONSE, PAGES, is_page
 from shared.web.origin import STATE_CHANGING, cross_site_refusal
 

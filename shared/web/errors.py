@@ -1,4 +1,5 @@
-"""The one place the FastAPI side turns errors into the legacy JSON shape (never `detail`)."""
+"""The one place an ASGI app of figway's (the demo's twins, the admin API) turns errors into
+the legacy JSON shape (never `detail`)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from fastapi_app.query import NOT_A_BOOLEAN, NOT_AN_INTEGER, NOT_ONE_OF
 from shared.db.engine import is_unavailable, unavailable_reason
 from shared.errors import AppError, Unavailable, ValidationFailed, error_for_status
 
 CLIENT_CLOSED_REQUEST = 499  # nginx's name and number for it; never sent to anyone
+# The error types of the legacy query markers (fastapi_app.query), worded in refusal().
+NOT_AN_INTEGER, NOT_A_BOOLEAN, NOT_ONE_OF = "int_parsing", "bool_parsing", "one_of"
 
 log = logging.getLogger("figway.modern")
 _BOUNDS = ("ge", "le", "min_length", "max_length")
