@@ -5,21 +5,25 @@ interpreter, so what it finds in sys.modules is what it loaded."""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+from gateway.cli import DEMO_MODULES
 from tests.gateway.test_admin_auth import MANIFEST, TOKEN
 from tests.servers import base_env
 from tests.test_contract import legacy_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
-# The demo's two apps, its download and image tooling, its queue, the parity scenarios.
-DEMO_ONLY = ("fastapi_app", "legacy_flask", "yt_dlp", "PIL", "celery", "parity", "gateway.parity")
-# The CLI loads the parser of `figway verify` (gateway.parity.cli), never the scenarios.
-HEAVY = ("fastapi_app", "legacy_flask", "yt_dlp", "PIL", "celery")
+# Imported by Starlette and FastAPI themselves whenever installed (form parsing,
+# ORJSONResponse): their presence says nothing of what figway imports.
+BY_FASTAPI = {"multipart", "python_multipart", "orjson"}
+# The demo's two apps and what its `demo` extra installs, and the parity tool.
+HEAVY = ("fastapi_app", "legacy_flask", *sorted(DEMO_MODULES - BY_FASTAPI))
+DEMO_ONLY = (*HEAVY, "parity", "gateway.parity")
 
 
 def loaded(
@@ -64,8 +68,13 @@ def test_a_gateway_for_another_app_and_its_admin_api_load_nothing_of_the_demo(tm
         auth = {{"Authorization": "Bearer {TOKEN}"}}
         with TestClient(gateway, base_url="http://127.0.0.1") as client:
             assert client.get("/_figway/status", headers=auth).status_code == 200
-            flip = {{"route": "GET /items", "to": "fastapi", "force": True}}
-            flipped = client.post("/_figway/flip", json=flip, headers=auth)
+            assert client.get("/items").headers["x-served-by"] == "flask"
+            # Refused by name without a verdict: the server never runs scenarios.
+            flip = {{"route": "GET /items", "to": "fastapi"}}
+            refused = client.post("/_figway/flip", json=flip, headers=auth)
+            assert refused.status_code == 409, refused.text
+            assert "GET /items: never verified" in refused.json()["error"]
+            flipped = client.post("/_figway/flip", json={{**flip, "force": True}}, headers=auth)
             assert flipped.status_code == 200, flipped.text
             history = client.get("/_figway/history", headers=auth)
             assert len(history.json()["history"]) == 1, history.text
@@ -86,3 +95,31 @@ def test_figway_status_for_the_demo_builds_neither_app(tmp_path):
     # --check builds both apps, and checks the manifest against them.
     check = "from gateway.cli import main\nassert main(['status', '--check']) == 0\n"
     assert {"legacy_flask", "fastapi_app"} <= set(loaded(check, env, cwd=tmp_path, names=HEAVY))
+
+
+def parity_imports(path: Path) -> list[tuple[int, bool]]:
+    """(line, at module level) of each import of the parity package in a source file."""
+    tree = ast.parse(path.read_text(), str(path))
+    top = {id(node) for node in tree.body}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names = [node.module or ""]
+        else:
+            continue
+        if any(n == "parity" or n.startswith("parity.") for n in names):
+            found.append((node.lineno, id(node) in top))
+    return found
+
+
+def test_gateway_imports_parity_only_in_the_cli_parser_and_never_at_import():
+    found = {
+        str(path.relative_to(ROOT)): imports
+        for path in sorted((ROOT / "gateway").rglob("*.py"))
+        if (imports := parity_imports(path))
+    }
+    assert set(found) == {"gateway/cli.py"}, found
+    assert all(not at_top for _, at_top in found["gateway/cli.py"])
+    assert not (ROOT / "gateway" / "parity").exists()  # the old home, and its cycle
