@@ -99,6 +99,7 @@ def test_the_walkthrough_migrates_and_rolls_back(walked: tuple[Path, str]) -> No
     # figway came from the copy: the new environment's own install.
     where = subprocess.run(
         [work / ".venv/bin/python", "-c", "import gateway; print(gateway.__file__)"],
+        cwd=work,
         capture_output=True,
         text=True,
         check=True,
@@ -138,7 +139,9 @@ def test_the_admin_api_and_one_login_for_both_sides(walked: tuple[Path, str]) ->
     admin = {"Authorization": f"Bearer {TOKEN}"}
     subprocess.run(
         [
-            work / ".venv/bin/flask",
+            work / ".venv/bin/python",
+            "-m",
+            "flask",
             "--app",
             "blog.legacy:create_app",
             "add-user",
