@@ -319,3 +319,20 @@ def test_two_gateway_processes_share_one_budget_in_redis(tmp_path, shared_redis)
         client.close()
     assert len(keys) == 1 and "route:GET /api/version" in keys[0], keys
     assert keys[0].startswith(prefix)
+
+
+def test_status_routes_shows_the_limits(tmp_path, monkeypatch, capsys):
+    from gateway.cli import main
+    from tests import foreign_app
+
+    monkeypatch.setenv(foreign_app.DIR_VAR, str(tmp_path))
+    monkeypatch.delenv("FIGWAY_APP", raising=False)
+    path = tmp_path / "routes.yaml"
+    assert main(["init", "--app", "tests.foreign_app:legacy", "--out", str(path)]) == 0
+    with_limits(path, {"GET /about": "10/minute", "POST /items": "writes"}, {"writes": "5/hour"})
+    capsys.readouterr()
+    assert main(["--app", "tests.foreign_app:make_gateway", "status", "--routes"]) == 0
+    rows = {line.split()[1]: line.split() for line in capsys.readouterr().out.splitlines()[5:]}
+    assert rows["/about"][4:6] == ["public", "10/minute"]
+    assert rows["/items"][4] == "public" and "writes=5/hour" in rows["/items"]
+    assert "-" in rows["/hello/<int:n>"]
