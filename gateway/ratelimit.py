@@ -157,12 +157,6 @@ class RateLimiter:
         self._redis: AsyncFixedWindow | None = None
         if settings.redis_url:
             self._redis = self._redis_limiter(settings.redis_url, settings.rate_limit_prefix)
-        else:
-            # limits' synchronous memory storage, called from the event loop: it never
-            # waits on I/O, and it sweeps expired counters from a timer thread at most
-            # every 10 ms, where the async one starts a sweep over every key as a task on
-            # each request.
-            self._memory = FixedWindowRateLimiter(MemoryStorage())
 
     @property
     def storage(self) -> str:
@@ -192,6 +186,14 @@ class RateLimiter:
         )
         return AsyncFixedWindow(storage)
 
+    def _memory_limiter(self) -> FixedWindowRateLimiter:
+        # Made at the first limited request (its storage starts a timer thread). limits'
+        # synchronous memory storage, called from the event loop: it never waits on I/O,
+        # and sweeps expired counters from a timer thread at most every 10 ms, where the
+        # async one starts a sweep over every key, as a task, on each request.
+        self._memory = FixedWindowRateLimiter(MemoryStorage())
+        return self._memory
+
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.aclose()
@@ -200,12 +202,12 @@ class RateLimiter:
         """Count this request; None to serve it, or the seconds until the caller's budget
         comes back (>= 1) when it is spent. Never raises for the store's faults."""
         caller = self.caller(scope)
-        if self._memory is not None:
-            if self._memory.hit(limit.item, limit.budget, caller):
+        if self._redis is None:
+            memory = self._memory or self._memory_limiter()
+            if memory.hit(limit.item, limit.budget, caller):
                 return None
-            reset = self._memory.get_window_stats(limit.item, limit.budget, caller).reset_time
-            return _seconds_until(reset)
-        assert self._redis is not None
+            stats = memory.get_window_stats(limit.item, limit.budget, caller)
+            return _seconds_until(stats.reset_time)
         if self._down and time.monotonic() < self._down_until:
             self._on_unchecked()
             return None

@@ -1,0 +1,164 @@
+"""What a rate limit costs: the hello-world route's CPU per request with a limit counted in
+memory (and in Redis, when FIGWAY_BENCH_REDIS_URL answers) against no limit, in one run.
+
+Each side is its own `figway serve` (the same workers, the same manifest with the route
+owned by fastapi); the limited ones get it from FIGWAY_RATE_LIMIT_DEFAULT, a limit far
+above what the run sends, so every request is counted and none refused. Rounds alternate
+the sides so drift in the machine's load hits them alike; CPU per request is the CPU time
+of the server's processes (from /proc) over the requests wrk counted.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from bench.harness import (
+    WORKERS,
+    Load,
+    base_env,
+    figway,
+    free_port,
+    median,
+    running,
+    tree_cpu_s,
+    wrk,
+)
+from bench.report import Goal, Scenario, Side
+from gateway import changes as ops
+
+ROOT = Path(__file__).resolve().parent.parent
+HELLO = "GET /api/version"
+CONNECTIONS = 64
+LIMIT = "1000000000/minute"  # counted on every request, never reached
+GOAL = 1.05  # the issue's: a limit costs under 5% of the hello-world route's CPU
+REDIS_ENV = "FIGWAY_BENCH_REDIS_URL"
+
+
+def rate_limit_cost(workdir: Path, quick: bool) -> Scenario:
+    work = workdir / "ratelimit"
+    work.mkdir(parents=True, exist_ok=True)
+    manifest = work / "migration_status.yaml"
+    shutil.copy(ROOT / "migration_status.yaml", manifest)
+    ops.apply(manifest, ops.plan_flip(HELLO, "fastapi"), twins=None)
+    env = base_env(work, FIGWAY_MANIFEST=str(manifest))
+    figway("db", "upgrade", env=env)
+    rounds, seconds = (1, 1.0) if quick else (3, 5.0)
+    sides = {"no limit": env, "limit in memory": {**env, "FIGWAY_RATE_LIMIT_DEFAULT": LIMIT}}
+    with ExitStack() as stack:
+        redis_url = _redis(stack)
+        if redis_url is not None:
+            sides["limit in Redis"] = {
+                **env,
+                "FIGWAY_RATE_LIMIT_DEFAULT": LIMIT,
+                "REDIS_URL": redis_url,
+                "FIGWAY_RATE_LIMIT_PREFIX": stack.enter_context(_prefix(redis_url)),
+            }
+        servers = {
+            name: stack.enter_context(_serve(side_env, work / "logs" / f"{i}.log"))
+            for i, (name, side_env) in enumerate(sides.items())
+        }
+        measured: dict[str, list[tuple[Load, float]]] = {name: [] for name in servers}
+        for _ in range(rounds):
+            for name, (url, pid) in servers.items():
+                before = tree_cpu_s(pid)
+                load = wrk(url + "/api/version", connections=CONNECTIONS, seconds=seconds)
+                cpu_ms = (tree_cpu_s(pid) - before) * 1000 / max(1, load.requests)
+                if load.non_2xx:
+                    raise RuntimeError(f"{name}: {load.non_2xx} answers were not 2xx")
+                measured[name].append((load, cpu_ms))
+    return _report(measured, rounds, seconds, redis_url is not None)
+
+
+@contextmanager
+def _serve(env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
+    port = free_port()
+    command = [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)]
+    with running(
+        [*command, "--workers", str(WORKERS)], env, port, log, ready_path="/api/version"
+    ) as url:
+        yield url, url.pid
+
+
+def _redis(stack: ExitStack) -> str | None:
+    """The bench's Redis, when it is set and answers."""
+    url = os.environ.get(REDIS_ENV, "").strip()
+    if not url:
+        return None
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    stack.callback(client.close)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        print(f"bench: no Redis at {url} ({type(exc).__name__}); memory only")
+        return None
+    return url
+
+
+@contextmanager
+def _prefix(url: str) -> Iterator[str]:
+    """A key prefix of this run's own in the bench's Redis; its keys deleted after."""
+    import redis
+
+    prefix = f"figway:rl:bench-{uuid.uuid4().hex[:12]}:"
+    try:
+        yield prefix
+    finally:
+        client = redis.Redis.from_url(url)
+        try:
+            keys = list(client.scan_iter(match=prefix + "*"))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
+
+
+def _report(
+    measured: dict[str, list[tuple[Load, float]]], rounds: int, seconds: float, redis: bool
+) -> Scenario:
+    cpu = {name: median([ms for _, ms in found]) for name, found in measured.items()}
+    base = max(cpu["no limit"], 1e-9)
+
+    def side(name: str) -> Side:
+        target = cpu[name]
+        load = min(measured[name], key=lambda found: abs(found[1] - target))[0]
+        return Side(name, load, (f"{target:.3f}", f"{target / base:.3f}"))
+
+    notes = [
+        "rounds, CPU ms per request: "
+        + "; ".join(
+            f"{name} " + ", ".join(f"{ms:.3f}" for _, ms in found)
+            for name, found in measured.items()
+        ),
+        "each process counts in its own memory (workers do not share a count); Redis is "
+        "the count every process and host shares: one round trip per request",
+    ]
+    if not redis:
+        notes.append(f"no Redis side: {REDIS_ENV} unset or not answering")
+    goals = [
+        Goal(
+            "limit in memory: CPU per request / no limit's",
+            cpu["limit in memory"] / base,
+            GOAL,
+            higher_is_better=False,
+        )
+    ]
+    return Scenario(
+        "Rate limit cost on the hello-world route",
+        f"`{HELLO}` owned by fastapi through `figway serve --workers {WORKERS}`, without a "
+        f"limit and with `{LIMIT}` (every request counted, none refused); wrk with "
+        f"{CONNECTIONS} connections, {rounds} alternating round(s) of {seconds:g} s per "
+        "side; the round with the median CPU per request is shown. Columns after the "
+        "errors: CPU per request, and as a multiple of the side without a limit.",
+        sides=[side(name) for name in measured],
+        goals=goals,
+        notes=notes,
+        extra_columns=("CPU ms/req", "x no limit"),
+    )
