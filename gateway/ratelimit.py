@@ -7,12 +7,15 @@ or `none`; a route with no `limit` gets FIGWAY_RATE_LIMIT_DEFAULT (empty: none).
 resolves this once per manifest version (RouteLimit on each decision), so a request to a
 route without a limit pays one attribute test.
 
-Counting: the fixed window strategy, each window starting at a caller's first request (an
-INCR with an EXPIRE in Redis, one round trip): O(1) state per caller and budget, the
-cheapest per request, and `Retry-After` is exactly when the whole budget comes back. The
-price is that a caller may spend a budget at the end of one window and again at the start
-of the next (up to 2N in a short span); the moving window would forbid that at the cost
-of a list of N timestamps per caller and budget, and a script over it on every request.
+Counting: the fixed window, each window starting at a caller's first request: limits'
+storage counter with its expiry (`incr`: an INCR with an EXPIRE in one Lua call in Redis,
+one round trip), which is all limits' FixedWindowRateLimiter.hit does; called directly
+with a key built once per request (`key_for` and the strategy's wrappers cost as much
+again as the count, in memory). O(1) state per caller and budget, the cheapest per
+request, and `Retry-After` is exactly when the whole budget comes back. The price is
+that a caller may spend a budget at the end of one window and again at the start of the
+next (up to 2N in a short span); the moving window would forbid that at the cost of a
+list of N timestamps per caller and budget, and a script over it on every request.
 
 Storage: Redis when REDIS_URL is set (shared by every process and host; keys under
 FIGWAY_RATE_LIMIT_PREFIX), else this process's memory (each process counts alone: N
@@ -33,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -40,9 +44,8 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from limits import RateLimitItem, parse_many
-from limits.aio.strategies import FixedWindowRateLimiter as AsyncFixedWindow
+from limits.aio.storage import RedisStorage
 from limits.storage import MemoryStorage
-from limits.strategies import FixedWindowRateLimiter
 from starlette.requests import cookie_parser
 from starlette.types import Scope
 
@@ -70,6 +73,11 @@ class RouteLimit:
     budget: str
     item: RateLimitItem
     spec: str  # as the manifest (or the default) wrote it, for status and messages
+
+    def key(self, caller: str) -> str:
+        """The counter's key: budget, caller and rate (a changed rate starts afresh)."""
+        item = self.item
+        return f"{self.budget}/{caller}/{item.amount}/{item.multiples}/{item.GRANULARITY.name}"
 
 
 def parse_limit(text: str) -> RateLimitItem:
@@ -153,20 +161,19 @@ class RateLimiter:
         self._down_until = 0.0
         self._down = False
         self._pool: Any = None
-        self._memory: FixedWindowRateLimiter | None = None
-        self._redis: AsyncFixedWindow | None = None
+        self._memory: _Memory | None = None
+        self._redis: RedisStorage | None = None
         if settings.redis_url:
-            self._redis = self._redis_limiter(settings.redis_url, settings.rate_limit_prefix)
+            self._redis = self._redis_storage(settings.redis_url, settings.rate_limit_prefix)
 
     @property
     def storage(self) -> str:
         return "redis" if self._redis is not None else "memory"
 
-    def _redis_limiter(self, url: str, prefix: str) -> AsyncFixedWindow:
+    def _redis_storage(self, url: str, prefix: str) -> RedisStorage:
         # limits' async Redis storage on the `redis` package's asyncio client (no second
         # client library); the pool is ours, so its timeouts are short, nothing is
         # retried (the next request is the retry) and the lifespan closes it.
-        from limits.aio.storage import RedisStorage
         from redis.asyncio import ConnectionPool
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
@@ -177,52 +184,50 @@ class RateLimiter:
             socket_connect_timeout=STORE_TIMEOUT_S,
             retry=Retry(NoBackoff(), 0),
         )
-        storage = RedisStorage(
+        return RedisStorage(
             "async+" + url,
             implementation="redispy",
             key_prefix=prefix.rstrip(":"),  # limits adds the ':'
             wrap_exceptions=True,
             connection_pool=cast(Any, self._pool),
         )
-        return AsyncFixedWindow(storage)
 
-    def _memory_limiter(self) -> FixedWindowRateLimiter:
-        # Made at the first limited request (its storage starts a timer thread). limits'
-        # synchronous memory storage, called from the event loop: it never waits on I/O,
-        # and sweeps expired counters from a timer thread at most every 10 ms, where the
-        # async one starts a sweep over every key, as a task, on each request.
-        self._memory = FixedWindowRateLimiter(MemoryStorage())
+    def _memory_storage(self) -> _Memory:
+        # Made at the first limited request (it starts a thread).
+        self._memory = _Memory()
         return self._memory
 
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.aclose()
+        if self._memory is not None:
+            self._memory.timer.cancel()
 
     async def retry_after(self, limit: RouteLimit, scope: Scope) -> int | None:
         """Count this request; None to serve it, or the seconds until the caller's budget
         comes back (>= 1) when it is spent. Never raises for the store's faults."""
-        caller = self.caller(scope)
+        key = limit.key(self.caller(scope))
+        item = limit.item
         if self._redis is None:
-            memory = self._memory or self._memory_limiter()
-            if memory.hit(limit.item, limit.budget, caller):
+            memory = self._memory or self._memory_storage()
+            if memory.incr(key, item.get_expiry()) <= item.amount:
                 return None
-            stats = memory.get_window_stats(limit.item, limit.budget, caller)
-            return _seconds_until(stats.reset_time)
+            return _seconds_until(memory.get_expiry(key))
         if self._down and time.monotonic() < self._down_until:
             self._on_unchecked()
             return None
         # Any fault of the store (refused, timed out, a script error) serves the request:
         # a limiter must not turn its store's outage into the site's.
         try:
-            if await self._redis.hit(limit.item, limit.budget, caller):
+            if await self._redis.incr(key, item.get_expiry()) <= item.amount:
                 self._store_up()
                 return None
-            stats = await self._redis.get_window_stats(limit.item, limit.budget, caller)
+            reset = await self._redis.get_expiry(key)
         except Exception as exc:
             self._store_down(exc)
             return None
         self._store_up()
-        return _seconds_until(stats.reset_time)
+        return _seconds_until(reset)
 
     def _store_up(self) -> None:
         if self._down:
@@ -281,6 +286,43 @@ class RateLimiter:
                 # A hash: the sid is a credential, and the key sits in Redis.
                 return "session:" + hashlib.sha256(str(sid).encode()).hexdigest()[:32]
         return None
+
+
+class _Memory(MemoryStorage):
+    """limits' memory storage (synchronous: called from the event loop, it never waits on
+    I/O), with its sweep of expired counters on one thread, every SWEEP_S.
+
+    The storage as shipped starts a new timer thread 10 ms after any request that finds
+    the last one finished: under load, a hundred thread starts a second, which cost the
+    hello-world route 10% of its CPU. A counter past its window is dropped when next read
+    anyway (limits checks the expiry on every hit), so the sweep only frees the memory of
+    callers gone quiet, and once a second is plenty. (The async memory storage is worse:
+    a task sweeping every key, started on each request.)"""
+
+    SWEEP_S = 1.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timer.cancel()  # the one-shot timer the constructor started
+        # Alive until close(), so the storage never starts one of its own. The sweep is
+        # limits' own (private: this class is tied to limits 5's memory storage; a test
+        # checks that the sweep still frees expired counters).
+        sweep = self._MemoryStorage__expire_events  # type: ignore[attr-defined]
+        self.timer = _Every(self.SWEEP_S, sweep)
+        self.timer.start()
+
+
+class _Every(threading.Timer):
+    """A Timer that runs again every interval until cancelled (a daemon: never holds up
+    the process's exit)."""
+
+    def __init__(self, interval: float, function: Callable[[], None]) -> None:
+        super().__init__(interval, function)
+        self.daemon = True
+
+    def run(self) -> None:
+        while not self.finished.wait(self.interval):
+            self.function()
 
 
 def _seconds_until(reset: float) -> int:

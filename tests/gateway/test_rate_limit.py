@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 from gateway import manifest as mf
 from gateway.app import Gateway
 from gateway.asgi import create_figway
-from gateway.ratelimit import RateLimiter, RouteLimit, parse_limit
+from gateway.ratelimit import RateLimiter, RouteLimit, _Memory, parse_limit
 from gateway.table import RouteTable
 from shared.auth.session_cookie import SessionCookieCodec
 from shared.auth.tokens import issue_token
@@ -137,6 +137,22 @@ def test_memory_limiter_counts_n_per_caller_then_says_when(settings):
     assert b == [None, None, None]  # another address, its own budget
     other = RouteLimit("route:GET /y", parse_limit("3/minute"), "3/minute")
     assert asyncio.run(limiter.retry_after(other, scope_of("10.0.0.1"))) is None
+
+
+def test_memory_storage_sweeps_on_its_one_thread():
+    storage = _Memory()
+    try:
+        sweeper = storage.timer
+        for _ in range(100):
+            storage.incr("short", expiry=0.05)
+        assert storage.timer is sweeper and sweeper.is_alive()  # no timer of its own
+        assert storage.storage["short"] == 100
+        # Never read again, the expired counter is freed by the sweep.
+        wait_for(lambda: "short" not in storage.storage, timeout=3 * _Memory.SWEEP_S)
+    finally:
+        storage.timer.cancel()
+    sweeper.join(timeout=2)
+    assert not sweeper.is_alive()
 
 
 def test_caller_is_the_verified_user_else_the_address(settings):
