@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -31,6 +30,7 @@ from bench.harness import (
 )
 from bench.report import Goal, Scenario, Side
 from gateway import changes as ops
+from tests.servers import redis_prefix
 
 ROOT = Path(__file__).resolve().parent.parent
 HELLO = "GET /api/version"
@@ -57,7 +57,7 @@ def rate_limit_cost(workdir: Path, quick: bool) -> Scenario:
                 **env,
                 "FIGWAY_RATE_LIMIT_DEFAULT": LIMIT,
                 "REDIS_URL": redis_url,
-                "FIGWAY_RATE_LIMIT_PREFIX": stack.enter_context(_prefix(redis_url)),
+                "FIGWAY_RATE_LIMIT_PREFIX": stack.enter_context(redis_prefix(redis_url, "bench")),
             }
         servers = {
             name: stack.enter_context(_serve(side_env, work / "logs" / f"{i}.log"))
@@ -100,24 +100,6 @@ def _redis(stack: ExitStack) -> str | None:
         print(f"bench: no Redis at {url} ({type(exc).__name__}); memory only")
         return None
     return url
-
-
-@contextmanager
-def _prefix(url: str) -> Iterator[str]:
-    """A key prefix of this run's own in the bench's Redis; its keys deleted after."""
-    import redis
-
-    prefix = f"figway:rl:bench-{uuid.uuid4().hex[:12]}:"
-    try:
-        yield prefix
-    finally:
-        client = redis.Redis.from_url(url)
-        try:
-            keys = list(client.scan_iter(match=prefix + "*"))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
 
 
 def _report(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Iterator, Mapping
 from io import StringIO
 from pathlib import Path
@@ -27,7 +26,7 @@ from shared.config import Settings, SettingsError
 from tests.conftest import PASSWORD
 from tests.gateway.conftest import flip
 from tests.polling import wait_for
-from tests.servers import base_env, figway, free_port, serving
+from tests.servers import base_env, figway, free_port, redis_prefix, serving
 from tests.test_contract import legacy_manifest
 
 VERSION = "GET /api/version"
@@ -295,17 +294,8 @@ def test_redis_down_serves_every_request_and_says_so_once(gw_settings, manifest_
 @pytest.fixture
 def shared_redis(redis_url: str) -> Iterator[tuple[str, str]]:
     """The test Redis and a key prefix of this test's own; its keys deleted after."""
-    import redis
-
-    prefix = f"figway:rl:test-{uuid.uuid4().hex[:12]}:"
-    yield redis_url, prefix
-    client = redis.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=prefix + "*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    with redis_prefix(redis_url, "test") as prefix:
+        yield redis_url, prefix
 
 
 def test_two_gateway_processes_share_one_budget_in_redis(tmp_path, shared_redis):
