@@ -162,6 +162,11 @@ class RateLimiter:
         self._down = False
         self._pool: Any = None
         self._memory: _Memory | None = None
+        # Redis only: counters known spent, and until when (epoch seconds). A caller past
+        # its limit is refused here until the window ends, without a round trip: a flood
+        # of refused requests costs Redis nothing (the window, hence the answer, is the
+        # same for every process).
+        self._spent: dict[str, float] = {}
         self._redis: RedisStorage | None = None
         if settings.redis_url:
             self._redis = self._redis_storage(settings.redis_url, settings.rate_limit_prefix)
@@ -213,6 +218,11 @@ class RateLimiter:
             if memory.incr(key, item.get_expiry()) <= item.amount:
                 return None
             return _seconds_until(memory.get_expiry(key))
+        spent = self._spent.get(key)
+        if spent is not None:
+            if spent > time.time():
+                return _seconds_until(spent)
+            del self._spent[key]
         if self._down and time.monotonic() < self._down_until:
             self._on_unchecked()
             return None
@@ -227,6 +237,9 @@ class RateLimiter:
             self._store_down(exc)
             return None
         self._store_up()
+        if len(self._spent) >= _CALLER_CACHE:
+            self._spent.clear()  # a bound; forgetting only costs a round trip each
+        self._spent[key] = reset
         return _seconds_until(reset)
 
     def _store_up(self) -> None:

@@ -298,6 +298,26 @@ def shared_redis(redis_url: str) -> Iterator[tuple[str, str]]:
         yield redis_url, prefix
 
 
+def test_a_spent_budget_is_refused_without_asking_redis(gw_settings, manifest_path, shared_redis):
+    import redis
+
+    url, prefix = shared_redis
+    with_limits(manifest_path, {VERSION: "2/minute"})
+    settings = gw_settings.model_copy(update={"redis_url": url, "rate_limit_prefix": prefix})
+    gateway = create_figway(settings)
+    with TestClient(gateway, base_url="http://127.0.0.1") as client:
+        statuses = [client.get("/api/version").status_code for _ in range(6)]
+    assert statuses == [200, 200, 429, 429, 429, 429]
+    store = redis.Redis.from_url(url)
+    try:
+        [key] = list(store.scan_iter(match=prefix + "*"))
+        # The third request found the budget spent; the next three never reached Redis.
+        assert int(store.get(key) or 0) == 3
+        assert 0 < int(store.ttl(key)) <= 60
+    finally:
+        store.close()
+
+
 def test_two_gateway_processes_share_one_budget_in_redis(tmp_path, shared_redis):
     import redis
 
