@@ -3,9 +3,11 @@ memory (and in Redis, when FIGWAY_BENCH_REDIS_URL answers) against no limit, in 
 
 Each side is its own `figway serve` (the same workers, the same manifest with the route
 owned by fastapi); the limited ones get it from FIGWAY_RATE_LIMIT_DEFAULT, a limit far
-above what the run sends, so every request is counted and none refused. Rounds alternate
-the sides so drift in the machine's load hits them alike; CPU per request is the CPU time
-of the server's processes (from /proc) over the requests wrk counted.
+above what the run sends, so every request is counted and none refused. Rounds rotate
+the order of the sides, so drift in the machine's load hits them alike; CPU per request
+is the CPU time of the server's processes (from /proc) over the requests wrk counted. The
+limiter's own cost is also timed in-process: the servers' figures move by a few percent
+from run to run, more than the limit in memory costs.
 """
 
 from __future__ import annotations
@@ -64,15 +66,44 @@ def rate_limit_cost(workdir: Path, quick: bool) -> Scenario:
             for i, (name, side_env) in enumerate(sides.items())
         }
         measured: dict[str, list[tuple[Load, float]]] = {name: [] for name in servers}
-        for _ in range(rounds):
-            for name, (url, pid) in servers.items():
+        names = list(servers)
+        for round_ in range(rounds):
+            # Each round starts with another side: none is always measured first or last.
+            for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+                url, pid = servers[name]
                 before = tree_cpu_s(pid)
                 load = wrk(url + "/api/version", connections=CONNECTIONS, seconds=seconds)
                 cpu_ms = (tree_cpu_s(pid) - before) * 1000 / max(1, load.requests)
                 if load.non_2xx:
                     raise RuntimeError(f"{name}: {load.non_2xx} answers were not 2xx")
                 measured[name].append((load, cpu_ms))
-    return _report(measured, rounds, seconds, redis_url is not None)
+    return _report(measured, rounds, seconds, redis_url is not None, _limiter_us())
+
+
+def _limiter_us(calls: int = 50_000) -> float:
+    """Microseconds one limited request spends in the limiter (memory), in this process:
+    the cost itself, without the noise of two servers' CPU figures around it."""
+    import asyncio
+    import time
+
+    from gateway.ratelimit import RateLimiter, RouteLimit, parse_limit
+    from shared.config import Settings
+
+    # Memory whatever the environment says; a key, so none is made on disk.
+    limiter = RateLimiter(Settings(_env_file=None, redis_url=None, secret_key="bench-only"))
+    limit = RouteLimit(f"route:{HELLO}", parse_limit(LIMIT), LIMIT)
+    headers = [(b"host", b"127.0.0.1:8000"), (b"user-agent", b"wrk"), (b"accept", b"*/*")]
+    scope = {"type": "http", "client": ("127.0.0.1", 50000), "headers": headers}
+
+    async def run() -> float:
+        started = time.perf_counter()
+        for _ in range(calls):
+            await limiter.retry_after(limit, scope)
+        spent = time.perf_counter() - started
+        await limiter.close()
+        return spent
+
+    return asyncio.run(run()) / calls * 1e6
 
 
 @contextmanager
@@ -103,7 +134,11 @@ def _redis(stack: ExitStack) -> str | None:
 
 
 def _report(
-    measured: dict[str, list[tuple[Load, float]]], rounds: int, seconds: float, redis: bool
+    measured: dict[str, list[tuple[Load, float]]],
+    rounds: int,
+    seconds: float,
+    redis: bool,
+    limiter_us: float,
 ) -> Scenario:
     cpu = {name: median([ms for _, ms in found]) for name, found in measured.items()}
     base = max(cpu["no limit"], 1e-9)
@@ -119,6 +154,9 @@ def _report(
             f"{name} " + ", ".join(f"{ms:.3f}" for _, ms in found)
             for name, found in measured.items()
         ),
+        f"the limiter alone, in memory, timed in-process: {limiter_us:.1f} us per request, "
+        f"{limiter_us / 10 / base:.1f}% of the hello-world route's CPU without a limit (the "
+        "servers' figures move by a few percent from run to run)",
         "each process counts in its own memory (workers do not share a count); Redis is "
         "the count every process and host shares: one round trip per request",
     ]
@@ -136,8 +174,8 @@ def _report(
         "Rate limit cost on the hello-world route",
         f"`{HELLO}` owned by fastapi through `figway serve --workers {WORKERS}`, without a "
         f"limit and with `{LIMIT}` (every request counted, none refused); wrk with "
-        f"{CONNECTIONS} connections, {rounds} alternating round(s) of {seconds:g} s per "
-        "side; the round with the median CPU per request is shown. Columns after the "
+        f"{CONNECTIONS} connections, {rounds} round(s) of {seconds:g} s per side (the order "
+        "rotating); the round with the median CPU per request is shown. Columns after the "
         "errors: CPU per request, and as a multiple of the side without a limit.",
         sides=[side(name) for name in measured],
         goals=goals,

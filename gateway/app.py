@@ -105,8 +105,8 @@ class Gateway:
         method: str = scope["method"]
         decision = self.table.decide(method, path)
         owner, route = decision.owner, decision.route or UNMATCHED
+        started = time.perf_counter()
         if decision.limit is not None:  # a route without a limit pays this test only
-            started = time.perf_counter()
             wait = await self.limiter.retry_after(decision.limit, scope)
             if wait is not None:
                 await _too_many(scope, receive, send, wait)
@@ -121,7 +121,6 @@ class Gateway:
             scope = {**scope, "method": decision.method}
         stamp = self._stamp[owner]
         status = 500
-        started = time.perf_counter()
 
         async def stamped_send(message: Message) -> None:
             nonlocal status

@@ -40,7 +40,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from limits import RateLimitItem, parse_many
@@ -73,11 +73,19 @@ class RouteLimit:
     budget: str
     item: RateLimitItem
     spec: str  # as the manifest (or the default) wrote it, for status and messages
+    # Worked out once, not per request: the window in seconds, the key's rate part.
+    expiry: int = field(init=False, compare=False)
+    _rate: str = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        item = self.item
+        object.__setattr__(self, "expiry", item.get_expiry())
+        rate = f"{item.amount}/{item.multiples}/{item.GRANULARITY.name}"
+        object.__setattr__(self, "_rate", rate)
 
     def key(self, caller: str) -> str:
         """The counter's key: budget, caller and rate (a changed rate starts afresh)."""
-        item = self.item
-        return f"{self.budget}/{caller}/{item.amount}/{item.multiples}/{item.GRANULARITY.name}"
+        return f"{self.budget}/{caller}/{self._rate}"
 
 
 def parse_limit(text: str) -> RateLimitItem:
@@ -215,7 +223,7 @@ class RateLimiter:
         item = limit.item
         if self._redis is None:
             memory = self._memory or self._memory_storage()
-            if memory.incr(key, item.get_expiry()) <= item.amount:
+            if memory.incr(key, limit.expiry) <= item.amount:
                 return None
             return _seconds_until(memory.get_expiry(key))
         spent = self._spent.get(key)
@@ -229,7 +237,7 @@ class RateLimiter:
         # Any fault of the store (refused, timed out, a script error) serves the request:
         # a limiter must not turn its store's outage into the site's.
         try:
-            if await self._redis.incr(key, item.get_expiry()) <= item.amount:
+            if await self._redis.incr(key, limit.expiry) <= item.amount:
                 self._store_up()
                 return None
             reset = await self._redis.get_expiry(key)
@@ -335,7 +343,15 @@ class _Every(threading.Timer):
 
     def run(self) -> None:
         while not self.finished.wait(self.interval):
-            self.function()
+            try:
+                self.function()
+            except Exception:  # the next sweep may well succeed; this thread must go on
+                log.exception("rate limits: sweeping expired counters failed")
+
+    def is_alive(self) -> bool:
+        # What the storage asks on every count (to know whether to start a timer): alive
+        # until cancelled. Thread's own answer takes a lock, on the hot path.
+        return not self.finished.is_set()
 
 
 def _seconds_until(reset: float) -> int:
