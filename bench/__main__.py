@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import capacity, cpu, database, gateway, jobs, memory, metadata
+from bench import capacity, cpu, database, gateway, jobs, memory, metadata, ratelimit
 from bench.harness import require_wrk
 from bench.report import Scenario, charts, render
 
@@ -40,6 +40,10 @@ STEPS: dict[str, Step] = {
     "cpu": (
         "CPU per request: each twin against its Flask original and the hello-world route",
         lambda w, q, _t: [cpu.cpu_per_request(w, q)],
+    ),
+    "ratelimit": (
+        "rate limit cost: the hello-world route's CPU per request, a limit on against off",
+        lambda w, q, _t: [ratelimit.rate_limit_cost(w, q)],
     ),
     "database": (
         "database-bound: the video list on 10,000 videos, the FastAPI twin against Flask",

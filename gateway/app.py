@@ -20,13 +20,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway import manifest as mf
 from gateway.legacy import LegacyGuard
 from gateway.metrics import GatewayMetrics
+from gateway.ratelimit import RateLimiter, parse_limit
 from gateway.table import FASTAPI, FLASK, RouteTable
 from gateway.watcher import ManifestWatcher
 from gateway.wsgi import OneHopWSGIMiddleware, stop_when_client_leaves
 from shared.auth.session_cookie import SCOPE_KEY as FLASK_SESSION_KEY
 from shared.auth.session_cookie import SessionCookieCodec
-from shared.config import Settings
-from shared.errors import BadRequest
+from shared.config import Settings, SettingsError
+from shared.errors import BadRequest, RateLimited
 from shared.web.headers import EVERY_RESPONSE
 from shared.web.hosts import TrustedHosts
 
@@ -48,6 +49,7 @@ class Gateway:
         metrics: GatewayMetrics,
         modern_only: Sequence[Any],
         guard: LegacyGuard,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.settings = settings
         self.legacy = legacy
@@ -65,6 +67,11 @@ class Gateway:
         self._sides = {FLASK: self.legacy, FASTAPI: self.modern}
         self._stamp = {FLASK: (b"x-served-by", b"flask"), FASTAPI: (b"x-served-by", b"fastapi")}
         self._hosts = TrustedHosts(settings.trusted_hosts)
+        self.limiter = limiter or RateLimiter(
+            settings,
+            on_unchecked=metrics.rate_limit_unchecked.inc,
+            codec=lambda: self.flask_session,
+        )
 
     @property
     def table(self) -> RouteTable:
@@ -81,18 +88,31 @@ class Gateway:
         elif kind == "http":
             await self._http(scope, receive, send)
         elif kind == "websocket":
-            await self.modern(scope, receive, send)  # only the FastAPI side has WebSockets
+            # Only the FastAPI side has WebSockets. Not rate limited: the manifest's limits
+            # are per HTTP route, and a socket is one long request whose opening the
+            # route's own auth already guards.
+            await self.modern(scope, receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The hot path: one coroutine, no allocations beyond the send wrapper.
         self.watcher.ensure_running()
         path: str = scope["path"]
+        # The admin API is never rate limited: it is no manifest route, and an operator
+        # must be able to flip or roll back while clients are being refused.
         if path.startswith(ADMIN_PREFIX) and self.admin is not None:
             await self.admin(scope, receive, send)
             return
         method: str = scope["method"]
         decision = self.table.decide(method, path)
         owner, route = decision.owner, decision.route or UNMATCHED
+        started = time.perf_counter()
+        if decision.limit is not None:  # a route without a limit pays this test only
+            wait = await self.limiter.retry_after(decision.limit, scope)
+            if wait is not None:
+                await _too_many(scope, receive, send, wait)
+                self.metrics.rate_limited.labels(route).inc()
+                self.metrics.observe(route, "gateway", 429, time.perf_counter() - started)
+                return
         if decision.route is None and self._modern_only and self._is_modern_only(scope):
             owner = FASTAPI
         # The table turns HEAD into GET for FastAPI; the body is then dropped, as Flask does.
@@ -101,7 +121,6 @@ class Gateway:
             scope = {**scope, "method": decision.method}
         stamp = self._stamp[owner]
         status = 500
-        started = time.perf_counter()
 
         async def stamped_send(message: Message) -> None:
             nonlocal status
@@ -132,6 +151,7 @@ class Gateway:
                     await stack.enter_async_context(_child_lifespan(self.admin))
                 self.watcher.ensure_running()
                 stack.push_async_callback(self.watcher.stop)
+                stack.push_async_callback(self.limiter.close)
                 lag = self.metrics.loop_lag_monitor()
                 lag.start()
                 stack.push_async_callback(lag.stop)
@@ -163,6 +183,17 @@ async def _refuse_host(scope: Scope, receive: Receive, send: Send) -> None:
         return
     err = BadRequest("Host not allowed")
     response = JSONResponse(err.body(), status_code=err.status, headers=dict(EVERY_RESPONSE))
+    await response(scope, receive, send)
+
+
+_GATEWAY_STAMP = {"X-Served-By": "gateway"}
+
+
+async def _too_many(scope: Scope, receive: Receive, send: Send, wait: int) -> None:
+    """429 in the legacy shape, with the seconds until the caller's budget comes back."""
+    err = RateLimited("Too many requests, retry later")
+    headers = {**dict(EVERY_RESPONSE), "Retry-After": str(wait), **_GATEWAY_STAMP}
+    response = JSONResponse(err.body(), status_code=err.status, headers=headers)
     await response(scope, receive, send)
 
 
@@ -251,6 +282,12 @@ def create_gateway(
     problems = check(loaded)
     if problems:
         raise mf.ManifestError(problems)
+    default_limit = settings.rate_limit_default.strip() or None
+    if default_limit is not None:
+        try:
+            parse_limit(default_limit)
+        except ValueError as exc:
+            raise SettingsError(f"FIGWAY_RATE_LIMIT_DEFAULT: {exc}") from exc
 
     metrics = GatewayMetrics()
     metrics.manifest_ok.set(1)
@@ -270,7 +307,7 @@ def create_gateway(
 
     watcher = ManifestWatcher(
         path,
-        RouteTable.from_manifest(loaded),
+        RouteTable.from_manifest(loaded, default_limit=default_limit),
         check=check,
         on_swap=on_swap,
         poll_s=settings.manifest_poll_s,

@@ -22,6 +22,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
+from gateway.ratelimit import check_limits
 from shared.auth.roles import AUTH_LEVELS
 
 Owner = Literal["flask", "fastapi"]
@@ -66,6 +67,9 @@ class Entry:
     auth: str
     notes: str
     line: int
+    # The rate limit as written: a rate ("60/minute"), a group under `limits`, or "none";
+    # None when the entry has none (the default then applies). See gateway/ratelimit.py.
+    limit: str | None = None
 
     @property
     def key(self) -> str:
@@ -79,6 +83,8 @@ class Manifest:
     entries: tuple[Entry, ...]
     routes_line: int = 1
     by_key: Mapping[str, Entry] = field(default_factory=dict, compare=False)
+    # Named rate limits (`limits:` at the top), shared by the routes that name them.
+    limits: Mapping[str, str] = field(default_factory=dict)
 
     def entry(self, key: str) -> Entry | None:
         return self.by_key.get(normalize_key(key))
@@ -124,6 +130,11 @@ def parse(text: str, path: Path) -> Manifest:
     problems: list[Problem] = []
     phases = _phases(doc, name, problems)
     entries = _entries(doc, name, {p.number for p in phases}, problems)
+    groups, limit_problems = check_limits(doc.get("limits"), {e.key: e.limit for e in entries})
+    lines = {e.key: e.line for e in entries}
+    for route, message in limit_problems:
+        line = lines.get(route) if route else _line(doc, "limits")
+        problems.append(Problem(name, line, route, message))
     if problems:
         raise ManifestError(problems)
     return Manifest(
@@ -132,6 +143,7 @@ def parse(text: str, path: Path) -> Manifest:
         entries=tuple(entries),
         routes_line=_line(doc, "routes") or 1,
         by_key={e.key: e for e in entries},
+        limits=groups,
     )
 
 
@@ -197,6 +209,7 @@ def _entries(
                 item["auth"],
                 str(item.get("notes") or ""),
                 line or 0,
+                None if item.get("limit") is None else str(item["limit"]),
             )
         )
     return entries

@@ -53,6 +53,17 @@ class GatewayMetrics:
             ("status",),
             registry=self.registry,
         )
+        self.rate_limited = Counter(
+            "figway_rate_limited_total",
+            "Requests refused with 429 by a rate limit of the manifest, by route",
+            ("route",),
+            registry=self.registry,
+        )
+        self.rate_limit_unchecked = Counter(
+            "figway_rate_limit_unchecked_total",
+            "Requests to a rate-limited route served uncounted: Redis did not answer",
+            registry=self.registry,
+        )
         self.legacy_in_flight = Gauge(
             "figway_legacy_in_flight",
             "Legacy requests running or waiting for a thread",

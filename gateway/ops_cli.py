@@ -214,13 +214,24 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"{'total':<55}{total:>7}{total - fastapi:>7}{fastapi:>9}{percent:>9.1f}%")
     if args.routes:
         width = max((len(e.key) for e in manifest.entries), default=5) + 2
+        # The rate limit column only when the manifest declares limits (a group shows its
+        # rate); routes without one take FIGWAY_RATE_LIMIT_DEFAULT, if set.
+        limits = {e.key: _limit_cell(manifest, e) for e in manifest.entries if e.limit}
+        lw = max((len(c) for c in limits.values()), default=0) + 2 if limits else 0
         print()
-        print(f"{'route':<{width}}{'phase':>5}  {'owner':<8}{'auth':<10}notes")
+        head = f"{'limit':<{lw}}" if limits else ""
+        print(f"{'route':<{width}}{'phase':>5}  {'owner':<8}{'auth':<10}{head}notes")
         for e in sorted(manifest.entries, key=lambda e: (e.phase, e.path, e.method)):
-            print(f"{e.key:<{width}}{e.phase:>5}  {e.owner:<8}{e.auth:<10}{e.notes}".rstrip())
+            cell = f"{limits.get(e.key, '-'):<{lw}}" if limits else ""
+            print(f"{e.key:<{width}}{e.phase:>5}  {e.owner:<8}{e.auth:<10}{cell}{e.notes}".rstrip())
     for problem in problems:
         print(f"  {problem}", file=sys.stderr)
     return 1 if problems else 0
+
+
+def _limit_cell(manifest: mf.Manifest, entry: mf.Entry) -> str:
+    group = manifest.limits.get(entry.limit or "")
+    return f"{entry.limit}={group}" if group else str(entry.limit)
 
 
 def _check(target: Target, manifest: mf.Manifest) -> list[mf.Problem]:

@@ -29,6 +29,10 @@ HEADER = """\
 #          figway cannot see a Flask app's own checks: init writes `public` unless the
 #          view declares its level; set the real one for each route.
 #   notes: free text (init writes the Flask endpoint's name)
+#   limit: optional, requests per caller (the user, else the address) on either side:
+#          a rate ("60/minute"), a group named in a top-level `limits:` mapping (e.g.
+#          `limits: {writes: "30/minute"}`; its routes share one budget), or none (not
+#          even FIGWAY_RATE_LIMIT_DEFAULT, which applies to a route without `limit`)
 """
 
 

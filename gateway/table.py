@@ -18,6 +18,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.routing.exceptions import RequestRedirect
 
 from gateway.manifest import Entry, Manifest
+from gateway.ratelimit import RouteLimit, resolve
 
 FLASK, FASTAPI = "flask", "fastapi"
 _NUMBER_SEGMENT = re.compile(r"/\d+(?=/|$)")
@@ -28,6 +29,7 @@ class Decision:
     owner: str
     route: str | None  # the manifest key, or None when no manifest route matched
     method: str  # the method to call the owner with (HEAD becomes GET for FastAPI)
+    limit: RouteLimit | None = None  # the route's rate limit, if it has one
 
 
 class RouteTable:
@@ -35,9 +37,18 @@ class RouteTable:
 
     CACHE_SIZE = 4096
 
-    def __init__(self, entries: tuple[Entry, ...], generation: int = 0) -> None:
+    def __init__(
+        self,
+        entries: tuple[Entry, ...],
+        generation: int = 0,
+        limits: dict[str, RouteLimit] | None = None,
+        default_limit: str | None = None,
+    ) -> None:
         self.generation = generation
         self._owners = {e.key: e.owner for e in entries}
+        self._limits = limits or {}
+        # Kept so that the next version of the manifest resolves against the same default.
+        self.default_limit = default_limit
         self._adapter = Map(
             [Rule(e.path, methods=[e.method], endpoint=e.key) for e in entries]
         ).bind("localhost")
@@ -50,11 +61,17 @@ class RouteTable:
         self._lock = Lock()
 
     @classmethod
-    def from_manifest(cls, manifest: Manifest, generation: int = 0) -> RouteTable:
-        return cls(manifest.entries, generation)
+    def from_manifest(
+        cls, manifest: Manifest, generation: int = 0, default_limit: str | None = None
+    ) -> RouteTable:
+        limits = resolve({e.key: e.limit for e in manifest.entries}, manifest.limits, default_limit)
+        return cls(manifest.entries, generation, limits, default_limit)
 
     def owners(self) -> dict[str, str]:
         return dict(self._owners)
+
+    def limits(self) -> dict[str, RouteLimit]:
+        return dict(self._limits)
 
     def decide(self, method: str, path: str) -> Decision:
         key = (method, _NUMBER_SEGMENT.sub("/0", path) if self._fold_numbers else path)
@@ -78,8 +95,9 @@ class RouteTable:
             return Decision(FLASK, None, method)  # Flask issues the same slash redirect
         except HTTPException:
             return Decision(FLASK, None, method)  # 404 and 405 stay Flask's own
-        owner = self._owners[str(route)]
+        key = str(route)
+        owner, limit = self._owners[key], self._limits.get(key)
         if method == "HEAD" and owner == FASTAPI:
             # Flask answers HEAD as GET without a body; the gateway does the same for FastAPI.
-            return Decision(owner, str(route), "GET")
-        return Decision(owner, str(route), method)
+            return Decision(owner, key, "GET", limit)
+        return Decision(owner, key, method, limit)

@@ -98,8 +98,10 @@ class ManifestWatcher:
             self.problems = problems
             return False
         self.problems = []
-        old, new = self.table, RouteTable.from_manifest(manifest, self.table.generation + 1)
-        if new.owners() == old.owners():
+        old = self.table
+        new = RouteTable.from_manifest(manifest, old.generation + 1, old.default_limit)
+        # A change of rate limits alone swaps the table too: limits follow the file.
+        if new.owners() == old.owners() and new.limits() == old.limits():
             return False
         self.table = new
         self._on_swap(old, new)

@@ -154,6 +154,10 @@ class Settings(BaseSettings):
         32 * 1024, ge=1024, validation_alias=_env("FIGWAY_MAX_HEADER_BYTES")
     )
     header_timeout_s: float = Field(5.0, gt=0, validation_alias=_env("FIGWAY_HEADER_TIMEOUT"))
+    # Rate limits (gateway/ratelimit.py): the limit of a manifest route that names none
+    # ("60/minute"; empty: no limit), and the prefix of the counters' keys in Redis.
+    rate_limit_default: str = Field("", validation_alias=_env("FIGWAY_RATE_LIMIT_DEFAULT"))
+    rate_limit_prefix: str = Field("figway:rl:", validation_alias=_env("FIGWAY_RATE_LIMIT_PREFIX"))
 
     @field_validator("trusted_hosts", "download_allow_hosts", mode="before")
     @classmethod

@@ -130,3 +130,24 @@ def serving(
         [sys.executable, "-m", "gateway.cli", *args], env, port, log, ready_path, timeout
     ) as url:
         yield url
+
+
+@contextmanager
+def redis_prefix(url: str, name: str) -> Iterator[str]:
+    """A key prefix of its own (`figway:rl:<name>-<random>:`) in the Redis at `url`, for
+    servers sharing that Redis with others; its keys are deleted at the end."""
+    import uuid
+
+    import redis
+
+    prefix = f"figway:rl:{name}-{uuid.uuid4().hex[:12]}:"
+    try:
+        yield prefix
+    finally:
+        client = redis.Redis.from_url(url)
+        try:
+            keys = list(client.scan_iter(match=prefix + "*"))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
