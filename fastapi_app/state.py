@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import anyio.to_thread
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared import tracing
 from shared.auth.session_cookie import SessionCookieCodec
 from shared.clients.metadata import AsyncMetadataClient
 from shared.config import Settings
@@ -44,6 +45,7 @@ class Modern:
                 settings.metadata_timeout_s,
                 api_key=key.get_secret_value() if key is not None else None,
                 max_concurrency=settings.metadata_max_concurrency,
+                tracer=tracing.tracer_for(settings),
             ),
             downloads=DownloadJobs.create(settings),
         )

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AsyncExitStack
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Match
@@ -24,6 +25,7 @@ from gateway.ratelimit import RateLimiter, parse_limit
 from gateway.table import FASTAPI, FLASK, RouteTable
 from gateway.watcher import ManifestWatcher
 from gateway.wsgi import OneHopWSGIMiddleware, stop_when_client_leaves
+from shared import tracing
 from shared.auth.session_cookie import SCOPE_KEY as FLASK_SESSION_KEY
 from shared.auth.session_cookie import SessionCookieCodec
 from shared.config import Settings, SettingsError
@@ -36,6 +38,10 @@ if TYPE_CHECKING:
 
 ADMIN_PREFIX = "/_figway/"
 UNMATCHED = "<unmatched>"
+
+
+class _RequestSpan(Protocol):
+    def end(self, owner: str, decision: str, status: int) -> None: ...
 
 
 class Gateway:
@@ -67,6 +73,14 @@ class Gateway:
         self._sides = {FLASK: self.legacy, FASTAPI: self.modern}
         self._stamp = {FLASK: (b"x-served-by", b"flask"), FASTAPI: (b"x-served-by", b"fastapi")}
         self._hosts = TrustedHosts(settings.trusted_hosts)
+        # A request's span maker when tracing is on; None (one test per request) when off,
+        # and then nothing of OpenTelemetry is imported.
+        self.trace_request: Callable[[Scope, str], _RequestSpan] | None = None
+        tracer = tracing.tracer_for(settings)
+        if tracer is not None:
+            from shared.tracing.spans import RequestSpan
+
+            self.trace_request = partial(RequestSpan, tracer)
         self.limiter = limiter or RateLimiter(
             settings,
             on_unchecked=metrics.rate_limit_unchecked.inc,
@@ -106,12 +120,15 @@ class Gateway:
         decision = self.table.decide(method, path)
         owner, route = decision.owner, decision.route or UNMATCHED
         started = time.perf_counter()
+        span = None if self.trace_request is None else self.trace_request(scope, route)
         if decision.limit is not None:  # a route without a limit pays this test only
             wait = await self.limiter.retry_after(decision.limit, scope)
             if wait is not None:
                 await _too_many(scope, receive, send, wait)
                 self.metrics.rate_limited.labels(route).inc()
                 self.metrics.observe(route, "gateway", 429, time.perf_counter() - started)
+                if span is not None:
+                    span.end("gateway", "rate-limited", 429)
                 return
         if decision.route is None and self._modern_only and self._is_modern_only(scope):
             owner = FASTAPI
@@ -137,6 +154,8 @@ class Gateway:
             await self._sides[owner](scope, receive, stamped_send)
         finally:
             self.metrics.observe(route, owner, status, time.perf_counter() - started)
+            if span is not None:
+                span.end(owner, _decision(decision.route, owner), status)
 
     def _is_modern_only(self, scope: Scope) -> bool:
         return any(r.matches(scope)[0] != Match.NONE for r in self._modern_only)
@@ -152,6 +171,7 @@ class Gateway:
                 self.watcher.ensure_running()
                 stack.push_async_callback(self.watcher.stop)
                 stack.push_async_callback(self.limiter.close)
+                stack.callback(tracing.shutdown, self.settings)  # export what is queued
                 lag = self.metrics.loop_lag_monitor()
                 lag.start()
                 stack.push_async_callback(lag.stop)
@@ -165,6 +185,13 @@ class Gateway:
             message = await receive()
             assert message["type"] == "lifespan.shutdown"
         await send({"type": "lifespan.shutdown.complete"})
+
+
+def _decision(route: str | None, owner: str) -> str:
+    """How the owner was chosen, for the request's span."""
+    if route is not None:
+        return "manifest"
+    return "modern-only" if owner == FASTAPI else "unmatched"
 
 
 def _host(scope: Scope) -> str | None:

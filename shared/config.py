@@ -8,7 +8,14 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.web.hosts import TrustedHosts
@@ -158,6 +165,17 @@ class Settings(BaseSettings):
     # ("60/minute"; empty: no limit), and the prefix of the counters' keys in Redis.
     rate_limit_default: str = Field("", validation_alias=_env("FIGWAY_RATE_LIMIT_DEFAULT"))
     rate_limit_prefix: str = Field("figway:rl:", validation_alias=_env("FIGWAY_RATE_LIMIT_PREFIX"))
+    # OpenTelemetry spans (shared/tracing): off; otlp (to the standard
+    # OTEL_EXPORTER_OTLP_ENDPOINT, default http://localhost:4318, as OTEL_SERVICE_NAME,
+    # default figway); console (printed, to look at one locally).
+    tracing: Literal["off", "otlp", "console"] = Field(
+        "off", validation_alias=_env("FIGWAY_TRACING")
+    )
+    # Set by shared.tracing: the process's tracer once built, and the exporter a test gives
+    # (shared.tracing.use_exporter). Private: no environment variable reaches them, and a
+    # copy of the settings carries them along to every factory.
+    _span_exporter: Any = PrivateAttr(None)
+    _tracing: Any = PrivateAttr(None)
 
     @field_validator("trusted_hosts", "download_allow_hosts", mode="before")
     @classmethod

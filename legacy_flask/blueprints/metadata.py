@@ -12,6 +12,7 @@ from legacy_flask.auth import require
 from legacy_flask.db import db
 from legacy_flask.extensions import legacy
 from legacy_flask.http import body
+from shared import tracing
 from shared.clients.metadata import MetadataClient, ProviderVideo
 from shared.db.plan import run
 from shared.errors import NotFound
@@ -32,6 +33,7 @@ def metadata_client() -> MetadataClient:
         settings.metadata_base_url,
         settings.metadata_timeout_s,
         api_key=key.get_secret_value() if key is not None else None,
+        tracer=tracing.tracer_for(settings),
     )
     kept = parts.setdefault("metadata", fresh)
     if kept is not fresh:  # another thread made one first

@@ -15,7 +15,7 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 import requests
@@ -24,6 +24,11 @@ from requests.adapters import HTTPAdapter
 
 from shared.db.base import MAX_ID
 from shared.errors import NotFound, Unavailable
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
+
+    from shared.tracing.spans import CallSpan
 
 T = TypeVar("T")
 
@@ -196,10 +201,17 @@ class MetadataClient:
     it does for the async client; requests alone would allow it for each of the two."""
 
     def __init__(
-        self, base_url: str, timeout: float, api_key: str | None = None, *, pool_size: int = 64
+        self,
+        base_url: str,
+        timeout: float,
+        api_key: str | None = None,
+        *,
+        pool_size: int = 64,
+        tracer: Tracer | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self._tracer = tracer  # a span per call when tracing is on (shared.tracing)
         self._session = requests.Session()
         # More than requests' 10 pooled connections: the legacy server runs many threads.
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)
@@ -226,16 +238,23 @@ class MetadataClient:
         )
 
     def _get(self, path: str, params: dict[str, str], missing: str, parse: Callable[[Any], T]) -> T:
+        url = self.base_url + path
+        span = None if self._tracer is None else _call_span(self._tracer, url)
         try:
             response = self._session.get(
-                self.base_url + path,
+                url,
                 params=params,
+                headers=None if span is None else span.headers,
                 # requests hands a urllib3 Timeout to urllib3 as it is (adapters.send); its
                 # type hints know only numbers.
                 timeout=urllib3.Timeout(total=self.timeout),  # type: ignore[arg-type]
             )
         except requests.RequestException as exc:
+            if span is not None:
+                span.failed(exc)
             raise Unavailable(UNAVAILABLE) from exc
+        if span is not None:
+            span.done(response.status_code)
         with response:
             check_status(response.status_code, missing)
             try:
@@ -289,9 +308,11 @@ class AsyncMetadataClient:
         max_concurrency: int = 256,
         retries: int = 2,
         backoff_s: float = 0.05,
+        tracer: Tracer | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self._tracer = tracer  # a span per attempt when tracing is on (shared.tracing)
         self.retries = retries
         self.backoff_s = backoff_s
         self._headers = {"Accept": "application/json"}
@@ -338,18 +359,25 @@ class AsyncMetadataClient:
         deadline = loop.time() + self.timeout
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
+            span = None if self._tracer is None else _call_span(self._tracer, url)
             try:
                 async with (
                     asyncio.timeout_at(deadline),
                     self._slots,
-                    self._http().get(url, params=params) as response,
+                    self._http().get(
+                        url, params=params, headers=None if span is None else span.headers
+                    ) as response,
                 ):
                     status = response.status
                     body = await response.read()
             except (aiohttp.ClientError, TimeoutError) as exc:  # refused, reset, timed out
+                if span is not None:
+                    span.failed(exc)
                 if last or loop.time() >= deadline:
                     raise Unavailable(UNAVAILABLE) from exc
             else:
+                if span is not None:
+                    span.done(status)
                 if status not in RETRY_STATUSES or last:
                     check_status(status, missing)
                     try:
@@ -365,3 +393,10 @@ class AsyncMetadataClient:
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+def _call_span(tracer: Tracer, url: str) -> CallSpan:
+    """The span of one GET to the provider; its module is imported only with tracing on."""
+    from shared.tracing.spans import CallSpan
+
+    return CallSpan(tracer, "GET", url)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared import tracing
 from shared.config import Settings
 from shared.db import dialects as _dialects  # noqa: F401 - registers the async dialects
 
@@ -184,7 +185,17 @@ def create_sync_engine(settings: Settings) -> Engine:
     else:
         _pool_logs_one_line(engine)
         _ping_after_idle(engine, settings.db_ping_after_idle_s)
+    _trace_statements(engine, settings)
     return engine
+
+
+def _trace_statements(engine: Engine, settings: Settings) -> None:
+    """A span per statement when tracing is on; no listener at all when off."""
+    tracer = tracing.tracer_for(settings)
+    if tracer is not None:
+        from shared.tracing.spans import trace_statements
+
+        trace_statements(engine, tracer)
 
 
 def create_async_engine(settings: Settings) -> AsyncEngine:
@@ -199,6 +210,7 @@ def create_async_engine(settings: Settings) -> AsyncEngine:
         _asyncmy_connect_errors(engine.sync_engine)
         _pool_logs_one_line(engine.sync_engine)
         _ping_after_idle(engine.sync_engine, settings.db_ping_after_idle_s)
+    _trace_statements(engine.sync_engine, settings)
     return engine
 
 
