@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import capacity, cpu, database, gateway, jobs, memory, metadata, ratelimit
+from bench import capacity, cpu, database, gateway, jobs, memory, metadata, ratelimit, tracing
 from bench.harness import require_wrk
 from bench.report import Scenario, charts, render
 
@@ -44,6 +44,10 @@ STEPS: dict[str, Step] = {
     "ratelimit": (
         "rate limit cost: the hello-world route's CPU per request, a limit on against off",
         lambda w, q, _t: [ratelimit.rate_limit_cost(w, q)],
+    ),
+    "tracing": (
+        "tracing cost: the hello-world route's CPU per request, tracing off against on (OTLP)",
+        lambda w, q, _t: [tracing.tracing_cost(w, q)],
     ),
     "database": (
         "database-bound: the video list on 10,000 videos, the FastAPI twin against Flask",

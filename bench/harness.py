@@ -281,3 +281,34 @@ def tree_memory_kb(pid: int) -> tuple[int, int]:
                 else:
                     pss += kb
     return rss, pss
+
+
+@contextmanager
+def serve_figway(env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
+    """`figway serve` with WORKERS workers; yields its URL and its pid (for tree_cpu_s)."""
+    port = free_port()
+    command = [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)]
+    with running(
+        [*command, "--workers", str(WORKERS)], env, port, log, ready_path="/api/version"
+    ) as url:
+        yield url, url.pid
+
+
+def rotating_cpu_rounds(
+    servers: dict[str, tuple[str, int]], path: str, connections: int, rounds: int, seconds: float
+) -> dict[str, list[tuple[Load, float]]]:
+    """Load each server at `path` with wrk, `rounds` times; per round, its load and its
+    processes' CPU ms per request. Each round starts with another server, so drift in the
+    machine's load hits them alike."""
+    measured: dict[str, list[tuple[Load, float]]] = {name: [] for name in servers}
+    names = list(servers)
+    for round_ in range(rounds):
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+            url, pid = servers[name]
+            before = tree_cpu_s(pid)
+            load = wrk(url + path, connections=connections, seconds=seconds)
+            cpu_ms = (tree_cpu_s(pid) - before) * 1000 / max(1, load.requests)
+            if load.non_2xx:
+                raise RuntimeError(f"{name}: {load.non_2xx} answers were not 2xx")
+            measured[name].append((load, cpu_ms))
+    return measured

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 from bench.harness import (
@@ -24,11 +22,9 @@ from bench.harness import (
     Load,
     base_env,
     figway,
-    free_port,
     median,
-    running,
-    tree_cpu_s,
-    wrk,
+    rotating_cpu_rounds,
+    serve_figway,
 )
 from bench.report import Goal, Scenario, Side
 from gateway import changes as ops
@@ -62,21 +58,10 @@ def rate_limit_cost(workdir: Path, quick: bool) -> Scenario:
                 "FIGWAY_RATE_LIMIT_PREFIX": stack.enter_context(redis_prefix(redis_url, "bench")),
             }
         servers = {
-            name: stack.enter_context(_serve(side_env, work / "logs" / f"{i}.log"))
+            name: stack.enter_context(serve_figway(side_env, work / "logs" / f"{i}.log"))
             for i, (name, side_env) in enumerate(sides.items())
         }
-        measured: dict[str, list[tuple[Load, float]]] = {name: [] for name in servers}
-        names = list(servers)
-        for round_ in range(rounds):
-            # Each round starts with another side: none is always measured first or last.
-            for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
-                url, pid = servers[name]
-                before = tree_cpu_s(pid)
-                load = wrk(url + "/api/version", connections=CONNECTIONS, seconds=seconds)
-                cpu_ms = (tree_cpu_s(pid) - before) * 1000 / max(1, load.requests)
-                if load.non_2xx:
-                    raise RuntimeError(f"{name}: {load.non_2xx} answers were not 2xx")
-                measured[name].append((load, cpu_ms))
+        measured = rotating_cpu_rounds(servers, "/api/version", CONNECTIONS, rounds, seconds)
     return _report(measured, rounds, seconds, redis_url is not None, _limiter_us())
 
 
@@ -104,16 +89,6 @@ def _limiter_us(calls: int = 50_000) -> float:
         return spent
 
     return asyncio.run(run()) / calls * 1e6
-
-
-@contextmanager
-def _serve(env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
-    port = free_port()
-    command = [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)]
-    with running(
-        [*command, "--workers", str(WORKERS)], env, port, log, ready_path="/api/version"
-    ) as url:
-        yield url, url.pid
 
 
 def _redis(stack: ExitStack) -> str | None:

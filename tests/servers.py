@@ -6,9 +6,11 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -151,3 +153,32 @@ def redis_prefix(url: str, name: str) -> Iterator[str]:
                 client.delete(*keys)
         finally:
             client.close()
+
+
+class _OtlpSink(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # the name http.server calls
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.received.append((self.path, body))  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_args: object) -> None:  # quiet: one line per export otherwise
+        pass
+
+
+@contextmanager
+def otlp_sink() -> Iterator[tuple[str, list[tuple[str, bytes]]]]:
+    """An OTLP/HTTP collector on loopback that keeps what it is sent: yields its base URL
+    (for OTEL_EXPORTER_OTLP_ENDPOINT) and the (path, body) of each POST received."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _OtlpSink)
+    received: list[tuple[str, bytes]] = []
+    server.received = received  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", received
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -11,9 +11,7 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +30,7 @@ from shared.config import Settings
 from shared.fakes.metadata_provider import create_provider_app
 from shared.fakes.serving import serve
 from tests.gateway.test_rate_limit import VERSION, with_limits
+from tests.servers import otlp_sink
 from tests.test_contract import legacy_manifest
 
 SEARCH = "GET /api/metadata/search"
@@ -203,46 +202,18 @@ def test_the_decision_unmatched_and_rate_limited(
     assert limited["http.response.status_code"] == 429
 
 
-class _Sink(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # the name http.server calls
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.server.received.append((self.path, body))  # type: ignore[attr-defined]
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *_args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def otlp_sink() -> Iterator[tuple[str, list[tuple[str, bytes]]]]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
-    received: list[tuple[str, bytes]] = []
-    server.received = received  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", received
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_otlp_exports_the_spans_to_the_configured_endpoint(
     settings: Settings,
     tmp_path: Path,
-    otlp_sink: tuple[str, list[tuple[str, bytes]]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    url, received = otlp_sink
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", url)
-    monkeypatch.setenv("OTEL_SERVICE_NAME", "figway-test")
-    traced = traced_settings(settings, tmp_path, "http://127.0.0.1:9", {})
-    traced.tracing = "otlp"
-    with TestClient(create_figway(traced), base_url="http://127.0.0.1") as client:
-        assert client.get("/api/version").status_code == 200
+    with otlp_sink() as (url, received):
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", url)
+        monkeypatch.setenv("OTEL_SERVICE_NAME", "figway-test")
+        traced = traced_settings(settings, tmp_path, "http://127.0.0.1:9", {})
+        traced.tracing = "otlp"
+        with TestClient(create_figway(traced), base_url="http://127.0.0.1") as client:
+            assert client.get("/api/version").status_code == 200
     # The gateway's shutdown flushed the batch.
     assert [path for path, _ in received] == ["/v1/traces"]
     export = ExportTraceServiceRequest.FromString(received[0][1])
