@@ -74,7 +74,7 @@ class Gateway:
         self._stamp = {FLASK: (b"x-served-by", b"flask"), FASTAPI: (b"x-served-by", b"fastapi")}
         self._hosts = TrustedHosts(settings.trusted_hosts)
         # A request's span maker when tracing is on; None (one test per request) when off,
-        # and then nothing of OpenTelemetry is imported.
+        # and then neither OpenTelemetry's SDK nor shared.tracing.spans is imported.
         self.trace_request: Callable[[Scope, str], _RequestSpan] | None = None
         tracer = tracing.tracer_for(settings)
         if tracer is not None:
