@@ -34,7 +34,6 @@ DEMO_MODULES = frozenset(
     {
         "requests",
         "aiohttp",
-        "jwt",
         "PIL",
         "yt_dlp",
         "celery",

@@ -10,11 +10,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from parity import Scenario, Step, Suite
-
 from blog import store
 from blog.gateway import make_gateway
 from gateway.app import Gateway
+from parity import Scenario, Step, Suite
 
 PASSWORDS = {"ann": "ann-password", "bob": "bob-password"}
 # Hashed once: every fresh state gets the very same rows on both sides.
