@@ -11,6 +11,7 @@ from starlette.types import ASGIApp
 from fastapi_app import convertors  # noqa: F401 - Flask's <int:> for the routes below
 from fastapi_app.docs import install_docs, install_openapi
 from fastapi_app.query import FlaskQueryString
+from fastapi_app.realtime import ModernChannel
 from fastapi_app.routers import (
     admin,
     artists,
@@ -27,7 +28,7 @@ from fastapi_app.routers import (
 from fastapi_app.routers import settings as settings_routes
 from fastapi_app.session import SlidingSession
 from fastapi_app.state import Modern
-from shared import __version__
+from shared import __version__, realtime
 from shared.config import Settings
 from shared.web.errors import register_error_handlers
 from shared.web.policy import SameSiteWrites, SecurityHeaders
@@ -76,6 +77,9 @@ def create_fastapi_app(settings: Settings | None = None) -> FastAPI:
     register_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    # The Socket.IO channel's twin (the legacy one is Flask-SocketIO's): kept out of the
+    # OpenAPI document, which describes HTTP routes.
+    app.mount(f"/{realtime.PATH}", ModernChannel(state).app, name="socketio")
     install_openapi(app)
     install_docs(app)
     return app

@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import manifest as mf
+from gateway.channels import ChannelSessions, handshake_sid, session_id
 from gateway.legacy import LegacyGuard
 from gateway.metrics import GatewayMetrics
 from gateway.ratelimit import RateLimiter, parse_limit
@@ -73,6 +74,7 @@ class Gateway:
         self._sides = {FLASK: self.legacy, FASTAPI: self.modern}
         self._stamp = {FLASK: (b"x-served-by", b"flask"), FASTAPI: (b"x-served-by", b"fastapi")}
         self._hosts = TrustedHosts(settings.trusted_hosts)
+        self.channel_sessions = ChannelSessions(settings.channel_drain_s)
         # A request's span maker when tracing is on; None (one test per request) when off,
         # and then neither OpenTelemetry's SDK nor shared.tracing.spans is imported.
         self.trace_request: Callable[[Scope, str], _RequestSpan] | None = None
@@ -105,7 +107,18 @@ class Gateway:
             # Only the FastAPI side has WebSockets. Not rate limited: the manifest's limits
             # are per HTTP route, and a socket is one long request whose opening the
             # route's own auth already guards.
-            await self.modern(scope, receive, send)
+            key = self._channel(scope["path"])
+            if key is None:
+                await self.modern(scope, receive, send)
+            else:
+                await self._channel_websocket(scope, receive, send, key)
+
+    def _channel(self, path: str) -> str | None:
+        """The Socket.IO route `path` is under, if any (a table has one at most, usually)."""
+        for prefix, key in self.table.channels:
+            if path.startswith(prefix) or path + "/" == prefix:
+                return key
+        return None
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The hot path: one coroutine, no allocations beyond the send wrapper.
@@ -116,6 +129,11 @@ class Gateway:
         if path.startswith(ADMIN_PREFIX) and self.admin is not None:
             await self.admin(scope, receive, send)
             return
+        if self.table.channels:
+            key = self._channel(path)
+            if key is not None:
+                await self._channel_http(scope, receive, send, key)
+                return
         method: str = scope["method"]
         decision = self.table.decide(method, path)
         owner, route = decision.owner, decision.route or UNMATCHED
@@ -156,6 +174,85 @@ class Gateway:
             self.metrics.observe(route, owner, status, time.perf_counter() - started)
             if span is not None:
                 span.end(owner, _decision(decision.route, owner), status)
+
+    async def _channel_http(self, scope: Scope, receive: Receive, send: Send, key: str) -> None:
+        """A Socket.IO poll or handshake: to the session's side (gateway/channels.py). Not
+        rate limited: a client polls by itself, as often as the server pings."""
+        started = time.perf_counter()
+        sid = session_id(scope["query_string"])
+        side = self.channel_sessions.route(key, self.table.owner(key), sid)
+        span = None if self.trace_request is None else self.trace_request(scope, key)
+        if side is None:
+            await _session_ended(scope, receive, send)
+            self.metrics.observe(key, "gateway", 400, time.perf_counter() - started)
+            if span is not None:
+                span.end("gateway", "session-drained", 400)
+            return
+        stamp = self._stamp[side]
+        status = 500
+        handshake = sid is None
+
+        async def channel_send(message: Message) -> None:
+            nonlocal status, handshake
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), stamp]
+            elif handshake and message["type"] == "http.response.body":
+                handshake = False
+                opened = handshake_sid(message.get("body", b"")) if status == 200 else None
+                if opened is not None:
+                    self.channel_sessions.opened(opened, side)
+            await send(message)
+
+        try:
+            await self._sides[side](scope, receive, channel_send)
+        finally:
+            if sid is not None and status == 400:  # the side no longer knows the session
+                self.channel_sessions.ended(sid)
+            self.metrics.observe(key, side, status, time.perf_counter() - started)
+            if span is not None:
+                span.end(side, "session" if sid is not None else "manifest", status)
+
+    async def _channel_websocket(
+        self, scope: Scope, receive: Receive, send: Send, key: str
+    ) -> None:
+        """A Socket.IO WebSocket (an upgrade of a pinned session, or a session of its own):
+        FastAPI's side only; closed once a flip away from it has drained."""
+        sessions = self.channel_sessions
+        side = sessions.route(key, self.table.owner(key), session_id(scope["query_string"]))
+        if side != FASTAPI:
+            # Drained, or a session of the WSGI side, which cannot take a socket.
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        closed = False
+
+        async def end() -> None:
+            nonlocal closed
+            closed = True
+            await send({"type": "websocket.close", "code": 1012})  # the client reconnects
+
+        async def guarded_send(message: Message) -> None:
+            if closed:
+                return
+            if message["type"] == "websocket.send" and not sessions.keeps(
+                key, FASTAPI, self.table.owner(key)
+            ):
+                await end()
+                return
+            await send(message)
+
+        async def guarded_receive() -> Message:
+            message = await receive()
+            if (
+                message["type"] == "websocket.receive"
+                and not closed
+                and not sessions.keeps(key, FASTAPI, self.table.owner(key))
+            ):
+                await end()
+                return {"type": "websocket.disconnect", "code": 1012}
+            return message
+
+        await self.modern(scope, guarded_receive, guarded_send)
 
     def _is_modern_only(self, scope: Scope) -> bool:
         return any(r.matches(scope)[0] != Match.NONE for r in self._modern_only)
@@ -216,6 +313,14 @@ async def _refuse_host(scope: Scope, receive: Receive, send: Send) -> None:
 _GATEWAY_STAMP = {"X-Served-By": "gateway"}
 
 
+async def _session_ended(scope: Scope, receive: Receive, send: Send) -> None:
+    """What an Engine.IO server answers a poll of a session it does not know: the client
+    then opens a new session (to the route's owner now)."""
+    body = {"code": 1, "message": "Session ID unknown"}
+    response = JSONResponse(body, status_code=400, headers=_GATEWAY_STAMP)
+    await response(scope, receive, send)
+
+
 async def _too_many(scope: Scope, receive: Receive, send: Send, wait: int) -> None:
     """429 in the legacy shape, with the seconds until the caller's budget comes back."""
     err = RateLimited("Too many requests, retry later")
@@ -247,9 +352,9 @@ def _legacy_route_keys(legacy: Any) -> list[str] | None:
     """The routes of a Flask app; None for other WSGI apps (nothing to check against)."""
     if not hasattr(legacy, "url_map"):
         return None
-    from gateway.routes import flask_routes
+    from gateway.routes import every_route
 
-    return [r.key for r in flask_routes(legacy)]
+    return [r.key for r in every_route(legacy)]
 
 
 def flask_session_codec(legacy: Any) -> SessionCookieCodec | None:
@@ -278,6 +383,10 @@ def modern_route_keys(routes: Iterable[Any]) -> list[str]:
         methods = getattr(route, "methods", None) or ()
         path = getattr(route, "path", None)
         if path is None:
+            continue
+        if hasattr(getattr(route, "app", None), "engineio_server"):
+            # A Socket.IO server mounted in the app (python-socketio's ASGIApp).
+            keys.append(f"{mf.CHANNEL} {path.rstrip('/')}/")
             continue
         keys += [f"{m} {path}" for m in sorted(methods) if m != "HEAD"]
     return keys

@@ -42,6 +42,8 @@ DEMO_MODULES = frozenset(
         "python_multipart",
         "fastapi_offline",
         "orjson",
+        "flask_socketio",
+        "socketio",
     }
 )
 
@@ -357,7 +359,7 @@ def _seed_demo(args: argparse.Namespace) -> int:
 
 
 def _routes(args: argparse.Namespace) -> int:
-    from gateway.routes import flask_routes
+    from gateway.routes import every_route
 
     target: Target = args.target
     app = target.flask_app()
@@ -368,7 +370,7 @@ def _routes(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    routes = flask_routes(app)
+    routes = every_route(app)
     if args.json:
         print(
             json.dumps(

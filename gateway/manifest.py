@@ -27,7 +27,11 @@ from shared.auth.roles import AUTH_LEVELS
 
 Owner = Literal["flask", "fastapi"]
 OWNERS: tuple[str, ...] = ("flask", "fastapi")
-METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "SOCKETIO")
+# Not an HTTP method: `SOCKETIO /socket.io/` is a Socket.IO server's whole path (its
+# polling GETs and POSTs and its WebSocket), owned as one, its sessions kept on the side
+# that opened them (gateway/channels.py).
+CHANNEL = "SOCKETIO"
 _ROUTE = re.compile(r"^(?P<method>[A-Z]+) (?P<path>/\S*)$")
 
 
@@ -186,11 +190,14 @@ def _entries(
                     name,
                     line,
                     route or None,
-                    "route must be 'METHOD /path' (GET, POST, PUT, PATCH, DELETE)",
+                    "route must be 'METHOD /path' (GET, POST, PUT, PATCH, DELETE), "
+                    "or 'SOCKETIO /path/' for a Socket.IO server",
                 )
             )
             continue
         entry_problems = _check_fields(item, phase_numbers)
+        if match["method"] == CHANNEL and not match["path"].endswith("/"):
+            entry_problems.append("a Socket.IO path is a prefix: end it with '/'")
         problems += [Problem(name, line, route, msg) for msg in entry_problems]
         if route in seen:
             problems.append(

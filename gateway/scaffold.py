@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import Flask
 
 from gateway import manifest as mf
-from gateway.routes import flask_routes
+from gateway.routes import every_route
 from shared.auth.roles import AUTH_LEVELS
 
 HEADER = """\
@@ -42,7 +42,7 @@ class InitError(Exception):
 
 def render(app: Flask, path: Path) -> str:
     """The manifest text for `app`; checked to load and to list exactly its routes."""
-    routes = flask_routes(app)
+    routes = every_route(app)
     lines = [HEADER.replace("{levels}", " < ".join(AUTH_LEVELS)), "version: 1", ""]
     lines += ["phases:", "  - number: 1", "    name: first phase", '    milestone: ""', ""]
     lines.append("routes:" if routes else "routes: []")

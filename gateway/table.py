@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.routing.exceptions import RequestRedirect
 
-from gateway.manifest import Entry, Manifest
+from gateway.manifest import CHANNEL, Entry, Manifest
 from gateway.ratelimit import RouteLimit, resolve
 
 FLASK, FASTAPI = "flask", "fastapi"
@@ -49,8 +49,14 @@ class RouteTable:
         self._limits = limits or {}
         # Kept so that the next version of the manifest resolves against the same default.
         self.default_limit = default_limit
+        # Socket.IO paths are prefixes, looked at before the rules (Gateway._http).
+        self.channels = tuple((e.path, e.key) for e in entries if e.method == CHANNEL)
         self._adapter = Map(
-            [Rule(e.path, methods=[e.method], endpoint=e.key) for e in entries]
+            [
+                Rule(e.path, methods=[e.method], endpoint=e.key)
+                for e in entries
+                if e.method != CHANNEL
+            ]
         ).bind("localhost")
         # Decisions repeat; a bounded LRU keeps them. Which rule a path matches does not
         # depend on the digits of a numeric segment (int and string converters take any),
@@ -69,6 +75,9 @@ class RouteTable:
 
     def owners(self) -> dict[str, str]:
         return dict(self._owners)
+
+    def owner(self, key: str) -> str:
+        return self._owners[key]
 
     def limits(self) -> dict[str, RouteLimit]:
         return dict(self._limits)

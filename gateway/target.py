@@ -185,10 +185,10 @@ class Target:
 
     def legacy_keys(self) -> list[str] | None:
         """`METHOD PATH` of every legacy route; None when they cannot be known."""
-        from gateway.routes import flask_routes
+        from gateway.routes import every_route
 
         app = self.flask_app()
-        return None if app is None else [r.key for r in flask_routes(app)]
+        return None if app is None else [r.key for r in every_route(app)]
 
     def modern_app(self) -> Any:
         """The FastAPI (or any ASGI) app the twins live in."""

@@ -12,6 +12,7 @@ from legacy_flask.db import init_db
 from legacy_flask.errors import register_error_handlers
 from legacy_flask.extensions import Legacy
 from legacy_flask.http import install_http_rules
+from legacy_flask.realtime import init_realtime
 from shared.config import Settings
 from shared.db.engine import create_sync_engine, sync_sessionmaker
 from shared.logs import configure_logging
@@ -44,4 +45,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     declare_auth(app.view_functions["static"], "public")
+    init_realtime(app, settings)
     return app

@@ -111,6 +111,14 @@ class Settings(BaseSettings):
     manifest_poll_s: float = Field(0.2, validation_alias=_env("FIGWAY_MANIFEST_POLL"))
     # Celery, when REDIS_URL is set: the queue downloads go to.
     celery_queue: str = Field("figway", validation_alias=_env("FIGWAY_CELERY_QUEUE"))
+    # Socket.IO, when REDIS_URL is set: the pub/sub channel on which any process (a worker,
+    # either side of any gateway) emits to the clients of every Socket.IO server.
+    socketio_channel: str = Field(
+        "figway-socketio", validation_alias=_env("FIGWAY_SOCKETIO_CHANNEL")
+    )
+    # After /socket.io/ changes owner, sessions opened on the old side may go on this long;
+    # then the gateway ends them and the clients reconnect, to the new owner.
+    channel_drain_s: float = Field(10.0, ge=0, validation_alias=_env("FIGWAY_CHANNEL_DRAIN"))
     # Downloads (both runners): a running job stamps heartbeat_at this often; the reaper,
     # every reaper interval, fails a running download whose stamp is older than stale_after
     # (its worker died). Transient failures (refused, timeout, 5xx) are retried this many

@@ -49,7 +49,8 @@ from shared.db.models import ROLES, User
 from tests.conftest import PASSWORD, TEST_SCRYPT_N
 from tests.test_contract import MANIFEST
 
-ENTRIES = {entry.key: entry for entry in mf.load(MANIFEST).entries}
+# HTTP routes; the Socket.IO channel checks its level at connect (tests/test_realtime.py).
+ENTRIES = {e.key: e for e in mf.load(MANIFEST).entries if e.method != mf.CHANNEL}
 CALLERS: tuple[str | None, ...] = (None, *ROLES)  # None: anonymous
 STATIC_DIR = Path(legacy_flask.__file__).parent / "static"
 _FLASK_VAR = re.compile(r"<(?:(?P<converter>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")

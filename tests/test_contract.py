@@ -9,7 +9,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 from gateway.cli import main
-from gateway.routes import flask_routes
+from gateway.routes import every_route
 
 MANIFEST = Path(__file__).resolve().parent.parent / "migration_status.yaml"
 
@@ -31,13 +31,13 @@ def manifest_routes() -> dict[str, str]:
 
 
 def test_app_routes_are_exactly_the_manifest(app):
-    declared = {route.key for route in flask_routes(app)}
+    declared = {route.key for route in every_route(app)}
     assert declared == set(manifest_routes())
 
 
 def test_every_route_enforces_the_manifest_auth_level(app):
     expected = manifest_routes()
-    for route in flask_routes(app):
+    for route in every_route(app):
         assert route.auth == expected[route.key], route.key
 
 

@@ -132,12 +132,12 @@ async def progress(websocket: WebSocket, download_id: int) -> None:
     state = state_of(websocket)
     await websocket.accept()
     try:
-        async with _connection(state) as connection:
+        async with step_connection(state) as connection:
             # caller commits the throttled last_seen_at itself, as for a request.
             check_level(await caller(websocket, state, connection), "user")
         async with state.downloads.progress.subscribe(download_id) as subscription:
             # Read after subscribing: a change in between arrives as a message, not lost.
-            current = await _read(state, download_id)
+            current = await read_download(state, download_id)
             await websocket.send_json(current)
             watch = asyncio.ensure_future(_watch(websocket, state, subscription, current))
             hang_up = asyncio.ensure_future(_until_disconnect(websocket))
@@ -158,7 +158,7 @@ async def progress(websocket: WebSocket, download_id: int) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _connection(state: Modern) -> AsyncIterator[AsyncConnection]:
+async def step_connection(state: Modern) -> AsyncIterator[AsyncConnection]:
     """A connection for one step of a WebSocket (which has no request's): held only as
     long as that step, never for the life of the socket; closed as a request's is."""
     connection = await state.engine.connect()
@@ -168,10 +168,10 @@ async def _connection(state: Modern) -> AsyncIterator[AsyncConnection]:
         await end_connection(connection)
 
 
-async def _read(state: Modern, download_id: int) -> dict[str, Any]:
+async def read_download(state: Modern, download_id: int) -> dict[str, Any]:
     """GET /api/downloads/<id>'s statement and answer (a 404 once the row is gone)."""
     params = service.download_params(download_id)
-    async with _connection(state) as connection:
+    async with step_connection(state) as connection:
         result = await connection.execute(service.DOWNLOAD_STMT, params)
         row = result.mappings().one_or_none()
     return service.download_answer(row)
@@ -184,7 +184,7 @@ async def _watch(
     while current["status"] in DOWNLOAD_ACTIVE:
         latest = await subscription.next(POLL_S)
         if latest is None:
-            latest = await _read(state, current["id"])
+            latest = await read_download(state, current["id"])
         if latest != current:
             await websocket.send_json(latest)
             current = latest

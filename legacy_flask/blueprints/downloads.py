@@ -9,6 +9,7 @@ from legacy_flask.db import db
 from legacy_flask.extensions import legacy
 from shared.db.plan import run
 from shared.jobs.threads import DownloadThreads
+from shared.realtime.emitter import ProgressEmitter
 from shared.services import downloads as service
 
 bp = Blueprint("downloads", __name__)
@@ -19,7 +20,10 @@ def runner() -> DownloadThreads:
     ext = legacy()
     found = ext.parts.get(RUNNER_PART)
     if found is None:
-        found = ext.parts.setdefault(RUNNER_PART, DownloadThreads(ext.sessions, ext.settings))
+        # Its jobs' progress goes to the Socket.IO channel (legacy_flask/realtime.py).
+        publish = ProgressEmitter(ext.settings).emit
+        threads = DownloadThreads(ext.sessions, ext.settings, publish=publish)
+        found = ext.parts.setdefault(RUNNER_PART, threads)
     assert isinstance(found, DownloadThreads)
     return found
 

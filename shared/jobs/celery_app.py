@@ -15,7 +15,8 @@ from celery import Celery
 from shared.config import Settings
 from shared.db.engine import LazySyncSessions
 from shared.jobs.downloads import Outcome, retry_delay, run_download
-from shared.jobs.progress import RedisProgress
+from shared.jobs.progress import RedisProgress, fan_out
+from shared.realtime.emitter import ProgressEmitter
 
 DOWNLOAD_TASK = "figway.download"
 
@@ -38,6 +39,8 @@ def create_celery(settings: Settings) -> Celery:
     # One engine per worker process, made on first use (after the fork, not before).
     sessions = LazySyncSessions(settings)
     progress = RedisProgress(settings.redis_url, settings.broker_timeout_s)
+    # The WebSockets' channel and the Socket.IO servers' one, both on this Redis.
+    publish = fan_out(progress.publish, ProgressEmitter(settings).emit)
 
     @app.task(name=DOWNLOAD_TASK, bind=True)  # type: ignore[untyped-decorator]
     def download(task: Any, download_id: int) -> None:
@@ -47,7 +50,7 @@ def create_celery(settings: Settings) -> Celery:
             sessions,
             settings,
             download_id,
-            publish=progress.publish,
+            publish=publish,
             may_retry=delay is not None,
         )
         if outcome is Outcome.RETRY:

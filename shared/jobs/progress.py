@@ -16,7 +16,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
@@ -87,6 +87,20 @@ class LocalProgress:
 
     async def aclose(self) -> None:
         return None
+
+
+def fan_out(*hooks: Callable[[int, dict[str, Any]], None]) -> Callable[[int, dict[str, Any]], None]:
+    """One publish hook telling several listeners (the WebSockets' bus, the Socket.IO
+    channel); one that fails does not keep the message from the others."""
+
+    def publish(download_id: int, payload: dict[str, Any]) -> None:
+        for hook in hooks:
+            try:
+                hook(download_id, payload)
+            except Exception:  # live progress is a courtesy: the row stays the truth
+                log.warning("download %s: could not publish progress", download_id, exc_info=True)
+
+    return publish
 
 
 def channel(download_id: int) -> str:

@@ -14,9 +14,11 @@ from typing import Protocol
 
 from shared.config import Settings
 from shared.db.engine import LazySyncSessions
-from shared.jobs.progress import LocalProgress, ProgressBus, RedisProgress
+from shared.jobs.downloads import Publish
+from shared.jobs.progress import LocalProgress, ProgressBus, RedisProgress, fan_out
 from shared.jobs.reaper import reap_stale_downloads, requeue_lost_downloads
 from shared.jobs.threads import DownloadThreads
+from shared.realtime.emitter import ProgressEmitter
 
 log = logging.getLogger("figway.downloads")
 
@@ -37,6 +39,9 @@ class DownloadJobs:
     progress: ProgressBus
     sessions: LazySyncSessions  # for the embedded threads and the reaper, in threads only
     settings: Settings
+    # What this process's jobs and reaper tell of a change: both live channels, the
+    # WebSockets' bus and Socket.IO.
+    publish: Publish
 
     @classmethod
     def create(cls, settings: Settings) -> DownloadJobs:
@@ -46,10 +51,12 @@ class DownloadJobs:
             from shared.jobs.celery_app import CeleryDownloads
 
             bus = RedisProgress(settings.redis_url, settings.broker_timeout_s)
-            return cls(CeleryDownloads(settings), bus, sessions, settings)
+            publish = fan_out(bus.publish, ProgressEmitter(settings).emit)
+            return cls(CeleryDownloads(settings), bus, sessions, settings, publish)
         progress = LocalProgress()
-        runner = DownloadThreads(sessions, settings, publish=progress.publish, retries=True)
-        return cls(runner, progress, sessions, settings)
+        publish = fan_out(progress.publish, ProgressEmitter(settings).emit)
+        runner = DownloadThreads(sessions, settings, publish=publish, retries=True)
+        return cls(runner, progress, sessions, settings, publish)
 
     @property
     def embedded(self) -> bool:
@@ -59,7 +66,7 @@ class DownloadJobs:
         """One pass of the reaper (blocking: run it in a thread): fails the running
         downloads whose worker died, sends again the queued ones whose message was lost;
         the ids failed."""
-        reaped = reap_stale_downloads(self.sessions, self.settings, publish=self.progress.publish)
+        reaped = reap_stale_downloads(self.sessions, self.settings, publish=self.publish)
         requeue_lost_downloads(self.sessions, self.settings, self.runner.submit)
         return reaped
 

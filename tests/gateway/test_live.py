@@ -126,7 +126,7 @@ def test_status_table_and_rollout(env):
     lines = status.stdout.splitlines()
     assert lines[0].endswith("(valid)")
     assert any(line.startswith("1 ") and "0.0%" in line for line in lines)
-    assert lines[-1].startswith("total") and " 67 " in lines[-1]
+    assert lines[-1].startswith("total") and " 68 " in lines[-1]
 
 
 def test_serve_refuses_an_invalid_manifest_and_says_which(env):
