@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 
 BENCH_STAMP := $(VENV)/.bench-stamp
 
-.PHONY: run test lint format install clean bench bench-smoke wrk
+.PHONY: run test lint format install clean bench bench-smoke wrk chromium
 
 install: $(STAMP)
 
@@ -24,7 +24,7 @@ run: $(STAMP)
 
 # The second pass runs every test of the legacy app again through the gateway, each route
 # with a FastAPI twin served by the twin: it must answer exactly as Flask alone.
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
 	FIGWAY_TEST_THROUGH_GATEWAY=1 $(BIN)/pytest -q $(PYTEST_ARGS)
 
@@ -50,6 +50,16 @@ wrk:
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			echo "installing wrk (apt-get)"; \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+		fi; }
+
+# Chromium, for the browser tests (tests/browser/: Playwright drives Debian's build, as
+# Playwright's own browser downloads cannot be had everywhere): a Debian package, installed
+# here like wrk; without it those tests skip, or fail with FIGWAY_REQUIRE_SERVICES=1.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing chromium (apt-get)"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 		fi; }
 
 bench: $(BENCH_STAMP) wrk

@@ -257,13 +257,16 @@ def server_url_without_db(url: str) -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Through the gateway, only the tests that talk to the legacy app have anything to say."""
+    """Through the gateway, only the tests that talk to the legacy app have anything to say.
+    Never the browser tests, whatever fixtures they come to use: they drive a real `figway
+    serve` (the gateway already), so a second run would prove nothing new."""
     if not THROUGH_GATEWAY:
         return
     keep = [
         i
         for i in items
-        if "app" in getattr(i, "fixturenames", ()) and "tests/gateway/" not in i.nodeid
+        if "app" in getattr(i, "fixturenames", ())
+        and not any(d in i.nodeid for d in ("tests/gateway/", "tests/browser/"))
     ]
     config.hook.pytest_deselected(items=[i for i in items if i not in keep])
     items[:] = keep
