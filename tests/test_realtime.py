@@ -30,6 +30,7 @@ media_server = media_fixtures.media_server
 sample_video = media_fixtures.sample_video
 
 ADMIN_PASSWORD = "realtime-admin-password"
+manifest_urls: dict[Path, str] = {}  # each served manifest's server
 CHANNEL = "SOCKETIO /socket.io/"
 DRAIN_S = 1.0
 NS = "/downloads"
@@ -55,14 +56,17 @@ def served(
         METADATA_BASE_URL=f"http://127.0.0.1:{provider}",
     )
     with serving(["run", "--port", str(port)], env, port, timeout=120) as url:
+        manifest_urls[manifest] = url
         yield url, manifest
 
 
 def own(manifest: Path, owner: str) -> None:
-    """Give the channel to `owner` (the server's watcher polls every 0.1 s)."""
+    """Give the channel to `owner`; back once the server opens new sessions there (its
+    watcher looks at the file every 0.1 s)."""
     with mf.locked(manifest):
         mf.set_owners(manifest, {CHANNEL: owner})
-    time.sleep(0.5)
+    url = manifest_urls[manifest]
+    wait_for(lambda: handshake(url, "").headers["x-served-by"] == owner, timeout=10)
 
 
 def cookie_of(url: str, username: str = "admin", password: str = ADMIN_PASSWORD) -> str:
@@ -284,9 +288,8 @@ def test_sessions_stay_on_their_side_until_a_flip_has_drained(served):
     assert joined.status_code == 200 and joined.headers["x-served-by"] == "flask"
     # A new session goes to the new owner.
     assert handshake(url, cookie).headers["x-served-by"] == "fastapi"
-    time.sleep(DRAIN_S + 0.2)
-    # Drained: the old session is over; its client will open a new one.
-    ended = post("2")
+    # Drained (in DRAIN_S): the old session is over; its client will open a new one.
+    ended = wait_for(lambda: (r := post("3")).status_code != 200 and r, timeout=10)
     assert ended.status_code == 400 and ended.headers["x-served-by"] == "gateway"
     assert ended.json() == {"code": 1, "message": "Session ID unknown"}
 
