@@ -288,8 +288,13 @@ def test_sessions_stay_on_their_side_until_a_flip_has_drained(served):
     assert joined.status_code == 200 and joined.headers["x-served-by"] == "flask"
     # A new session goes to the new owner.
     assert handshake(url, cookie).headers["x-served-by"] == "fastapi"
+
     # Drained (in DRAIN_S): the old session is over; its client will open a new one.
-    ended = wait_for(lambda: (r := post("3")).status_code != 200 and r, timeout=10)
+    def ended_yet() -> httpx.Response | None:
+        answer = post("3")  # a pong: a session's most ordinary packet
+        return answer if answer.status_code != 200 else None
+
+    ended = wait_for(ended_yet, timeout=10)
     assert ended.status_code == 400 and ended.headers["x-served-by"] == "gateway"
     assert ended.json() == {"code": 1, "message": "Session ID unknown"}
 
