@@ -5,9 +5,13 @@ until a flip has drained, then the real client reconnects to the new owner by it
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -20,7 +24,7 @@ import requests
 import socketio
 
 from gateway import manifest as mf
-from tests import media_fixtures
+from tests import media_fixtures, workers
 from tests.media_fixtures import MediaServer
 from tests.polling import wait_for
 from tests.servers import Server, base_env, free_port, serving
@@ -38,26 +42,73 @@ NS = "/downloads"
 OWN_FIELDS = ("id", "video_id", "created_at", "started_at", "finished_at", "updated_at")
 
 
-@pytest.fixture(scope="module")
-def served(
-    tmp_path_factory: pytest.TempPathFactory, media_server: MediaServer
-) -> Iterator[tuple[Server, Path]]:
-    tmp = tmp_path_factory.mktemp("realtime")
+@contextmanager
+def serve(tmp: Path, media: MediaServer, **extra: str) -> Iterator[tuple[Server, Path]]:
+    """`figway run` on a copy of the committed manifest; its URL and that copy."""
     manifest = tmp / "migration_status.yaml"
     manifest.write_text(MANIFEST.read_text())
     port, provider = free_port(), free_port()
-    host = media_server.base_url.removeprefix("http://")
     env = base_env(
         tmp,
         FIGWAY_MANIFEST=str(manifest),
         FIGWAY_ADMIN_PASSWORD=ADMIN_PASSWORD,
         FIGWAY_CHANNEL_DRAIN=str(DRAIN_S),
-        FIGWAY_DOWNLOAD_ALLOW_HOSTS=host,
+        FIGWAY_DOWNLOAD_ALLOW_HOSTS=media.base_url.removeprefix("http://"),
         METADATA_BASE_URL=f"http://127.0.0.1:{provider}",
+        **extra,
     )
     with serving(["run", "--port", str(port)], env, port, timeout=120) as url:
         manifest_urls[manifest] = url
-        yield url, manifest
+        if "REDIS_URL" in extra:
+            # Celery runs the downloads: a worker on the same database, queue and Redis,
+            # emitting through Redis to both sides' Socket.IO servers.
+            with started_worker(env, tmp):
+                yield url, manifest
+        else:
+            yield url, manifest
+
+
+@pytest.fixture(scope="module")
+def served(
+    tmp_path_factory: pytest.TempPathFactory, media_server: MediaServer
+) -> Iterator[tuple[Server, Path]]:
+    """The embedded defaults: downloads in threads of the server's process."""
+    with serve(tmp_path_factory.mktemp("realtime"), media_server) as found:
+        yield found
+
+
+@pytest.fixture(scope="module")
+def served_with_redis(
+    tmp_path_factory: pytest.TempPathFactory, media_server: MediaServer, redis_url: str
+) -> Iterator[tuple[Server, Path]]:
+    unique = uuid.uuid4().hex[:8]
+    with serve(
+        tmp_path_factory.mktemp("realtime-redis"),
+        media_server,
+        REDIS_URL=redis_url,
+        # Channels of its own: nothing else on this Redis hears (or sends) its messages.
+        FIGWAY_CELERY_QUEUE=f"figway-test-{unique}",
+        FIGWAY_SOCKETIO_CHANNEL=f"figway-socketio-test-{unique}",
+    ) as found:
+        yield found
+
+
+@contextmanager
+def started_worker(env: dict[str, str], tmp: Path) -> Iterator[workers.Worker]:
+    log = tmp / "worker.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "worker", "--concurrency", "1"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Worker.stop() ends its whole process group
+        )
+    worker = workers.Worker(process, log)
+    try:
+        yield worker
+    finally:
+        worker.stop()
 
 
 def own(manifest: Path, owner: str) -> None:
@@ -243,11 +294,23 @@ def test_each_side_serves_the_handshake_and_refuses_by_the_legacy_rules(served, 
 
 
 def test_a_download_gives_the_same_events_on_both_sides(served, media_server):
-    url, manifest = served
+    same_events_on_both_sides(*served, media_server)
+
+
+def test_through_redis_a_worker_emits_to_both_sides(served_with_redis, media_server):
+    """With REDIS_URL a Celery worker runs the download, in a process of its own: its
+    progress reaches the clients of both sides through Redis (python-socketio's managers)."""
+    same_events_on_both_sides(*served_with_redis, media_server)
+
+
+def same_events_on_both_sides(url: str, manifest: Path, media_server: MediaServer) -> None:
     cookie = cookie_of(url)
     seen = {}
     for owner, transports in (("flask", ["polling"]), ("fastapi", ["polling", "websocket"])):
         own(manifest, owner)
+        # A first client starts that side's Redis listener (python-socketio subscribes on
+        # a server's first connection); the watcher's ack covers what came before anyway.
+        Watcher(url, cookie, 0, transports).close()
         download_id = new_download(url, cookie, media_server, 1.5)
         watcher = Watcher(url, cookie, download_id, transports)
         try:
