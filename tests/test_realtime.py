@@ -294,13 +294,15 @@ def test_each_side_serves_the_handshake_and_refuses_by_the_legacy_rules(served, 
 
 
 def test_a_download_gives_the_same_events_on_both_sides(served, media_server):
-    same_events_on_both_sides(*served, media_server)
+    url, manifest = served
+    same_events_on_both_sides(url, manifest, media_server)
 
 
 def test_through_redis_a_worker_emits_to_both_sides(served_with_redis, media_server):
     """With REDIS_URL a Celery worker runs the download, in a process of its own: its
     progress reaches the clients of both sides through Redis (python-socketio's managers)."""
-    same_events_on_both_sides(*served_with_redis, media_server)
+    url, manifest = served_with_redis
+    same_events_on_both_sides(url, manifest, media_server)
 
 
 def same_events_on_both_sides(url: str, manifest: Path, media_server: MediaServer) -> None:
