@@ -38,7 +38,7 @@ def create_celery(settings: Settings) -> Celery:
     )
     # One engine per worker process, made on first use (after the fork, not before).
     sessions = LazySyncSessions(settings)
-    progress = RedisProgress(settings.redis_url, settings.broker_timeout_s)
+    progress = RedisProgress(settings.redis_url, settings.broker_timeout_s, settings.celery_queue)
     # The WebSockets' channel and the Socket.IO servers' one, both on this Redis.
     publish = fan_out(progress.publish, ProgressEmitter(settings).emit)
 

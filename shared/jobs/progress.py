@@ -103,8 +103,10 @@ def fan_out(*hooks: Callable[[int, dict[str, Any]], None]) -> Callable[[int, dic
     return publish
 
 
-def channel(download_id: int) -> str:
-    return f"figway:downloads:{download_id}"
+def channel(queue: str, download_id: int) -> str:
+    """The download's channel, within its queue's: two deployments (or test runs) sharing
+    one Redis never hear each other's downloads of the same id."""
+    return f"figway:downloads:{queue}:{download_id}"
 
 
 # Redis errors and the socket errors below them: what a Redis that died or hung raises.
@@ -203,9 +205,10 @@ class RedisProgress:
     publish is dropped (within `timeout`, redis-py's own retries off) and a subscription
     waits and resubscribes, while the sockets read the row."""
 
-    def __init__(self, url: str, timeout: float) -> None:
+    def __init__(self, url: str, timeout: float, queue: str) -> None:
         self._url = url
         self._timeout = timeout
+        self._queue = queue
         self._lock = threading.Lock()
         self._sync: redis.Redis | None = None
         self._async: redis.asyncio.Redis | None = None
@@ -228,7 +231,7 @@ class RedisProgress:
                 self._sync = redis.Redis.from_url(self._url, **self._bounded())
             client = self._sync
         try:
-            client.publish(channel(download_id), json.dumps(payload))
+            client.publish(channel(self._queue, download_id), json.dumps(payload))
         except _LOST as exc:
             with self._lock:
                 self._quiet_until = time.monotonic() + PUBLISH_PAUSE_S
@@ -243,7 +246,7 @@ class RedisProgress:
             bounded = {**self._bounded(), "socket_timeout": None}
             self._async = redis.asyncio.Redis.from_url(self._url, **bounded)
         subscription = _RedisSubscription(
-            self._async, channel(download_id), self._subscribing, self._timeout
+            self._async, channel(self._queue, download_id), self._subscribing, self._timeout
         )
         await subscription.subscribe()
         try:

@@ -50,7 +50,9 @@ class DownloadJobs:
             # Imported here: Celery is only loaded by processes that talk to a broker.
             from shared.jobs.celery_app import CeleryDownloads
 
-            bus = RedisProgress(settings.redis_url, settings.broker_timeout_s)
+            bus = RedisProgress(
+                settings.redis_url, settings.broker_timeout_s, settings.celery_queue
+            )
             publish = fan_out(bus.publish, ProgressEmitter(settings).emit)
             return cls(CeleryDownloads(settings), bus, sessions, settings, publish)
         progress = LocalProgress()

@@ -25,6 +25,9 @@ def table(**owners: str) -> RouteTable:
 def test_every_route_matches_itself_and_is_flask_by_default():
     t = table()
     for entry in mf.load(MANIFEST).entries:
+        if entry.method == mf.CHANNEL:  # a prefix, matched by the gateway before decide()
+            assert (entry.path, entry.key) in t.channels
+            continue
         path = re.sub(r"<int:\w+>", "7", entry.path)
         path = re.sub(r"<(?:path:)?\w+>", "x", path)
         decision = t.decide(entry.method, path)
