@@ -58,7 +58,7 @@ def route_through_gateway(app: Flask, settings: Settings, tmp: Path) -> Callable
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="gateway-loop", daemon=True)
     thread.start()
-    app.wsgi_app = _Bridge(gateway, loop)  # type: ignore[method-assign]
+    app.wsgi_app = _Bridge(gateway, loop, app.wsgi_app)  # type: ignore[method-assign]
     app.extensions[MODERN_KEY] = modern
 
     def teardown() -> None:
@@ -81,9 +81,12 @@ def route_through_gateway(app: Flask, settings: Settings, tmp: Path) -> Callable
 class _Bridge:
     """WSGI in front, ASGI behind: one request per call, on the gateway's loop."""
 
-    def __init__(self, app: ASGIApp, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, app: ASGIApp, loop: asyncio.AbstractEventLoop, legacy: Any) -> None:
         self.app = app
         self.loop = loop
+        # What it stands in front of, as a WSGI middleware names it: the chain stays
+        # walkable (gateway.routes.flask_channels finds Flask-SocketIO's behind it).
+        self.wsgi_app = legacy
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
