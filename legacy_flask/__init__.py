@@ -16,11 +16,18 @@ from legacy_flask.realtime import init_realtime
 from shared.config import Settings
 from shared.db.engine import create_sync_engine, sync_sessionmaker
 from shared.logs import configure_logging
+from shared.web.pages import STATIC, STATIC_URL_PATH, TEMPLATES
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings()
-    app = Flask(__name__)
+    # The templates and static files are shared/web's: the FastAPI side renders the same ones.
+    app = Flask(
+        __name__,
+        template_folder=TEMPLATES,
+        static_folder=STATIC,
+        static_url_path=STATIC_URL_PATH,
+    )
     app.config.update(
         SECRET_KEY=settings.signing_keys[0],
         # Flask (>=3.1) verifies cookies signed with these too: SECRET_KEY rotation.

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from shared.db.engine import is_unavailable, unavailable_reason
 from shared.errors import AppError, Unavailable, error_for_status
+from shared.web.pages import NOT_FOUND_PAGE, NOT_FOUND_TEMPLATE, prefers_html
 
 log = logging.getLogger("figway.legacy")
 
@@ -28,6 +29,8 @@ def register_error_handlers(app: Flask) -> None:
     def _http_error(exc: HTTPException) -> tuple[Response, int] | HTTPException:
         if exc.code is None or exc.code < 400:
             return exc  # routing redirects (trailing slash) stay Flask's own
+        if exc.code == 404:
+            return _not_found()
         err = error_for_status(exc.code, _message(exc))
         response, _ = _respond(err)
         if exc.code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
@@ -41,6 +44,18 @@ def register_error_handlers(app: Flask) -> None:
             return _respond(Unavailable("Database unavailable"))
         log.exception("unhandled error")
         return _respond(AppError())
+
+
+def _not_found() -> tuple[Response, int]:
+    """werkzeug's own 404 (no route matched, no such static file; never a view's missing
+    row, an AppError): the error page for a browser, the legacy JSON for anyone else."""
+    if prefers_html(request.headers.get("Accept")):
+        response = Response(render_template(NOT_FOUND_TEMPLATE, **NOT_FOUND_PAGE))
+    else:
+        response, _ = _respond(error_for_status(404, "Not found"))
+    # The answer depends on Accept: a cache must not hand a browser's page to an API client.
+    response.vary.add("Accept")
+    return response, 404
 
 
 def _message(exc: HTTPException) -> str:

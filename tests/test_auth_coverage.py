@@ -27,7 +27,6 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import count
-from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
@@ -36,7 +35,6 @@ from fastapi import FastAPI
 from flask import Flask
 from starlette.testclient import TestClient
 
-import legacy_flask
 from fastapi_app import create_fastapi_app
 from gateway import manifest as mf
 from gateway.app import modern_route_keys
@@ -46,13 +44,13 @@ from shared.auth.passwords import hash_password
 from shared.auth.roles import has_role
 from shared.config import Settings
 from shared.db.models import ROLES, User
+from shared.web.pages import STATIC
 from tests.conftest import PASSWORD, TEST_SCRYPT_N
 from tests.test_contract import MANIFEST
 
 # HTTP routes; the Socket.IO channel checks its level at connect (tests/test_realtime.py).
 ENTRIES = {e.key: e for e in mf.load(MANIFEST).entries if e.method != mf.CHANNEL}
 CALLERS: tuple[str | None, ...] = (None, *ROLES)  # None: anonymous
-STATIC_DIR = Path(legacy_flask.__file__).parent / "static"
 _FLASK_VAR = re.compile(r"<(?:(?P<converter>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
 NO_SUCH_ID = "999999"  # allowed callers get 404: nothing is changed, nothing is streamed
 WRITES = frozenset({"POST", "PUT", "PATCH"})
@@ -66,9 +64,9 @@ QUERIES = {
 
 
 def _some_static_file() -> str:
-    found = sorted(p for p in STATIC_DIR.rglob("*") if p.is_file())
-    assert found, f"no file under {STATIC_DIR}"
-    return found[0].relative_to(STATIC_DIR).as_posix()
+    found = sorted(p for p in STATIC.rglob("*") if p.is_file())
+    assert found, f"no file under {STATIC}"
+    return found[0].relative_to(STATIC).as_posix()
 
 
 def _value(converter: str | None, name: str) -> str:

@@ -29,3 +29,19 @@ def test_the_demo_extra_and_the_cli_list_agree():
     # ... and every distribution of the extra is known by one of its import names.
     known = {d.lower().replace("_", "-") for m in DEMO_MODULES for d in installed.get(m, [])}
     assert demo <= known, f"the CLI does not know the import names of {demo - known}"
+
+
+def test_the_shared_templates_and_static_files_are_package_data():
+    """A wheel carries every page template and static file, now under shared/web (both
+    sides read them there), matched as setuptools matches package-data: glob, recursive."""
+    shared = Path(__file__).parents[1] / "shared"
+    patterns = PYPROJECT["tool"]["setuptools"]["package-data"]["shared"]
+    packaged = {p for pattern in patterns for p in shared.glob(pattern) if p.is_file()}
+    web = shared / "web"
+    pages = {p for d in ("templates", "static") for p in (web / d).rglob("*") if p.is_file()}
+    assert any(p.suffix == ".html" for p in pages) and any(p.suffix == ".js" for p in pages)
+    assert pages - packaged == set()
+    # Nothing is left where only Flask would find it.
+    assert "legacy_flask" not in PYPROJECT["tool"]["setuptools"]["package-data"]
+    legacy = Path(__file__).parents[1] / "legacy_flask"
+    assert not (legacy / "templates").exists() and not (legacy / "static").exists()

@@ -10,13 +10,14 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from shared.db.engine import is_unavailable, unavailable_reason
 from shared.errors import AppError, Unavailable, ValidationFailed, error_for_status
+from shared.web.pages import prefers_html
 
 CLIENT_CLOSED_REQUEST = 499  # nginx's name and number for it; never sent to anyone
 # The error types of the legacy query markers (fastapi_app.query), worded in refusal().
@@ -87,7 +88,10 @@ def declared_bounds(route: object, name: str) -> dict[str, Any]:
     return {}
 
 
-def register_error_handlers(app: FastAPI) -> None:
+def register_error_handlers(app: FastAPI, *, not_found_page: str | None = None) -> None:
+    """The legacy JSON errors. With `not_found_page` (an app with pages: the demo's twins),
+    Starlette's own 404 (no route matched) is that HTML for a browser, as Flask's is."""
+
     async def app_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AppError)
         return legacy_response(exc)
@@ -96,8 +100,10 @@ def register_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return legacy_response(ValidationFailed(_describe(request, exc)))
 
-    async def http_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 404 and not_found_page is not None:
+            return not_found(request.headers.get("accept"), not_found_page)
         response = legacy_response(error_for_status(exc.status_code))
         if exc.headers:
             response.headers.update(exc.headers)
@@ -130,3 +136,13 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SQLAlchemyError, database_error)
     app.add_exception_handler(ClientDisconnect, client_gone)
     app.add_exception_handler(Exception, unexpected)
+
+
+def not_found(accept: str | None, page: str) -> Response:
+    """The generic 404 (never a handler's missing row, an AppError): `page` for a browser,
+    the legacy JSON for anyone else; varying by Accept, so no cache mixes the two up."""
+    headers = {"Vary": "Accept"}
+    if prefers_html(accept):
+        return HTMLResponse(page, status_code=404, headers=headers)
+    err = error_for_status(404, "Not found")
+    return JSONResponse(err.body(), status_code=err.status, headers=headers)

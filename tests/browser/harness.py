@@ -265,7 +265,7 @@ def served_by(response: Response | None) -> str | None:
 
 
 def assert_styled(page: Page) -> None:
-    """The stylesheet applied (legacy_flask/static/css/app.css), not just linked: unstyled,
+    """The stylesheet applied (shared/web/static/css/app.css), not just linked: unstyled,
     the top bar is a block and the body's background transparent."""
     style = page.evaluate(
         """() => ({

@@ -10,7 +10,14 @@ from playwright.sync_api import Page, Response
 
 from shared.demo import ADMIN_USERNAME
 from shared.fakes.metadata_provider import build_catalogue
-from tests.browser.harness import PageServer, assert_styled, login, screenshot, served_by
+from tests.browser.harness import (
+    PageServer,
+    PageWatch,
+    assert_styled,
+    login,
+    screenshot,
+    served_by,
+)
 
 CATALOGUE = build_catalogue()
 # What `figway seed-demo` put in the library: the provider's demo artists, the first video
@@ -160,3 +167,25 @@ SETTINGS = [
     ("provider_api_key", "do-not-show-me", "Metadata provider key"),
     ("downloads.quality", "1080p", "Preferred download quality"),
 ]
+
+
+def test_an_unknown_address_shows_the_404_page(
+    page: Page, server: PageServer, watch: PageWatch
+) -> None:
+    """A browser's navigation to an address no route takes gets the error page, styled and
+    with the way home; an API client would still get the JSON 404 (tests/test_errors.py)."""
+    watch.expect_status(404, "/no-such-page")
+    response = page.goto("/no-such-page")
+    assert response is not None and response.status == 404
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    # No route matches, so no manifest owner: the gateway gives such paths to flask.
+    assert served_by(response) == "flask"
+    assert page.title() == "404 · figway"
+    assert heading(page) == "404"
+    assert page.locator("main p").first.inner_text() == "There is no page at this address."
+    assert page.locator("header nav").count() == 0
+    assert_styled(page)
+    screenshot(page, server.owner, "not-found")
+    with page.expect_navigation():
+        page.get_by_role("link", name="Back to the dashboard").click()
+    assert urlsplit(page.url).path == "/login"  # home, which asks a stranger to log in
