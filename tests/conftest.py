@@ -309,7 +309,8 @@ def server_url_without_db(url: str) -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Through the gateway, only the tests that talk to the legacy app have anything to say."""
+    """Through the gateway, only the tests that talk to the legacy app have anything to say:
+    those asking for `app` (the `app` fixture fails one that sends nothing through it)."""
     if not THROUGH_GATEWAY:
         return
     keep = [
