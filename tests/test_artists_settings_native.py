@@ -25,7 +25,7 @@ LONG_AGO = utcnow() - timedelta(days=30)
 
 
 @pytest.fixture
-def twins(app: Any, settings: Settings) -> Callable[[], TestClient]:
+def twins(flask_app: Any, settings: Settings) -> Callable[[], TestClient]:
     """The FastAPI app alone on the test database (the Flask app made its tables)."""
     return lambda: TestClient(create_fastapi_app(settings))
 

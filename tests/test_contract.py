@@ -30,14 +30,14 @@ def manifest_routes() -> dict[str, str]:
     return {entry["route"]: entry["auth"] for entry in data["routes"]}
 
 
-def test_app_routes_are_exactly_the_manifest(app):
-    declared = {route.key for route in every_route(app)}
+def test_app_routes_are_exactly_the_manifest(flask_app):
+    declared = {route.key for route in every_route(flask_app)}
     assert declared == set(manifest_routes())
 
 
-def test_every_route_enforces_the_manifest_auth_level(app):
+def test_every_route_enforces_the_manifest_auth_level(flask_app):
     expected = manifest_routes()
-    for route in every_route(app):
+    for route in every_route(flask_app):
         assert route.auth == expected[route.key], route.key
 
 

@@ -62,8 +62,8 @@ def test_every_seeded_video_with_a_file_streams_and_has_a_thumbnail(app, client,
         thumb.close()
 
 
-def test_media_paths_are_stored_relative_to_the_media_root(app, db_session, settings):
-    seed(app, settings)
+def test_media_paths_are_stored_relative_to_the_media_root(flask_app, db_session, settings):
+    seed(flask_app, settings)
     stored = db_session.scalars(select(Video.file_path).where(Video.file_path.is_not(None)))
     for path in stored:
         assert path is not None and path.startswith("videos/") and not Path(path).is_absolute()
@@ -133,14 +133,14 @@ def test_a_demo_download_follows_the_provider_configured_now(
     stream.close()
 
 
-def test_a_download_leaves_no_nested_folders(app, db_session, settings):
-    seed(app, settings)
+def test_a_download_leaves_no_nested_folders(flask_app, db_session, settings):
+    seed(flask_app, settings)
     wanted = db_session.scalars(select(Video).where(Video.status == "wanted")).first()
     assert wanted is not None
     download = Download(video_id=wanted.id, status="queued", progress=0)
     db_session.add(download)
     db_session.commit()
-    run_download(app.extensions["figway"].sessions, settings, download.id)
+    run_download(flask_app.extensions["figway"].sessions, settings, download.id)
     db_session.expire_all()
     done = db_session.get(Download, download.id)
     assert done is not None and done.status == "completed", done.error_message

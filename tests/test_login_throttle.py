@@ -121,7 +121,7 @@ def test_unknown_and_known_names_cost_one_hash_verification_each(
 
 
 def test_a_right_password_that_raced_past_a_lock_finds_it(
-    app, settings, make_user, db_session, monkeypatch
+    flask_app, settings, make_user, db_session, monkeypatch
 ):
     """Another request's fifth failure locks the account while this one verifies the right
     password: the login must not open it."""
@@ -138,7 +138,7 @@ def test_a_right_password_that_raced_past_a_lock_finds_it(
         return real(password, stored)
 
     monkeypatch.setattr(auth_service, "verify_password", locked_meanwhile)
-    with app.extensions["figway"].sessions() as session:
+    with flask_app.extensions["figway"].sessions() as session:
         logged_in, error = auth_service.attempt_login(
             session, settings, user.username, PASSWORD, "127.0.0.1"
         )

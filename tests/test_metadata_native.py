@@ -34,7 +34,7 @@ def settings(settings: Settings, provider_url: str) -> Settings:
 
 
 @pytest.fixture
-def twin(settings: Settings, app: Any) -> Iterator[TestClient]:
+def twin(settings: Settings, flask_app: Any) -> Iterator[TestClient]:
     """The FastAPI app alone on the test database (the Flask app made its tables)."""
     with TestClient(create_fastapi_app(settings)) as client:
         yield client

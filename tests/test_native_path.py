@@ -29,7 +29,7 @@ Trips = Counter[str]
 
 
 @pytest.fixture
-def twins(app: Any, settings: Settings) -> Callable[..., Any]:
+def twins(flask_app: Any, settings: Settings) -> Callable[..., Any]:
     """The FastAPI app alone on the test database (the Flask app made its tables)."""
 
     def make(**changes: Any) -> TestClient:

@@ -30,7 +30,7 @@ def slow_provider_url() -> Iterator[str]:
 
 
 def test_searches_waiting_on_the_provider_do_not_hold_the_pool(
-    app, settings: Settings, bearer, slow_provider_url
+    flask_app, settings: Settings, bearer, slow_provider_url
 ):
     auth = bearer("user")
     twins = create_fastapi_app(

@@ -65,19 +65,25 @@ def run(
     database_url: str | None = None,
     *,
     on_outcome: Callable[[Outcome[Scenario]], None] | None = None,
+    databases: Databases | None = None,
 ) -> list[Outcome[Scenario]]:
     """`database_url`: a MariaDB server to create the databases on; SQLite files if None.
     `on_outcome` is told each scenario's outcome as soon as it is known (progress).
+    `databases`: `Databases(database_url)`, entered and kept by a caller that runs several
+    times (the test suite, a route at a time): on MariaDB, making the two databases and
+    their schema costs seconds, and every scenario empties them first anyway.
 
     Both sides talk to the same fake metadata provider, served for real on a loopback port
     (or, for a scenario with provider="down", to a port where nobody listens).
     """
-    with (
-        tempfile.TemporaryDirectory(prefix="figway-parity-") as tmp,
-        _Databases(Path(tmp), database_url) as databases,
-        serve(create_provider_app()) as provider,
-        _refused_url() as down,
-    ):
+    if databases is not None and databases.server_url != database_url:
+        raise ValueError("databases were made for another server than database_url")
+    with ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="figway-parity-"))
+        if databases is None:
+            databases = stack.enter_context(Databases(database_url))
+        provider = stack.enter_context(serve(create_provider_app()))
+        down = stack.enter_context(_refused_url())
         providers = {"up": provider, "down": down}
         outcomes = []
         for i, s in enumerate(scenarios):
@@ -88,27 +94,28 @@ def run(
         return outcomes
 
 
-class _Databases:
+class Databases:
     """An empty database per side for each scenario, made cheaply (the schema's DDL is most
     of a scenario's cost otherwise): SQLite files copied from one template; on MariaDB two
     databases made once and emptied before each scenario (TRUNCATE restarts the ids, so
     every scenario sees the same ids on both sides)."""
 
-    def __init__(self, tmp: Path, server_url: str | None) -> None:
-        self._tmp = tmp
-        self._server_url = server_url
+    def __init__(self, server_url: str | None) -> None:
+        self.server_url = server_url
         self._stack = ExitStack()
         self._engines: dict[str, Engine] = {}
-        self._template = tmp / "template.db"
+        self._template = Path()
 
-    def __enter__(self) -> _Databases:
-        if self._server_url is None:
+    def __enter__(self) -> Databases:
+        if self.server_url is None:
+            tmp = self._stack.enter_context(tempfile.TemporaryDirectory(prefix="figway-parity-"))
+            self._template = Path(tmp) / "template.db"
             engine = create_engine(f"sqlite:///{self._template}")
             Base.metadata.create_all(engine)
             engine.dispose()
             return self
         for side in SIDES:
-            url = self._stack.enter_context(scratch_database(self._server_url, "figway_parity"))
+            url = self._stack.enter_context(scratch_database(self.server_url, "figway_parity"))
             engine = create_engine(sync_url(url))
             self._stack.callback(engine.dispose)
             Base.metadata.create_all(engine)
@@ -123,7 +130,7 @@ class _Databases:
         """The side's empty database: its URL, and an engine for the harness's own reads
         and writes (seeding, the rows left behind)."""
         workdir.mkdir(parents=True, exist_ok=True)
-        if self._server_url is None:
+        if self.server_url is None:
             path = workdir / "parity.db"
             shutil.copyfile(self._template, path)
             engine = create_engine(f"sqlite:///{path}")
@@ -168,7 +175,7 @@ def _refused_url() -> Iterator[str]:
 
 
 def _run_one(
-    scenario: Scenario, workdir: Path, databases: _Databases, provider_url: str
+    scenario: Scenario, workdir: Path, databases: Databases, provider_url: str
 ) -> Outcome[Scenario]:
     answers: dict[str, Answer] = {}
     now = utcnow()  # one clock reading for both seeds: identical rows on both sides

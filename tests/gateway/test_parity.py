@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -13,13 +15,31 @@ from parity.demo.scenarios import CATALOGUE, scenarios_for
 from tests.loop_guard import guarding
 
 
+@pytest.fixture(scope="module")
+def parity_databases() -> Iterator[Callable[[str | None], runner.Databases]]:
+    """The harness's databases per server, made once for all the routes: on MariaDB two
+    databases and their schema cost seconds a route, and each scenario empties them before
+    it runs all the same (what `figway verify` does across its routes too)."""
+    with ExitStack() as stack:
+        made: dict[str | None, runner.Databases] = {}
+
+        def databases(server_url: str | None) -> runner.Databases:
+            if server_url not in made:
+                made[server_url] = stack.enter_context(runner.Databases(server_url))
+            return made[server_url]
+
+        yield databases
+
+
 @pytest.mark.parametrize("route", sorted({s.route for s in CATALOGUE}))
-def test_each_twin_answers_like_its_original_and_never_blocks_the_loop(server_url, route):
+def test_each_twin_answers_like_its_original_and_never_blocks_the_loop(
+    server_url, route, parity_databases
+):
     """The whole catalogue, a route at a time, with the event-loop guard armed while the
     twins serve it (tests/gateway/test_event_loop_guard.py proves the guard sees)."""
     scenarios = scenarios_for({route})
     with guarding() as caught:
-        outcomes = runner.run(scenarios, server_url)
+        outcomes = runner.run(scenarios, server_url, databases=parity_databases(server_url))
     assert len(outcomes) == len(scenarios) > 0
     assert [(o.scenario.label, o.difference) for o in outcomes if o.difference] == []
     assert caught == []
