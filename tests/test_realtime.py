@@ -5,8 +5,6 @@ until a flip has drained, then the real client reconnects to the new owner by it
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -62,7 +60,7 @@ def serve(tmp: Path, media: MediaServer, **extra: str) -> Iterator[tuple[Server,
         if "REDIS_URL" in extra:
             # Celery runs the downloads: a worker on the same database, queue and Redis,
             # emitting through Redis to both sides' Socket.IO servers.
-            with started_worker(env, tmp):
+            with workers.worker_in(env, tmp):
                 yield url, manifest
         else:
             yield url, manifest
@@ -91,24 +89,6 @@ def served_with_redis(
         FIGWAY_SOCKETIO_CHANNEL=f"figway-socketio-test-{unique}",
     ) as found:
         yield found
-
-
-@contextmanager
-def started_worker(env: dict[str, str], tmp: Path) -> Iterator[workers.Worker]:
-    log = tmp / "worker.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "worker", "--concurrency", "1"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Worker.stop() ends its whole process group
-        )
-    worker = workers.Worker(process, log)
-    try:
-        yield worker
-    finally:
-        worker.stop()
 
 
 def own(manifest: Path, owner: str) -> None:

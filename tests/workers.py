@@ -86,6 +86,14 @@ def started_worker(s: Settings, tmp_path: Path) -> Iterator[Worker]:
         FIGWAY_DOWNLOAD_RETRY_DELAY=str(s.download_retry_delay_s),
         FIGWAY_DOWNLOAD_ALLOW_HOSTS=",".join(s.download_allow_hosts),
     )
+    with worker_in(env, tmp_path) as found:
+        yield found
+
+
+@contextmanager
+def worker_in(env: dict[str, str], tmp_path: Path) -> Iterator[Worker]:
+    """A `figway worker` in the environment `env` (its log in `tmp_path`), stopped on the
+    way out."""
     log = tmp_path / "worker.log"
     with log.open("w") as out:
         # A session of its own, so a test can kill the worker with all its children.
