@@ -17,7 +17,8 @@ WORKDIR /app
 COPY pyproject.toml ./
 RUN python -c "import subprocess, sys, tomllib; \
 project = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
-deps = project['dependencies'] + project['optional-dependencies']['demo']; \
+extras = project['optional-dependencies']; \
+deps = project['dependencies'] + extras['demo'] + extras['legacy']; \
 subprocess.check_call([sys.executable, '-m', 'pip', 'install', *deps])"
 
 COPY . .

@@ -16,7 +16,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,demo]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,demo,legacy]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -29,7 +29,7 @@ test: $(STAMP) chromium
 	FIGWAY_TEST_THROUGH_GATEWAY=1 $(BIN)/pytest -q $(PYTEST_ARGS)
 
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,demo,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,demo,legacy,bench]'
 	touch $(BENCH_STAMP)
 
 # Side-by-side measurements, written to bench/results/latest.md (needs wrk: the script

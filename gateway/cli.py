@@ -42,10 +42,12 @@ DEMO_MODULES = frozenset(
         "python_multipart",
         "fastapi_offline",
         "orjson",
-        "flask_socketio",
         "socketio",
     }
 )
+# The Flask side's import names: the `legacy` extra (a gateway with every route on FastAPI
+# runs without it).
+LEGACY_MODULES = frozenset({"flask", "werkzeug", "flask_socketio"})
 
 APP_HELP = (
     f"the app to work on, MODULE:ATTR: a gateway from create_gateway or a factory returning "
@@ -69,7 +71,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"figway: {exc}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as exc:
-        if not (args.target.is_demo and (exc.name or "").split(".")[0] in DEMO_MODULES):
+        module = (exc.name or "").split(".")[0]
+        if module in LEGACY_MODULES:
+            print(
+                f"figway: {args.target.name} needs Flask (no module {exc.name!r}), as some route"
+                " is owned by flask or a command reads the Flask app: pip install"
+                " 'figway[legacy]'",
+                file=sys.stderr,
+            )
+            return 2
+        if not (args.target.is_demo and module in DEMO_MODULES):
             raise
         print(
             f"figway: the demo app needs its extra dependencies (no module {exc.name!r}): "

@@ -31,6 +31,16 @@ def test_the_demo_extra_and_the_cli_list_agree():
     assert demo <= known, f"the CLI does not know the import names of {demo - known}"
 
 
+def test_flask_is_the_legacy_extra_and_nothing_else_needs_it():
+    """The end of the migration runs without Flask: figway's own dependencies and the
+    extras the Flask-free stage installs (demo, testing) name neither flask nor werkzeug."""
+    project = PYPROJECT["project"]
+    extras = project["optional-dependencies"]
+    assert {"flask", "flask-socketio"} <= _names(extras["legacy"])
+    for requirements in (project["dependencies"], extras["demo"], extras["testing"]):
+        assert not _names(requirements) & {"flask", "werkzeug", "flask-socketio"}, requirements
+
+
 def test_the_shared_templates_and_static_files_are_package_data():
     """A wheel carries every page template and static file, now under shared/web (both
     sides read them there), matched as setuptools matches package-data: glob, recursive."""
