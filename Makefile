@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 
 BENCH_STAMP := $(VENV)/.bench-stamp
 
-.PHONY: run test lint format install clean bench bench-smoke wrk chromium
+.PHONY: run test test-flask-free lint format install clean bench bench-smoke wrk chromium
 
 install: $(STAMP)
 
@@ -27,6 +27,23 @@ run: $(STAMP)
 test: $(STAMP) chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
 	FIGWAY_TEST_THROUGH_GATEWAY=1 $(BIN)/pytest -q $(PYTEST_ARGS)
+
+# The end of the migration: a second environment with neither Flask nor werkzeug (figway
+# without its `legacy` extra) runs the legacy suite of the gateway pass against the FastAPI
+# app served alone (tests/flask_free.py).
+FLASK_FREE := .venv-flask-free
+FLASK_FREE_STAMP := $(FLASK_FREE)/.installed-stamp
+
+$(FLASK_FREE_STAMP): pyproject.toml
+	test -x $(FLASK_FREE)/bin/python || $(PYTHON) -m venv $(FLASK_FREE)
+	$(FLASK_FREE)/bin/python -m pip install --quiet --upgrade pip
+	$(FLASK_FREE)/bin/python -m pip install --quiet -e '.[demo,testing]'
+	@! $(FLASK_FREE)/bin/python -c "import flask" 2>/dev/null || { echo "flask is installed in $(FLASK_FREE)"; exit 1; }
+	@! $(FLASK_FREE)/bin/python -c "import werkzeug" 2>/dev/null || { echo "werkzeug is installed in $(FLASK_FREE)"; exit 1; }
+	touch $(FLASK_FREE_STAMP)
+
+test-flask-free: $(FLASK_FREE_STAMP)
+	FIGWAY_TEST_FLASK_FREE=1 $(FLASK_FREE)/bin/pytest -q $(PYTEST_ARGS)
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,demo,legacy,bench]'
@@ -78,4 +95,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(FLASK_FREE) var .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -31,8 +31,10 @@ from fastapi_app.session import SlidingSession
 from fastapi_app.state import Modern
 from shared import __version__, realtime
 from shared.config import Settings
+from shared.logs import configure_logging
 from shared.web.errors import register_error_handlers
-from shared.web.policy import SameSiteWrites, SecurityHeaders
+from shared.web.hosts import TrustedHosts
+from shared.web.policy import SameSiteWrites, SecurityHeaders, TrustedHostsOnly
 
 ROUTERS = (
     health.router,
@@ -59,6 +61,9 @@ class _FigwayAPI(FastAPI):
 
 def create_fastapi_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    # The app's own log, which GET /api/admin/logs reads back: the FastAPI app writes it
+    # too, as it may run without the Flask app that used to set it up.
+    configure_logging(settings.log_path)
     state = Modern.create(settings)
 
     @asynccontextmanager
@@ -75,6 +80,8 @@ def create_fastapi_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SameSiteWrites, cookie_name=settings.session_cookie_name)
     app.add_middleware(SlidingSession, codec=state.cookies)
     app.add_middleware(FlaskQueryString)  # before routing: the handlers declare what they read
+    # Outermost: the gateway checks the host too, but this app may be served alone.
+    app.add_middleware(TrustedHostsOnly, hosts=TrustedHosts(settings.trusted_hosts))
     register_error_handlers(app, not_found_page=not_found_page(templates()))
     for router in ROUTERS:
         app.include_router(router)

@@ -30,9 +30,10 @@ from shared import tracing
 from shared.auth.session_cookie import SCOPE_KEY as FLASK_SESSION_KEY
 from shared.auth.session_cookie import SessionCookieCodec
 from shared.config import Settings, SettingsError
-from shared.errors import BadRequest, RateLimited
+from shared.errors import RateLimited
 from shared.web.headers import EVERY_RESPONSE
 from shared.web.hosts import TrustedHosts
+from shared.web.policy import host_of, refuse_host
 
 if TYPE_CHECKING:
     from gateway.admin import AdminAuth
@@ -99,8 +100,8 @@ class Gateway:
             scope[FLASK_SESSION_KEY] = self.flask_session
         if kind == "lifespan":
             await self._lifespan(receive, send)
-        elif not self._hosts.allows(_host(scope)):
-            await _refuse_host(scope, receive, send)
+        elif not self._hosts.allows(host_of(scope)):
+            await refuse_host(scope, receive, send)
         elif kind == "http":
             await self._http(scope, receive, send)
         elif kind == "websocket":
@@ -289,25 +290,6 @@ def _decision(route: str | None, owner: str) -> str:
     if route is not None:
         return "manifest"
     return "modern-only" if owner == FASTAPI else "unmatched"
-
-
-def _host(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
-        if name == b"host":
-            host: str = value.decode("latin-1")
-            return host
-    return None
-
-
-async def _refuse_host(scope: Scope, receive: Receive, send: Send) -> None:
-    """400 in the legacy shape (a WebSocket is closed before it opens: a 403 from the
-    server). Nothing built from this Host, not even a redirect, is ever sent."""
-    if scope["type"] == "websocket":
-        await send({"type": "websocket.close", "code": 1008})
-        return
-    err = BadRequest("Host not allowed")
-    response = JSONResponse(err.body(), status_code=err.status, headers=dict(EVERY_RESPONSE))
-    await response(scope, receive, send)
 
 
 _GATEWAY_STAMP = {"X-Served-By": "gateway"}

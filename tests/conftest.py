@@ -13,17 +13,14 @@ import shutil
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import Engine, create_engine, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from gateway.state import tables as state_tables
-from legacy_flask import create_app
 from shared.auth.passwords import hash_password
 from shared.auth.tokens import issue_token
 from shared.config import Settings
@@ -31,14 +28,16 @@ from shared.db.base import Base
 from shared.db.engine import sync_url
 from shared.db.models import ROLES, User
 from shared.db.scratch import scratch_database
+from tests.modes import FLASK_FREE, THROUGH_GATEWAY
+
+if TYPE_CHECKING:
+    # Only annotations: the Flask-free run has no Flask (tests/modes.py).
+    from flask import Flask
+    from flask.testing import FlaskClient
 
 REQUIRE_SERVICES = os.environ.get("FIGWAY_REQUIRE_SERVICES") == "1"
 MARIADB_SERVER_URL = os.environ.get("FIGWAY_TEST_DATABASE_URL")
 REDIS_TEST_URL = os.environ.get("FIGWAY_TEST_REDIS_URL")
-# Every test's requests go through the gateway (each route with a FastAPI twin served by
-# the twin, the rest by flask) instead of straight to Flask; the same assertions then prove
-# the gateway and the twins change nothing.
-THROUGH_GATEWAY = os.environ.get("FIGWAY_TEST_THROUGH_GATEWAY") == "1"
 PASSWORD = "correct-horse-battery"
 TEST_SCRYPT_N = 2**4  # hashes carry their cost; tests need speed, not strength
 
@@ -180,7 +179,21 @@ def flask_app(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Fl
     """The legacy Flask app on the test database. Never behind the gateway by itself:
     fixtures that only use its database (db_session, make_user, bearer) ask for this one,
     so that a test which sends no request to the legacy app is not run again in the
-    gateway pass, where it would prove nothing new."""
+    gateway pass, where it would prove nothing new. In the Flask-free run, the FastAPI app
+    alone stands in for it (tests/flask_free.py)."""
+    if FLASK_FREE:
+        from tests.flask_free import FastAPIAlone
+
+        alone = FastAPIAlone(settings)
+        try:
+            yield alone  # type: ignore[misc]
+        finally:
+            alone.close()
+        if "app" in request.fixturenames and not alone.requests:
+            pytest.fail("no request went to the FastAPI app: ask for `flask_app` instead")
+        return
+    from legacy_flask import create_app
+
     application = create_app(settings)
     try:
         if (
@@ -205,7 +218,8 @@ def flask_app(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Fl
 @pytest.fixture
 def app(flask_app: Flask, settings: Settings, tmp_path: Path) -> Iterator[Flask]:
     """The legacy app the test sends requests to: flask_app itself, or, in the gateway
-    pass (FIGWAY_TEST_THROUGH_GATEWAY=1), flask_app with the gateway in front of it."""
+    pass (FIGWAY_TEST_THROUGH_GATEWAY=1), flask_app with the gateway in front of it (in the
+    Flask-free run, the FastAPI app alone: see flask_app)."""
     if not THROUGH_GATEWAY:
         yield flask_app
         return
@@ -227,6 +241,39 @@ def app(flask_app: Flask, settings: Settings, tmp_path: Path) -> Iterator[Flask]
             "no request went through the gateway: ask for `flask_app` (or `db_session`)"
             " instead of `app`, so the gateway pass leaves this test out"
         )
+
+
+@pytest.fixture
+def app_with(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """Apps like `app` on changed settings, `app_with(database_url=...)`: the Flask app, with
+    the gateway in front in the gateway pass, the FastAPI app alone in the Flask-free run.
+    Each is closed at the end of the test."""
+    with ExitStack() as stack:
+        made = 0
+
+        def make(**changes: Any) -> Any:
+            nonlocal made
+            made += 1
+            changed = settings.model_copy(update=changes)
+            if FLASK_FREE:
+                from tests.flask_free import FastAPIAlone
+
+                alone = FastAPIAlone(changed)
+                stack.callback(alone.close)
+                return alone
+            from legacy_flask import create_app
+
+            application = create_app(changed)
+            stack.callback(application.extensions["figway"].close)
+            if THROUGH_GATEWAY:
+                from tests.through_gateway import route_through_gateway
+
+                gateway_dir = tmp_path / f"app-with-{made}"
+                gateway_dir.mkdir()
+                stack.callback(route_through_gateway(application, changed, gateway_dir))
+            return application
+
+        yield make
 
 
 @pytest.fixture
@@ -312,8 +359,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Through the gateway, only the tests that talk to the legacy app have anything to say:
     those asking for `app` (the `app` fixture fails one that sends nothing through it).
     Never the browser tests, whatever fixtures they come to use: they drive a real `figway
-    serve` (the gateway already), so a second run would prove nothing new."""
-    if not THROUGH_GATEWAY:
+    serve` (the gateway already), so a second run would prove nothing new. The Flask-free
+    run keeps the same tests: the HTTP-level legacy suite."""
+    if not (THROUGH_GATEWAY or FLASK_FREE):
         return
     keep = [
         i

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from legacy_flask import create_app
 from shared.services.system import (
     disk_json,
     parse_ffmpeg_version,
@@ -52,7 +51,7 @@ def test_system_needs_admin(client, bearer):
 
 
 @pytest.mark.parametrize("ffmpeg", ["missing", "not-executable", "failing"])
-def test_system_survives_a_broken_ffmpeg(settings, bearer, tmp_path, ffmpeg):
+def test_system_survives_a_broken_ffmpeg(app_with, bearer, tmp_path, ffmpeg):
     path = tmp_path / f"ffmpeg-{ffmpeg}"
     if ffmpeg == "not-executable":
         path.write_text("#!/bin/sh\necho 'ffmpeg version 1'\n")
@@ -60,11 +59,8 @@ def test_system_survives_a_broken_ffmpeg(settings, bearer, tmp_path, ffmpeg):
     elif ffmpeg == "failing":
         path.write_text("#!/bin/sh\necho 'ffmpeg version 1'\nexit 1\n")
         path.chmod(0o755)
-    app = create_app(settings.model_copy(update={"ffmpeg_path": str(path)}))
-    try:
-        response = app.test_client().get("/api/admin/system", headers=bearer("admin"))
-    finally:
-        app.extensions["figway"].engine.dispose()
+    app = app_with(ffmpeg_path=str(path))
+    response = app.test_client().get("/api/admin/system", headers=bearer("admin"))
     assert response.status_code == 200
     assert response.get_json()["versions"]["ffmpeg"] is None
 

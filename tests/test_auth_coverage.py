@@ -27,26 +27,27 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import count
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fastapi import FastAPI
-from flask import Flask
 from starlette.testclient import TestClient
 
 from fastapi_app import create_fastapi_app
 from gateway import manifest as mf
-from gateway.app import modern_route_keys
-from gateway.routes import flask_routes
-from legacy_flask import create_app
+from gateway.app import flat_routes, modern_route_keys
 from shared.auth.passwords import hash_password
 from shared.auth.roles import has_role
 from shared.config import Settings
 from shared.db.models import ROLES, User
 from shared.web.pages import STATIC
 from tests.conftest import PASSWORD, TEST_SCRYPT_N
+from tests.modes import FLASK_FREE
 from tests.test_contract import MANIFEST
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 # HTTP routes; the Socket.IO channel checks its level at connect (tests/test_realtime.py).
 ENTRIES = {e.key: e for e in mf.load(MANIFEST).entries if e.method != mf.CHANNEL}
@@ -225,7 +226,20 @@ def log_in_every_role(legacy: Flask, settings: Settings, token_from: Side) -> Cr
 # --- what each caller must get ------------------------------------------------------------
 
 
-def is_page(app: Flask) -> Callable[[str], bool]:
+def is_page(app: Any) -> Callable[[str], bool]:
+    """Whether a manifest route is a page: its view is in Flask's `pages` blueprint (in the
+    Flask-free run, its twin in fastapi_app/routers/pages.py)."""
+    if FLASK_FREE:
+        pages = {
+            mf.twin_key(key)
+            for route in flat_routes(app.modern.routes)
+            if getattr(getattr(route, "endpoint", None), "__module__", "")
+            == "fastapi_app.routers.pages"
+            for key in modern_route_keys([route])
+        }
+        return lambda key: mf.twin_key(key) in pages
+    from gateway.routes import flask_routes
+
     endpoints = {route.key: route.endpoint for route in flask_routes(app)}
     return lambda key: endpoints[key].startswith("pages.")
 
@@ -295,6 +309,8 @@ def test_flask_side_enforces_the_manifest_level(key, app, settings):
 @pytest.fixture
 def legacy_alone(settings: Settings) -> Iterator[Flask]:
     """The legacy Flask app on the test database, never behind the gateway: it logs in."""
+    from legacy_flask import create_app
+
     application = create_app(settings)
     yield application
     application.extensions["figway"].close()

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from legacy_flask.blueprints.downloads import RUNNER_PART
 from shared.clock import utcnow
 from shared.db.models import Artist, Download, Video
 from shared.jobs.downloads import MAX_ERROR_CHARS, run_download, videos_dir
@@ -19,7 +18,7 @@ from shared.serializers import video_json, video_row_of
 from tests import media_fixtures
 from tests.conftest import assert_error
 from tests.media_fixtures import wait_for
-from tests.through_gateway import MODERN_KEY
+from tests.modes import MODERN_KEY
 
 # Fixtures this module uses by name, bound here so pytest finds them.
 media_server = media_fixtures.media_server
@@ -56,6 +55,12 @@ def files_in(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*") if p.is_file()) if directory.exists() else []
 
 
+def runner_part() -> str:
+    from legacy_flask.blueprints.downloads import RUNNER_PART  # Flask's side only
+
+    return RUNNER_PART
+
+
 @pytest.fixture
 def runner(app):
     """The download threads serving this test (the app's own, or through the gateway the
@@ -66,7 +71,7 @@ def runner(app):
         if modern is not None:
             found = modern.state.figway.downloads.runner
         else:
-            found = app.extensions["figway"].parts[RUNNER_PART]
+            found = app.extensions["figway"].parts[runner_part()]
         assert isinstance(found, DownloadThreads)
         return found
 
@@ -75,7 +80,7 @@ def runner(app):
     threads = (
         modern.state.figway.downloads.runner
         if modern is not None
-        else app.extensions["figway"].parts.get(RUNNER_PART)
+        else app.extensions["figway"].parts.get(runner_part())
     )
     if threads is not None:
         assert threads.join(20), "download threads still running at teardown"

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import platform
-from collections.abc import Iterator
 
 import pytest
-from flask import Flask
 from sqlalchemy.engine import make_url
 
 import shared
-from legacy_flask import create_app
 from tests.conftest import assert_error
 
 # Nothing listens on port 1: connecting fails at once with "connection refused".
@@ -18,11 +15,9 @@ UNREACHABLE = "mysql://root@127.0.0.1:1/figway"
 
 
 @pytest.fixture
-def down_app(settings) -> Iterator[Flask]:
+def down_app(app_with):
     """The same app, configured for a database server that is not there."""
-    app = create_app(settings.model_copy(update={"database_url": UNREACHABLE}))
-    yield app
-    app.extensions["figway"].engine.dispose()
+    return app_with(database_url=UNREACHABLE)
 
 
 # -- GET /api/health --------------------------------------------------------------------

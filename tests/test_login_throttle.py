@@ -6,12 +6,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import update
-from werkzeug.test import TestResponse
 
 from shared.auth import passwords
 from shared.clock import utcnow
@@ -20,6 +18,10 @@ from shared.db.models import LoginThrottle, User
 from shared.errors import Locked
 from shared.services import auth as auth_service
 from tests.conftest import PASSWORD, assert_error
+
+if TYPE_CHECKING:
+    from flask.testing import FlaskClient
+    from werkzeug.test import TestResponse
 
 ALLOWANCE = 3  # failures per address per window, small so the tests reach it quickly
 ELSEWHERE = {"REMOTE_ADDR": "10.9.8.7"}

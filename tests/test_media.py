@@ -8,19 +8,21 @@ import os
 import struct
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from flask.testing import FlaskClient
 from PIL import Image
-from werkzeug.datastructures import FileStorage
-from werkzeug.test import encode_multipart
 
 from shared.config import Settings
 from shared.db.models import Artist, Video
 from tests import media_fixtures
+from tests.asgi_client import multipart
 from tests.conftest import assert_error
 from tests.media_fixtures import place_video
+from tests.modes import FLASK_FREE
+
+if TYPE_CHECKING:
+    from flask.testing import FlaskClient
 
 # A fixture this module uses by name, bound here so pytest finds it.
 sample_video = media_fixtures.sample_video
@@ -28,17 +30,23 @@ sample_video = media_fixtures.sample_video
 _names = itertools.count(1)
 
 
-class BufferedClient(FlaskClient):
-    """Reads every response whole and closes it, as a server would: a file response left
-    open is a ResourceWarning (an error here). Pass buffered=False to stream."""
+def buffered_client() -> type[FlaskClient]:
+    """Flask's test client reading every response whole and closing it, as a server would:
+    a file response left open is a ResourceWarning (an error here). Pass buffered=False to
+    stream. (The Flask-free run's client buffers by default already.)"""
+    from flask import testing  # Flask's side only
 
-    def open(self, *args: Any, buffered: bool = True, **kwargs: Any) -> Any:
-        return super().open(*args, buffered=buffered, **kwargs)
+    class BufferedClient(testing.FlaskClient):
+        def open(self, *args: Any, buffered: bool = True, **kwargs: Any) -> Any:
+            return super().open(*args, buffered=buffered, **kwargs)
+
+    return BufferedClient
 
 
 @pytest.fixture
 def client(app):
-    app.test_client_class = BufferedClient
+    if not FLASK_FREE:
+        app.test_client_class = buffered_client()
     return app.test_client()
 
 
@@ -319,13 +327,8 @@ def upload(
 ):
     # Encoded in memory: the test client's own encoder spools big bodies to a temp file
     # that nothing closes (a ResourceWarning, so an error here).
-    part = FileStorage(io.BytesIO(data), filename=filename, content_type=content_type)
-    boundary, body = encode_multipart({field: part})
-    return client.post(
-        f"/api/artists/{artist_id}/thumbnail",
-        data=body,
-        content_type=f"multipart/form-data; boundary={boundary}",
-    )
+    body, body_type = multipart([(field, (io.BytesIO(data), filename, content_type))])
+    return client.post(f"/api/artists/{artist_id}/thumbnail", data=body, content_type=body_type)
 
 
 def artists_dir(settings: Settings) -> Path:

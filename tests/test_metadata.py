@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.applications import Starlette
@@ -14,13 +13,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from legacy_flask import create_app
 from shared.config import Settings
 from shared.db.models import Artist, Video
 from shared.fakes.metadata_provider import EMPTY_ARTIST_NAME, build_catalogue
 from shared.fakes.serving import serve
 from tests.conftest import assert_error
 from tests.provider import down_url, provider_url
+
+if TYPE_CHECKING:
+    from flask.testing import FlaskClient
 
 __all__ = ["down_url", "provider_url"]  # fixtures, used by name
 
@@ -36,17 +37,9 @@ def settings(settings: Settings, provider_url: str) -> Settings:
 
 
 @pytest.fixture
-def app_at(settings: Settings) -> Iterator[Callable[[str], FlaskClient]]:
-    """Apps like `app` but with the provider somewhere else (down, or failing)."""
-    made: list[Flask] = []
-
-    def factory(base_url: str) -> FlaskClient:
-        made.append(create_app(settings.model_copy(update={"metadata_base_url": base_url})))
-        return made[-1].test_client()
-
-    yield factory
-    for app in made:
-        app.extensions["figway"].close()
+def app_at(app_with: Callable[..., Any]) -> Callable[[str], FlaskClient]:
+    """Clients of apps like `app` but with the provider somewhere else (down, or failing)."""
+    return lambda base_url: app_with(metadata_base_url=base_url).test_client()
 
 
 def count(db_session: Session, model: type) -> int:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy.orm import Session
-from werkzeug.test import TestResponse
 
 from shared.clock import utcnow
 from shared.db.models import Artist, Download, Playlist, PlaylistEntry, Setting, User, Video
 from tests.conftest import PASSWORD
+
+if TYPE_CHECKING:
+    from werkzeug.test import TestResponse
 
 READONLY_PAGES = ["/", "/artists", "/artists/{artist}", "/videos", "/videos/{video}", "/playlists"]
 XSS = "<script>alert(1)</script>"

@@ -16,23 +16,19 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from pathlib import Path
-from queue import Queue
 from typing import Any
 
 from flask import Flask
-from starlette.types import ASGIApp, Message
+from starlette.types import ASGIApp
 
 from fastapi_app import create_fastapi_app
 from gateway import manifest as mf
 from gateway.app import create_gateway, modern_route_keys
 from shared.config import Settings
+from tests.asgi_client import Answer, call, reason
+from tests.modes import MODERN_KEY
 from tests.test_contract import MANIFEST
-
-# Where a test finds the FastAPI app serving the twins (e.g. its download runner).
-MODERN_KEY = "figway-through-gateway-modern"
-
 
 # The manifest each set of twins gives, per manifest text: the same for nearly every test,
 # and a round-trip YAML load and rewrite cost about a quarter of a second each time.
@@ -113,72 +109,18 @@ class _Bridge:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
         self.requests += 1
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        sent: Queue[Message | BaseException | None] = Queue()
-        hung_up: Future[None] = Future()
-        request_read = False
-
-        async def receive() -> Message:
-            nonlocal request_read
-            if not request_read:
-                request_read = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await asyncio.wrap_future(hung_up)
-            return {"type": "http.disconnect"}
-
-        async def send(message: Message) -> None:
-            sent.put(message)
-
-        async def run() -> None:
-            try:
-                await self.app(_scope(environ), receive, send)
-            except BaseException as exc:  # hand it to the test thread, as a server logs it
-                sent.put(exc)
-            finally:
-                sent.put(None)
-
-        done = asyncio.run_coroutine_threadsafe(run(), self.loop)
-        return self._relay(sent, start_response, hung_up, done)
-
-    def _relay(
-        self,
-        sent: Queue[Message | BaseException | None],
-        start_response: Any,
-        hung_up: Future[None],
-        done: Future[None],
-    ) -> Iterator[bytes]:
-        try:
-            while (message := sent.get(timeout=60)) is not None:
-                if isinstance(message, BaseException):
-                    raise message
-                if message["type"] == "http.response.start":
-                    headers = [
-                        (k.decode("latin-1"), v.decode("latin-1"))
-                        for k, v in message.get("headers", [])
-                    ]
-                    start_response(f"{message['status']} {_reason(message['status'])}", headers)
-                elif message["type"] == "http.response.body":
-                    if message.get("body"):
-                        yield message["body"]
-                    if not message.get("more_body", False):
-                        break
-        finally:
-            # Closed early or finished: the "client" hangs up, as a server would report it.
-            self.loop.call_soon_threadsafe(_resolve, hung_up)
-            done.result(30)
+        answer = call(self.app, self.loop, _scope(environ), body)
+        start_response(f"{answer.status} {reason(answer.status)}", answer.headers)
+        return _relay(answer)
 
 
-def _resolve(future: Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-def _reason(status: int) -> str:
-    from http import HTTPStatus
-
+def _relay(answer: Answer) -> Iterator[bytes]:
+    """The body as the app sends it; closed early (the test closes the response), the
+    client hangs up."""
     try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
+        yield from answer.chunks
+    finally:
+        answer.close()
 
 
 def _scope(environ: dict[str, Any]) -> dict[str, Any]:

@@ -1,18 +1,55 @@
 """The HTTP rules of every request and response, as the Flask side applies them
-(legacy_flask/http.py): same-site writes, security headers. Small pure ASGI middlewares,
-for the demo's twins and figway's admin API alike."""
+(legacy_flask/http.py): trusted hosts, same-site writes, security headers. Small pure ASGI
+middlewares, for the demo's twins, the gateway and figway's admin API alike."""
 
 from __future__ import annotations
 
 from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.errors import BadRequest
 from shared.web.errors import legacy_response
 from shared.web.headers import EVERY_RESPONSE, PAGES, is_page
+from shared.web.hosts import TrustedHosts
 from shared.web.origin import STATE_CHANGING, cross_site_refusal
 
 _EVERY = [(k.lower().encode(), v.encode()) for k, v in EVERY_RESPONSE]
 _PAGES = [(k.lower().encode(), v.encode()) for k, v in PAGES]
+
+
+class TrustedHostsOnly:
+    """Refuses a request naming a host outside FIGWAY_TRUSTED_HOSTS (shared/web/hosts.py),
+    before anything can build a link or a redirect from it."""
+
+    def __init__(self, app: ASGIApp, hosts: TrustedHosts) -> None:
+        self.app = app
+        self.hosts = hosts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and not self.hosts.allows(host_of(scope)):
+            await refuse_host(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def host_of(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"host":
+            host: str = value.decode("latin-1")
+            return host
+    return None
+
+
+async def refuse_host(scope: Scope, receive: Receive, send: Send) -> None:
+    """400 in the legacy shape (a WebSocket is closed before it opens: a 403 from the
+    server). Nothing built from this Host, not even a redirect, is ever sent."""
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    err = BadRequest("Host not allowed")
+    response = JSONResponse(err.body(), status_code=err.status, headers=dict(EVERY_RESPONSE))
+    await response(scope, receive, send)
 
 
 class SameSiteWrites:
