@@ -77,7 +77,7 @@ def video_ids(request: APIRequestContext) -> dict[str, int]:
 
 def new_playlist(request: APIRequestContext, titles: list[str]) -> dict[str, Any]:
     """A playlist of the logged-in user's with these videos, made through the API."""
-    playlist = api(request, "POST", "/api/playlists", name=unique("Mix"))
+    playlist: dict[str, Any] = api(request, "POST", "/api/playlists", name=unique("Mix"))
     ids = video_ids(request)
     for title in titles:
         api(request, "POST", f"/api/playlists/{playlist['id']}/videos", video_id=ids[title])
@@ -334,6 +334,7 @@ def test_upload_an_artist_image(page: Page, server: PageServer, watch: PageWatch
     )
     form.get_by_role("button", name="Upload image").click()
     expect(form.locator("[data-status]")).to_have_class("muted small error")
+    expect(form.locator("[data-status]")).to_have_text(re.compile(r"\w"))  # the server's reason
 
     form.get_by_label("Image").set_input_files(
         {"name": "red.png", "mimeType": "image/png", "buffer": png("red")}
@@ -342,7 +343,9 @@ def test_upload_an_artist_image(page: Page, server: PageServer, watch: PageWatch
     expect(form.locator("[data-status]")).to_have_text("Uploaded.")
     image = page.locator("img.artist-thumb")
     expect(image).to_have_attribute("src", re.compile(rf"^{re.escape(path)}\?v=\d+$"))
-    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=image.element_handle()
+    )
     # The new image is the one shown: red, as uploaded (re-encoded as a JPEG by the server).
     pixel = page.evaluate(
         """img => { const c = document.createElement("canvas"); c.width = c.height = 1;

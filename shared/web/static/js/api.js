@@ -64,11 +64,16 @@
     return ROLES.includes(role) && ROLES.indexOf(role) >= ROLES.indexOf(weakest);
   }
 
-  // Runs `work` with `controls` disabled (a button, or a form's every control) and the
-  // status element saying what happens: "" on success unless `work` returns text, the API's
-  // message on failure. Resolves to work's result, or undefined when it failed.
+  // Runs `work` with `controls` disabled (a button, a list of them, or a form's every
+  // control) and the status element saying what happens: "" on success unless `work` returns
+  // text, the API's message on failure. Resolves to work's result, or undefined when it failed.
   async function busy(controls, status, work) {
-    const list = controls instanceof HTMLFormElement ? Array.from(controls.elements) : [controls];
+    const list =
+      controls instanceof HTMLFormElement
+        ? Array.from(controls.elements)
+        : controls instanceof Element
+          ? [controls]
+          : Array.from(controls);
     const wasDisabled = list.map((el) => el.disabled);
     for (const el of list) el.disabled = true;
     say(status, "Working…", false);

@@ -86,6 +86,10 @@
     renderEntries(panel, playlist);
   }
 
+  function entryButtons(panel) {
+    return panel.querySelectorAll("[data-entries] button");
+  }
+
   async function moveEntry(button) {
     const panel = button.closest("[data-playlist]");
     const item = button.closest("[data-entry]");
@@ -94,7 +98,8 @@
     const to = button.dataset.entryMove === "up" ? from - 1 : from + 1;
     if (from < 0 || to < 0 || to >= ids.length) return;
     [ids[from], ids[to]] = [ids[to], ids[from]];
-    await busy(button, statusOf(panel), async () => {
+    // Every entry's buttons wait: an order computed from the list before this answer is stale.
+    await busy(entryButtons(panel), statusOf(panel), async () => {
       const url = "/api/playlists/" + panel.dataset.playlist + "/videos/reorder";
       renderEntries(panel, await api.post(url, { entry_ids: ids }));
     });
@@ -103,7 +108,7 @@
   async function removeEntry(button) {
     const panel = button.closest("[data-playlist]");
     const entry = button.closest("[data-entry]").dataset.entry;
-    await busy(button, statusOf(panel), async () => {
+    await busy(entryButtons(panel), statusOf(panel), async () => {
       await api.del("/api/playlists/" + panel.dataset.playlist + "/videos/" + entry);
       // Positions renumber on the server: show its order, not a local guess.
       await loadEntries(panel);
