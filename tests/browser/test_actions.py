@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from playwright.sync_api import APIRequestContext, Page, expect
+from playwright.sync_api import APIRequestContext, Locator, Page, expect
 
 from shared.fakes.metadata_provider import EMPTY_ARTIST_NAME, build_catalogue
 from tests.browser.harness import OWNERS, PageServer, PageWatch, login, screenshot, serve_pages
@@ -99,6 +99,18 @@ def status_of(page: Page, scope: str) -> Any:
     return page.locator(scope).locator("[data-status]").first
 
 
+def note_when_disabled(button: Locator) -> None:
+    """From now on the button remembers being disabled (as while its request runs)."""
+    button.evaluate(
+        """b => new MutationObserver(() => { if (b.disabled) b.sawDisabled = true; })
+            .observe(b, {attributes: true, attributeFilter: ["disabled"]})"""
+    )
+
+
+def was_disabled(button: Locator) -> bool:
+    return bool(button.evaluate("b => b.sawDisabled === true"))
+
+
 def png(color: str) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (64, 48), color).save(out, format="PNG")
@@ -136,8 +148,12 @@ def test_add_a_video_to_a_playlist(page: Page, server: PageServer, watch: PageWa
     page.goto(f"/videos/{video_ids(page.request)[video]}")
     box = page.locator("[data-add-to-playlist]")
     box.get_by_label("Playlist").select_option(label=playlist["name"])
-    box.get_by_role("button", name="Add").click()
+    add = box.get_by_role("button", name="Add")
+    note_when_disabled(add)
+    add.click()
     expect(status_of(page, "[data-add-to-playlist]")).to_have_text(f"Added to {playlist['name']}.")
+    assert was_disabled(add)  # while the request ran: no double adds
+    expect(add).to_be_enabled()
     assert entry_titles(page.request, playlist["id"]) == [video]
 
     # Twice: the API's conflict, in its words, and the button usable again.
@@ -302,10 +318,13 @@ def test_import_an_artist(page: Page, server: PageServer, watch: PageWatch) -> N
 
     watch.expect_status(404, "/api/artists/import-from-imvdb")
     form.get_by_label("Name at the metadata provider").fill("Nobody At All Zzz")
+    note_when_disabled(form.get_by_role("button", name="Import"))
     form.get_by_role("button", name="Import").click()
     expect(form.locator("[data-status]")).to_have_text(
         "No artist named 'Nobody At All Zzz' at the metadata provider"
     )
+    assert was_disabled(form.get_by_role("button", name="Import"))
+    expect(form.get_by_role("button", name="Import")).to_be_enabled()
 
     # Known, not this action's: the artist page shows an <img> for an artist with only a
     # provider image URL, and GET /api/artists/<id>/thumbnail serves uploaded images only.
