@@ -255,6 +255,23 @@ def test_add_and_edit_settings(page: Page, server: PageServer, watch: PageWatch)
     assert stored == {"key": key, "value": 50, "description": "Rows per page"}
     screenshot(page, server.owner, "action-setting-edited")
 
+    # A secret is replaced unseen: its value is never fetched into the page, nor shown.
+    secret = f"ui.webhook_{next(_names)}_token"
+    api(page.request, "PUT", f"/api/settings/{secret}", value="old-secret-value")
+    page.reload()
+    row = page.locator(f'[data-setting="{secret}"]')
+    expect(row.locator("td").nth(1)).to_have_text("********")
+    row.get_by_role("button", name=f"Edit {secret}").click()
+    value = row.get_by_label(f"Value of {secret}")
+    expect(value).to_have_value("")
+    expect(value).to_have_attribute("type", "password")
+    value.fill("new-secret-value")
+    with page.expect_navigation():
+        row.get_by_role("button", name="Save").click()
+    expect(page.locator(f'[data-setting="{secret}"] td').nth(1)).to_have_text("********")
+    assert "secret-value" not in page.content()
+    assert api(page.request, "GET", f"/api/settings/{secret}")["value"] == "new-secret-value"
+
 
 # --- videos -------------------------------------------------------------------------------
 

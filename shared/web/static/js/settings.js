@@ -63,20 +63,22 @@
     await api.put("/api/settings/" + encodeURIComponent(key), body);
   }
 
-  // The row's value cell becomes a small form holding the stored value.
+  // The row's value cell becomes a small form holding the stored value. A secret (masked in
+  // the list) is never fetched into the page: its new value is typed unseen.
   async function startEdit(button) {
     const row = button.closest("[data-setting]");
     const cell = row.querySelector("[data-setting-value]");
     const key = row.dataset.setting;
     const status = el("span", { class: "muted small", "data-status": "", role: "status" });
-    const setting = await busy(button, status, () => api.get("/api/settings/" + encodeURIComponent(key)));
+    const secret = cell.dataset.settingValue === "********";
+    const setting = secret
+      ? { value: "" }
+      : await busy(button, status, () => api.get("/api/settings/" + encodeURIComponent(key)));
     if (!setting) {
       cell.append(status);
       return;
     }
     const kind = kindOf(setting.value);
-    // A secret (masked in the list) is typed unseen.
-    const secret = cell.dataset.settingValue === "********";
     const form = el(
       "form",
       { class: "inline", "data-setting-form": "" },
@@ -84,6 +86,7 @@
       el("input", {
         name: "value",
         type: secret ? "password" : "text",
+        placeholder: secret ? "new value" : null,
         "aria-label": "Value of " + key,
         autocomplete: "off",
       }),
