@@ -155,9 +155,10 @@ def test_settings_as_admin(page: Page, server: PageServer) -> None:
     rows = [
         row.locator("td").all_inner_texts() for row in page.locator("main table tbody tr").all()
     ]
+    # Each row ends with its Edit button (settings.js; tests/browser/test_actions.py).
     assert rows == [
-        ["downloads.quality", "1080p", "Preferred download quality"],
-        ["provider_api_key", "********", "Metadata provider key"],
+        ["downloads.quality", "1080p", "Preferred download quality", "Edit"],
+        ["provider_api_key", "********", "Metadata provider key", "Edit"],
     ]
     assert "do-not-show-me" not in page.content()
     screenshot(page, server.owner, "settings")
