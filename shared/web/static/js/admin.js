@@ -78,7 +78,10 @@
     try {
       const result = await getJson(button.dataset.refreshLog);
       if (result.ok) {
-        document.querySelector("[data-log]").textContent = result.body.lines.map((l) => l + "\n").join("");
+        const lines = result.body.lines;
+        document.querySelector("[data-log]").textContent = lines.length
+          ? lines.map((line) => line + "\n").join("")
+          : "The log is empty.";
       } else {
         say(failure(result));
       }
