@@ -23,12 +23,17 @@ from tests.browser.harness import (
     served_by,
 )
 from tests.media_fixtures import MediaServer
+from tests.provider import provider_url
 
 media_server = media_fixtures.media_server
 sample_video = media_fixtures.sample_video
+provider = provider_url
 
 SHOTS = "new-pages"
-ARTIST = build_catalogue().demo_artists()[0]  # seeded by `figway seed-demo`
+CATALOGUE = build_catalogue()
+ARTIST = CATALOGUE.demo_artists()[0]  # seeded by `figway seed-demo`
+# One the provider knows and the library does not: an import's to add.
+NEWCOMER = next(a for a in CATALOGUE.artists.values() if a.id not in CATALOGUE.demo_artist_ids)
 DOWNLOAD_S = 30.0  # a download that runs long enough to be seen running, then cancelled
 
 
@@ -37,16 +42,19 @@ def server(
     seeded_var: Path,
     twins: frozenset[str],
     media_server: MediaServer,
+    provider: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[PageServer]:
     """One server, the legacy pages owned by flask (the new pages are not in the manifest:
-    the gateway sends them to fastapi anyway); downloads may fetch from the media server."""
+    the gateway sends them to fastapi anyway); downloads may fetch from the media server,
+    the metadata provider is the fake one."""
     with serve_pages(
         tmp_path_factory.mktemp("new-pages"),
         "flask",
         seeded_var,
         twins,
         FIGWAY_DOWNLOAD_ALLOW_HOSTS=media_server.base_url.removeprefix("http://"),
+        METADATA_BASE_URL=provider,
     ) as served:
         yield served
 
@@ -58,7 +66,7 @@ def check_page(page: Page, response: Response | None, title: str) -> None:
     assert_styled(page)
 
 
-def test_search_from_the_nav_shows_the_library_s_matches(page: Page) -> None:
+def test_search_finds_the_library_s_matches_and_imports_from_the_provider(page: Page) -> None:
     login(page)
     with page.expect_navigation() as opened:
         page.locator("header nav").get_by_role("link", name="Search").click()
@@ -70,7 +78,16 @@ def test_search_from_the_nav_shows_the_library_s_matches(page: Page) -> None:
     artists = page.locator('[data-results="artists"]')
     expect(artists.get_by_role("link", name=ARTIST.name)).to_be_visible()
     expect(page.locator('[data-results="videos"] li')).to_have_count(len(ARTIST.video_ids))
+
+    # The provider, asked on demand; a manager (the admin here) imports what it found.
+    page.get_by_label("Artist name").fill(NEWCOMER.name)
+    page.get_by_role("button", name="Search the provider").click()
+    page.get_by_role("button", name=f"Import {NEWCOMER.name}", exact=True).click()
+    imported = page.get_by_role("link", name=f"Imported: {NEWCOMER.name}", exact=True)
+    expect(imported).to_be_visible()
     screenshot(page, SHOTS, "search")
+    found = page.request.get(f"/api/artists?search={NEWCOMER.name}").json()["artists"]
+    assert [a["imvdb_id"] for a in found if a["name"] == NEWCOMER.name] == [NEWCOMER.id]
 
 
 def test_the_owner_renames_reorders_and_trims_a_playlist(page: Page) -> None:
