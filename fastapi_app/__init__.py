@@ -20,6 +20,7 @@ from fastapi_app.routers import (
     downloads,
     health,
     metadata,
+    new_pages,
     playlists,
     streams,
     thumbnails,
@@ -49,6 +50,7 @@ ROUTERS = (
     streams.router,
     thumbnails.router,
     downloads.router,
+    new_pages.router,
 )
 
 
@@ -85,6 +87,7 @@ def create_fastapi_app(settings: Settings | None = None) -> FastAPI:
     register_error_handlers(app, not_found_page=not_found_page(templates()))
     for router in ROUTERS:
         app.include_router(router)
+    new_pages.page_templates()  # loaded now: rendering a page reads no file on the loop
     # The Socket.IO channel's twin (the legacy one is Flask-SocketIO's): kept out of the
     # OpenAPI document, which describes HTTP routes.
     app.mount(f"/{realtime.PATH}", ModernChannel(state).app, name="socketio")

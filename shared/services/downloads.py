@@ -14,7 +14,7 @@ from sqlalchemy import Select, Table, bindparam, delete, exists, insert, select,
 from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
-from shared.db.models import DOWNLOAD_ACTIVE, DOWNLOAD_STATUSES, Download, Video
+from shared.db.models import DOWNLOAD_ACTIVE, DOWNLOAD_STATUSES, Artist, Download, Video
 from shared.db.plan import Plan, run
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.serializers import Row, download_json
@@ -24,6 +24,9 @@ FINISHED = ("completed", "failed", "cancelled")
 
 DOWNLOADS = cast(Table, Download.__table__)
 VIDEOS = cast(Table, Video.__table__)
+ARTISTS = cast(Table, Artist.__table__)
+# The downloads page shows the newest this many: a queue, not an archive.
+QUEUE_PAGE_SIZE = 200
 
 # --- statements ----------------------------------------------------------------------
 
@@ -44,6 +47,16 @@ _COLUMNS = [
 ]
 # Bound at execution ({"download_id": ...}): one statement object for every id.
 DOWNLOAD_STMT = select(*_COLUMNS).where(DOWNLOADS.c.id == bindparam("download_id"))
+
+# The downloads page: each download with what it fetches (its video's title and artist), the
+# newest first, in one join rather than a lookup per row.
+QUEUE_STMT = (
+    select(*_COLUMNS, VIDEOS.c.title, ARTISTS.c.name.label("artist_name"))
+    .join_from(DOWNLOADS, VIDEOS, VIDEOS.c.id == DOWNLOADS.c.video_id)
+    .join(ARTISTS, ARTISTS.c.id == VIDEOS.c.artist_id)
+    .order_by(DOWNLOADS.c.id.desc())
+    .limit(QUEUE_PAGE_SIZE)
+)
 
 
 @functools.cache  # two statements at most: all, or one status (bound at execution)

@@ -2,12 +2,17 @@
 // handler is attached here through data attributes, and text is set with textContent only.
 "use strict";
 
-async function postJson(url) {
+// Every write of the pages goes through here (the other page scripts too): same origin,
+// so the session cookie goes with it; the answer as { ok, status, body }.
+async function sendJson(method, url, data) {
   const response = await fetch(url, {
-    method: "POST",
+    method,
     credentials: "same-origin",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: "{}",
+    headers:
+      data === undefined
+        ? { Accept: "application/json" }
+        : { "Content-Type": "application/json", Accept: "application/json" },
+    body: data === undefined ? undefined : JSON.stringify(data),
   });
   let body = null;
   try {
@@ -16,6 +21,19 @@ async function postJson(url) {
     // Not JSON (a proxy error page): the status alone tells the story.
   }
   return { ok: response.ok, status: response.status, body };
+}
+
+async function postJson(url) {
+  return sendJson("POST", url, {});
+}
+
+async function getJson(url) {
+  return sendJson("GET", url);
+}
+
+// What a failed write tells the user: the legacy error's message, else its status.
+function failure(result) {
+  return (result.body && result.body.error) || "Failed (HTTP " + result.status + ").";
 }
 
 async function logOut(button) {
@@ -52,7 +70,7 @@ async function queueDownload(button) {
         });
       }
     } else {
-      show((result.body && result.body.error) || "Failed (HTTP " + result.status + ").");
+      show(failure(result));
       button.disabled = false;
     }
   } catch (err) {
