@@ -22,10 +22,12 @@ from gateway.app import create_gateway
 from gateway.asgi import create_figway
 from gateway.target import Target
 from shared.config import Settings
+from tests import foreign_app
 from tests.servers import base_env
 from tests.test_contract import MANIFEST
 
 ROOT = Path(__file__).resolve().parents[2]
+ADMIN_TOKEN = "operator-token-0123456789abcdef"
 FLASK_SIDE = ("flask", "werkzeug", "flask_socketio", "legacy_flask")
 # Files under fastapi_app/ and shared/ that still import werkzeug, while another change
 # removes those imports. The lead empties this list once it is merged; the two checks
@@ -222,3 +224,39 @@ def test_a_flip_back_without_flask_is_refused_and_the_last_table_stays(tmp_path,
         assert gateway.table.owner("GET /api/version") == "fastapi"
         assert any("pip install 'figway[legacy]'" in p for p in gateway.watcher.problems)
         assert client.get("/api/version").headers["x-served-by"] == "fastapi"
+
+
+def test_the_admin_api_refuses_a_flip_to_flask_it_cannot_serve(tmp_path):
+    manifest = tmp_path / "routes.yaml"
+    manifest.write_text(
+        "phases:\n  - {number: 1, name: first, milestone: ''}\nroutes:\n"
+        '  - {route: "GET /hello/<int:n>", phase: 1, owner: fastapi, auth: public}\n'
+        '  - {route: "GET /items", phase: 1, owner: fastapi, auth: public}\n'
+    )
+    before = manifest.read_text()
+
+    def no_flask() -> object:
+        raise ModuleNotFoundError("No module named 'flask'", name="flask")
+
+    settings = Settings(
+        _env_file=None,
+        env="test",
+        var_dir=tmp_path / "var",
+        database_url="mysql://root@127.0.0.1:9/none",  # nothing listens: never reached
+        secret_key="foreign-secret-key-0123456789abcdef",
+        redis_url=None,
+        admin_token=ADMIN_TOKEN,
+    )
+    gateway = create_gateway(
+        settings, legacy_factory=no_flask, modern=foreign_app.modern, manifest=manifest
+    )
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    with TestClient(gateway, base_url="http://127.0.0.1") as client:
+        for body in ({"route": "GET /items", "to": "flask"}, {"all": True}):
+            path = "/_figway/flip" if "to" in body else "/_figway/rollback"
+            refused = client.post(path, json=body, headers=auth)
+            assert refused.status_code == 409, refused.text
+            assert "pip install 'figway[legacy]'" in refused.json()["error"]
+        assert client.get("/items").json()["side"] == "fastapi"
+    assert manifest.read_text() == before
+    assert not gateway.legacy.built
