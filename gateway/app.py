@@ -7,6 +7,7 @@ moves a request in flight), call that side, stamp `X-Served-By`, record metrics.
 from __future__ import annotations
 
 import gc
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AsyncExitStack
@@ -36,6 +37,7 @@ from shared.web.hosts import TrustedHosts
 if TYPE_CHECKING:
     from gateway.admin import AdminAuth
 
+log = logging.getLogger("figway.gateway")
 ADMIN_PREFIX = "/_figway/"
 UNMATCHED = "<unmatched>"
 
@@ -432,16 +434,22 @@ def create_gateway(
 
     def check(m: mf.Manifest) -> list[mf.Problem]:
         if any(e.owner == FLASK for e in m.entries):
-            # Built here, in the watcher's thread, before the table that needs it is
-            # swapped in; refused (the last good table stays) when it cannot be.
+            # A reload's: built here, in the watcher's thread, before the table that needs
+            # it is swapped in; refused (the last good table stays) when it cannot be.
             try:
                 side.ensure()
             except LegacyUnavailable as exc:
                 return [mf.Problem(str(m.path), None, None, str(exc))]
+            except Exception as exc:  # the app's own factory failed: logged, not served
+                log.exception("building the legacy app failed")
+                problem = f"the legacy app could not be built: {exc!r}"
+                return [mf.Problem(str(m.path), None, None, problem)]
         return mf.check_routes(m, legacy_keys[0], modern_keys)
 
-    if legacy is not None:
-        side.ensure()  # given built: its routes and session are known now
+    if legacy is not None or any(e.owner == FLASK for e in loaded.entries):
+        # Given built, or needed from the start: built now, and a failure is the caller's
+        # (LegacyUnavailable when Flask is not installed).
+        side.ensure()
     problems = check(loaded)
     if problems:
         raise mf.ManifestError(problems)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from starlette.testclient import TestClient
 from gateway import manifest as mf
 from gateway.app import create_gateway
 from gateway.asgi import create_figway
+from gateway.legacy_side import LegacyUnavailable
 from gateway.target import Target
 from shared.config import Settings
 from tests import foreign_app
@@ -209,10 +211,6 @@ def test_a_flip_back_without_flask_is_refused_and_the_last_table_stays(tmp_path,
     manifest = tmp_path / "migration_status.yaml"
     settings = Settings()
     demo = create_figway(settings)
-
-    def no_flask() -> object:  # what importing the legacy app does in a venv without Flask
-        raise ModuleNotFoundError("No module named 'flask'", name="flask")
-
     gateway = create_gateway(
         settings, legacy_factory=no_flask, modern=demo.modern, manifest=manifest
     )
@@ -226,19 +224,17 @@ def test_a_flip_back_without_flask_is_refused_and_the_last_table_stays(tmp_path,
         assert client.get("/api/version").headers["x-served-by"] == "fastapi"
 
 
-def test_the_admin_api_refuses_a_flip_to_flask_it_cannot_serve(tmp_path):
-    manifest = tmp_path / "routes.yaml"
-    manifest.write_text(
+def foreign_manifest(path: Path, items_owner: str) -> Path:
+    path.write_text(
         "phases:\n  - {number: 1, name: first, milestone: ''}\nroutes:\n"
         '  - {route: "GET /hello/<int:n>", phase: 1, owner: fastapi, auth: public}\n'
-        '  - {route: "GET /items", phase: 1, owner: fastapi, auth: public}\n'
+        f'  - {{route: "GET /items", phase: 1, owner: {items_owner}, auth: public}}\n'
     )
-    before = manifest.read_text()
+    return path
 
-    def no_flask() -> object:
-        raise ModuleNotFoundError("No module named 'flask'", name="flask")
 
-    settings = Settings(
+def foreign_settings(tmp_path: Path) -> Settings:
+    return Settings(
         _env_file=None,
         env="test",
         var_dir=tmp_path / "var",
@@ -247,8 +243,32 @@ def test_the_admin_api_refuses_a_flip_to_flask_it_cannot_serve(tmp_path):
         redis_url=None,
         admin_token=ADMIN_TOKEN,
     )
+
+
+def no_flask() -> object:
+    """What building the legacy app does in an environment without Flask."""
+    raise ModuleNotFoundError("No module named 'flask'", name="flask")
+
+
+def test_a_gateway_that_needs_flask_from_the_start_names_the_legacy_extra(tmp_path):
+    manifest = foreign_manifest(tmp_path / "routes.yaml", "flask")
+    with pytest.raises(LegacyUnavailable, match=re.escape("pip install 'figway[legacy]'")):
+        create_gateway(
+            foreign_settings(tmp_path),
+            legacy_factory=no_flask,
+            modern=foreign_app.modern,
+            manifest=manifest,
+        )
+
+
+def test_the_admin_api_refuses_a_flip_to_flask_it_cannot_serve(tmp_path):
+    manifest = foreign_manifest(tmp_path / "routes.yaml", "fastapi")
+    before = manifest.read_text()
     gateway = create_gateway(
-        settings, legacy_factory=no_flask, modern=foreign_app.modern, manifest=manifest
+        foreign_settings(tmp_path),
+        legacy_factory=no_flask,
+        modern=foreign_app.modern,
+        manifest=manifest,
     )
     auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     with TestClient(gateway, base_url="http://127.0.0.1") as client:
