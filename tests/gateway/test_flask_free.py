@@ -280,3 +280,81 @@ def test_the_admin_api_refuses_a_flip_to_flask_it_cannot_serve(tmp_path):
         assert client.get("/items").json()["side"] == "fastapi"
     assert manifest.read_text() == before
     assert not gateway.legacy.built
+
+
+FOREIGN_MODULE = """
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from gateway.app import create_gateway
+from shared.config import Settings
+
+modern = FastAPI()
+
+
+@modern.get("/items")
+async def items() -> dict[str, str]:
+    return {"side": "fastapi"}
+
+
+def legacy():
+    from flask import Flask
+
+    return Flask(__name__)
+
+
+def make():
+    here = Path(__file__).parent
+    settings = Settings(
+        _env_file=None,
+        env="test",
+        var_dir=here / "var",
+        database_url="mysql://root@127.0.0.1:9/none",
+        secret_key="foreign-secret-key-0123456789abcdef",
+        redis_url=None,
+    )
+    return create_gateway(
+        settings, legacy_factory=legacy, modern=modern, manifest=here / "routes.yaml"
+    )
+"""
+
+
+def test_another_apps_gateway_from_a_factory_loads_no_flask_with_every_route_on_fastapi(
+    tmp_path,
+):
+    """`figway serve --app MODULE:FACTORY` resolves the factory without asking Flask
+    whether it is a Flask app, and its gateway builds no legacy side."""
+    (tmp_path / "foreign_gw.py").write_text(FOREIGN_MODULE)
+    (tmp_path / "routes.yaml").write_text(
+        "phases:\n  - {number: 1, name: first, milestone: ''}\nroutes:\n"
+        '  - {route: "GET /items", phase: 1, owner: fastapi, auth: public}\n'
+    )
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        from starlette.testclient import TestClient
+        from gateway.target import Target
+
+        gateway = Target("foreign_gw:make").gateway
+        with TestClient(gateway, base_url="http://127.0.0.1") as client:
+            assert client.get("/items").json() == {{"side": "fastapi"}}
+            missing = client.get("/nowhere")
+            assert missing.status_code == 404, missing.status_code
+            assert missing.headers["x-served-by"] == "fastapi"
+        flask_side = {FLASK_SIDE!r}
+        print("LOADED", json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in flask_side)))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env={**base_env(tmp_path), "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    line = [x for x in done.stdout.splitlines() if x.startswith("LOADED ")][-1]
+    assert json.loads(line.removeprefix("LOADED ")) == []
