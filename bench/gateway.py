@@ -39,7 +39,7 @@ def routing_decision(quick: bool) -> Scenario:
     uncached = RouteTable.from_manifest(manifest)
     started = time.perf_counter()
     for method, path in requests[:2000]:
-        uncached._match(method, path)  # the werkzeug match alone, no cache
+        uncached._match(method, path)  # the rule match alone (gateway/rules.py), no cache
     match_us = (time.perf_counter() - started) / 2000 * 1e6
     return Scenario(
         "Routing decision",
@@ -48,7 +48,7 @@ def routing_decision(quick: bool) -> Scenario:
         "includes every cache miss).",
         goals=[Goal("microseconds per decision, first pass", cold_us, 5.0, False)],
         notes=[
-            f"second pass (cache warm): {warm_us:.2f} us; werkzeug's match alone, "
+            f"second pass (cache warm): {warm_us:.2f} us; the rule match alone, "
             f"uncached: {match_us:.2f} us"
         ],
     )

@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import changes as ops
 from gateway import manifest as mf
+from gateway.legacy_side import LegacyUnavailable
 from gateway.state import state_settings
 from shared.db.engine import LazySyncSessions, end_session
 from shared.errors import AuthRequired, Conflict, Unavailable, ValidationFailed
@@ -112,7 +113,15 @@ def create_admin_app(gateway: Gateway, admin_auth: AdminAuth | None = None) -> F
         reason: str | None,
         actor: str,
         force: bool = False,
+        to_flask: bool = False,
     ) -> dict[str, Any]:
+        if to_flask:
+            # The legacy side first (built once, off the loop: gateway/legacy_side.py), so
+            # a flip it cannot serve is refused before the manifest says otherwise.
+            try:
+                await asyncio.to_thread(gateway.legacy.ensure)
+            except LegacyUnavailable as exc:
+                raise Conflict(str(exc)) from exc
         try:
             # File locking, the verdict check, writing and the audit block: off the loop.
             done = await asyncio.to_thread(
@@ -147,13 +156,18 @@ def create_admin_app(gateway: Gateway, admin_auth: AdminAuth | None = None) -> F
             "generation": gateway.table.generation,
             "phases": ops.status(manifest) if manifest else [],
             "serving": gateway.table.owners(),
-            "legacy_in_flight": gateway.guard.in_flight,
+            "legacy_in_flight": gateway.legacy.in_flight,
         }
 
     @app.post("/_figway/flip")
     async def flip(body: FlipBody, actor: Admin) -> dict[str, Any]:
         return await change(
-            _planner(ops.plan_flip, body.route, body.to), "flip", body.reason, actor, body.force
+            _planner(ops.plan_flip, body.route, body.to),
+            "flip",
+            body.reason,
+            actor,
+            body.force,
+            to_flask=body.to == "flask",
         )
 
     @app.post("/_figway/rollout")
@@ -173,7 +187,7 @@ def create_admin_app(gateway: Gateway, admin_auth: AdminAuth | None = None) -> F
             planner = ops.plan_phase(body.phase, "flask")
         else:
             planner = ops.plan_all("flask")
-        return await change(planner, "rollback", body.reason, actor)
+        return await change(planner, "rollback", body.reason, actor, to_flask=True)
 
     @app.get("/_figway/history")
     async def history(
@@ -190,7 +204,7 @@ def create_admin_app(gateway: Gateway, admin_auth: AdminAuth | None = None) -> F
     @app.get("/_figway/metrics")
     async def metrics(_user: Admin) -> Response:
         gateway.metrics.manifest_ok.set(0 if gateway.watcher.problems else 1)
-        gateway.metrics.legacy_in_flight.set(gateway.guard.in_flight)
+        gateway.metrics.legacy_in_flight.set(gateway.legacy.in_flight)
         return Response(
             gateway.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
         )

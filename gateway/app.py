@@ -7,12 +7,13 @@ moves a request in flight), call that side, stamp `X-Served-By`, record metrics.
 from __future__ import annotations
 
 import gc
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AsyncExitStack
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Match
@@ -20,12 +21,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import manifest as mf
 from gateway.channels import ChannelSessions, handshake_sid, session_id
-from gateway.legacy import LegacyGuard
+from gateway.legacy_side import LegacySide, LegacyUnavailable, flask_session_codec
 from gateway.metrics import GatewayMetrics
 from gateway.ratelimit import RateLimiter, parse_limit
 from gateway.table import FASTAPI, FLASK, RouteTable
 from gateway.watcher import ManifestWatcher
-from gateway.wsgi import OneHopWSGIMiddleware, stop_when_client_leaves
 from shared import tracing
 from shared.auth.session_cookie import SCOPE_KEY as FLASK_SESSION_KEY
 from shared.auth.session_cookie import SessionCookieCodec
@@ -38,6 +38,7 @@ from shared.web.policy import host_of, refuse_host
 if TYPE_CHECKING:
     from gateway.admin import AdminAuth
 
+log = logging.getLogger("figway.gateway")
 ADMIN_PREFIX = "/_figway/"
 UNMATCHED = "<unmatched>"
 
@@ -51,28 +52,27 @@ class Gateway:
         self,
         *,
         settings: Settings,
-        legacy: ASGIApp,
+        legacy: LegacySide,
         modern: ASGIApp,
         watcher: ManifestWatcher,
         metrics: GatewayMetrics,
         modern_only: Sequence[Any],
-        guard: LegacyGuard,
         limiter: RateLimiter | None = None,
     ) -> None:
         self.settings = settings
+        # The legacy side, built once some route is Flask's (gateway/legacy_side.py).
         self.legacy = legacy
+        self.guard = legacy  # its in_flight, for the admin API and tests
         self.modern = modern
         self.watcher = watcher
         self.metrics = metrics
-        self.guard = guard
         self.admin: ASGIApp | None = None  # set by create_gateway (it needs the gateway)
         self.modern_keys: list[str] | None = None  # the twins a route may be flipped to
-        self.legacy_app: Any = None  # the legacy app as given (Flask's, for the CLI)
         # The legacy Flask app's session cookie, handed to the FastAPI side in each scope
         # (gateway.flask_session); None when the legacy app is no Flask app with a key.
         self.flask_session: SessionCookieCodec | None = None
         self._modern_only = tuple(modern_only)
-        self._sides = {FLASK: self.legacy, FASTAPI: self.modern}
+        self._sides: dict[str, ASGIApp] = {FLASK: self.legacy, FASTAPI: self.modern}
         self._stamp = {FLASK: (b"x-served-by", b"flask"), FASTAPI: (b"x-served-by", b"fastapi")}
         self._hosts = TrustedHosts(settings.trusted_hosts)
         self.channel_sessions = ChannelSessions(settings.channel_drain_s)
@@ -93,6 +93,12 @@ class Gateway:
     @property
     def table(self) -> RouteTable:
         return self.watcher.table
+
+    @property
+    def legacy_app(self) -> Any:
+        """The legacy app (Flask's, for the CLI), built now if it was not."""
+        self.legacy.ensure()
+        return self.legacy.app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -339,17 +345,6 @@ def _legacy_route_keys(legacy: Any) -> list[str] | None:
     return [r.key for r in every_route(legacy)]
 
 
-def flask_session_codec(legacy: Any) -> SessionCookieCodec | None:
-    """The codec of a Flask app's session cookie, from its config; None for other WSGI
-    apps, and for a Flask app without a SECRET_KEY or a signed-cookie session."""
-    if not hasattr(legacy, "config") or not hasattr(legacy, "session_interface"):
-        return None
-    try:
-        return SessionCookieCodec.from_flask_app(legacy)
-    except ValueError:
-        return None
-
-
 def flat_routes(routes: Iterable[BaseRoute]) -> list[Any]:
     """Routes with included routers flattened (FastAPI keeps them nested)."""
     try:
@@ -377,26 +372,66 @@ def modern_route_keys(routes: Iterable[Any]) -> list[str]:
 def create_gateway(
     settings: Settings,
     *,
-    legacy: Any,
+    legacy: Any = None,
     modern: ASGIApp,
     manifest: Path | str | None = None,
     admin_auth: AdminAuth | None = None,
+    legacy_factory: Callable[[], Any] | None = None,
+    flask_session: SessionCookieCodec | None = None,
 ) -> Gateway:
     """Put `legacy` (a Flask or any WSGI app) and `modern` (FastAPI or any ASGI app) behind
     one router driven by the manifest (a path, `settings.manifest` by default). Raises
     ManifestError when the manifest is invalid for these two apps. The admin API
     (/_figway/) admits the bearer token `FIGWAY_ADMIN_TOKEN`, and whoever `admin_auth`
-    admits (gateway.admin.AdminAuth)."""
+    admits (gateway.admin.AdminAuth).
+
+    Instead of `legacy`, `legacy_factory` (no arguments, returns the legacy app) defers
+    building the legacy side, and importing Flask, until some route is owned by flask:
+    at once if the manifest says so, else at a flip back (gateway/legacy_side.py); the
+    legacy routes are checked from then on. `flask_session` is then the Flask session's
+    codec the FastAPI side gets meanwhile (else it is read from the app once built)."""
+    if (legacy is None) == (legacy_factory is None):
+        raise TypeError("create_gateway takes legacy or legacy_factory (one of them)")
     path = Path(manifest) if manifest is not None else settings.manifest
     loaded = mf.load(path)
     raw_routes: list[BaseRoute] | None = getattr(modern, "routes", None)
     modern_routes = flat_routes(raw_routes) if raw_routes is not None else None
-    legacy_keys = _legacy_route_keys(legacy)
     modern_keys = modern_route_keys(modern_routes) if modern_routes is not None else None
+    metrics = GatewayMetrics()
+    # The legacy routes, known once the legacy app is built (at once when it is given).
+    legacy_keys: list[list[str] | None] = [None]
+
+    def built(app: Any) -> None:
+        legacy_keys[0] = _legacy_route_keys(app)
+        if gateway_ref and gateway_ref[0].flask_session is None:
+            gateway_ref[0].flask_session = flask_session_codec(app)
+
+    gateway_ref: list[Gateway] = []
+    side = LegacySide(
+        settings,
+        legacy_factory if legacy_factory is not None else lambda: legacy,
+        on_reject=lambda status: metrics.rejected.labels(str(status)).inc(),
+        on_built=built,
+    )
 
     def check(m: mf.Manifest) -> list[mf.Problem]:
-        return mf.check_routes(m, legacy_keys, modern_keys)
+        if any(e.owner == FLASK for e in m.entries):
+            # A reload's: built here, in the watcher's thread, before the table that needs
+            # it is swapped in; refused (the last good table stays) when it cannot be.
+            try:
+                side.ensure()
+            except LegacyUnavailable as exc:
+                return [mf.Problem(str(m.path), None, None, str(exc))]
+            except Exception as exc:  # the app's own factory failed: logged, not served
+                log.exception("building the legacy app failed")
+                problem = f"the legacy app could not be built: {exc!r}"
+                return [mf.Problem(str(m.path), None, None, problem)]
+        return mf.check_routes(m, legacy_keys[0], modern_keys)
 
+    if legacy is not None or any(e.owner == FLASK for e in loaded.entries):
+        # Given built, or needed from the start: built now, and a failure is the caller's
+        # (LegacyUnavailable when Flask is not installed).
+        side.ensure()
     problems = check(loaded)
     if problems:
         raise mf.ManifestError(problems)
@@ -407,7 +442,6 @@ def create_gateway(
         except ValueError as exc:
             raise SettingsError(f"FIGWAY_RATE_LIMIT_DEFAULT: {exc}") from exc
 
-    metrics = GatewayMetrics()
     metrics.manifest_ok.set(1)
     manifest_keys = {mf.twin_key(e.key) for e in loaded.entries}
     modern_only = [
@@ -430,30 +464,19 @@ def create_gateway(
         on_swap=on_swap,
         poll_s=settings.manifest_poll_s,
     )
-    # a2wsgi types its scopes as TypedDicts, Starlette as plain mappings: same protocol.
-    wsgi_side = cast(
-        ASGIApp,
-        OneHopWSGIMiddleware(stop_when_client_leaves(legacy), workers=settings.legacy_threads),
-    )
-    guard = LegacyGuard(
-        wsgi_side,
-        threads=settings.legacy_threads,
-        queue=settings.legacy_queue,
-        timeout_s=settings.legacy_timeout_s,
-        on_reject=lambda status: metrics.rejected.labels(str(status)).inc(),
-    )
     gateway = Gateway(
         settings=settings,
-        legacy=guard,
+        legacy=side,
         modern=modern,
         watcher=watcher,
         metrics=metrics,
         modern_only=modern_only,
-        guard=guard,
     )
+    gateway_ref.append(gateway)
     gateway.modern_keys = modern_keys
-    gateway.legacy_app = legacy  # what it was given, for the CLI (gateway/target.py)
-    gateway.flask_session = flask_session_codec(legacy)
+    gateway.flask_session = flask_session
+    if gateway.flask_session is None and side.built:
+        gateway.flask_session = flask_session_codec(side.app)
     from gateway.admin import create_admin_app
     from shared.web.policy import SameSiteWrites, SecurityHeaders
 

@@ -1,6 +1,12 @@
-"""The ASGI application uvicorn serves (`figway serve`), built from Settings at start-up."""
+"""The ASGI application uvicorn serves (`figway serve`), built from Settings at start-up.
+
+The legacy Flask app is built (and Flask imported) only once some route is owned by flask
+(gateway/legacy_side.py): with every route on FastAPI, the process has no Flask in it.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.requests import Request
@@ -10,7 +16,7 @@ from fastapi_app.deps import caller, check_level
 from fastapi_app.state import Modern
 from gateway.admin import AdminAuth
 from gateway.app import Gateway, create_gateway
-from legacy_flask import create_app
+from shared.auth.session_cookie import SessionCookieCodec
 from shared.config import Settings
 
 
@@ -18,12 +24,21 @@ def create_figway(settings: Settings | None = None) -> Gateway:
     """Our two apps behind the gateway, as the manifest says."""
     settings = settings or Settings()
     modern = create_fastapi_app(settings)
+
+    def legacy() -> Any:
+        from legacy_flask import create_app
+
+        return create_app(settings)
+
     return create_gateway(
         settings,
-        legacy=create_app(settings),
+        legacy_factory=legacy,
         modern=modern,
         manifest=settings.manifest,
         admin_auth=demo_admin(modern),
+        # What legacy_flask.create_app configures (CookieSettings.from_settings), known
+        # before (or without) building it.
+        flask_session=SessionCookieCodec(settings),
     )
 
 

@@ -89,10 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     except Exception as exc:
+        from gateway.legacy_side import LegacyUnavailable
         from gateway.manifest import ManifestError
         from shared.config import SettingsError
 
-        if isinstance(exc, SettingsError):
+        if isinstance(exc, SettingsError | LegacyUnavailable):
             print(f"figway: {exc}", file=sys.stderr)
             return 2
         if isinstance(exc, ManifestError):  # building the app's gateway checks its manifest

@@ -23,6 +23,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from gateway.ratelimit import check_limits
+from gateway.rules import check_rule
 from shared.auth.roles import AUTH_LEVELS
 
 Owner = Literal["flask", "fastapi"]
@@ -198,6 +199,9 @@ def _entries(
         entry_problems = _check_fields(item, phase_numbers)
         if match["method"] == CHANNEL and not match["path"].endswith("/"):
             entry_problems.append("a Socket.IO path is a prefix: end it with '/'")
+        elif match["method"] != CHANNEL and (rule_problem := check_rule(match["path"])):
+            # Refused here, not when the gateway routes: the table must compile every rule.
+            entry_problems.append(rule_problem)
         problems += [Problem(name, line, route, msg) for msg in entry_problems]
         if route in seen:
             problems.append(

@@ -1,9 +1,15 @@
 """The routing decision: which side serves (method, path), by Flask's own matching rules.
 
-The rules are compiled into a werkzeug Map, the matcher Flask itself uses, so converters,
-static-before-variable precedence, HEAD and slash redirects behave exactly as in Flask.
+The rules are compiled by gateway/rules.py, which matches exactly as werkzeug's Map (the
+matcher Flask itself uses) does, so converters, static-before-variable precedence, HEAD
+and slash redirects behave as in Flask, with no Flask in the process.
 A table is immutable: a flip compiles a new one and swaps the reference, so a request
 decides once, at its start, and finishes on that side.
+
+What no rule serves (a 404, a 405, werkzeug's slash redirects, OPTIONS) is Flask's to
+answer while the manifest keeps any route (the Socket.IO channel included) on Flask: it
+then answers them as it always has. With every route on FastAPI the legacy side is not
+needed at all, and FastAPI answers them (its legacy-shaped 404 and 405).
 """
 
 from __future__ import annotations
@@ -13,15 +19,14 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from threading import Lock
 
-from werkzeug.exceptions import HTTPException
-from werkzeug.routing import Map, Rule
-from werkzeug.routing.exceptions import RequestRedirect
-
 from gateway.manifest import CHANNEL, Entry, Manifest
 from gateway.ratelimit import RouteLimit, resolve
+from gateway.rules import Matcher, compile_rule
 
 FLASK, FASTAPI = "flask", "fastapi"
-_NUMBER_SEGMENT = re.compile(r"/\d+(?=/|$)")
+# A segment of digits, folded into one cache key; not a longer one: int() refuses past
+# sys.get_int_max_str_digits() digits (a 404 in Flask), so a huge number must be matched.
+_NUMBER_SEGMENT = re.compile(r"/\d{1,18}(?=/|$)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,18 +56,18 @@ class RouteTable:
         self.default_limit = default_limit
         # Socket.IO paths are prefixes, looked at before the rules (Gateway._http).
         self.channels = tuple((e.path, e.key) for e in entries if e.method == CHANNEL)
-        self._adapter = Map(
-            [
-                Rule(e.path, methods=[e.method], endpoint=e.key)
-                for e in entries
-                if e.method != CHANNEL
-            ]
-        ).bind("localhost")
+        rules = [compile_rule(e.path, (e.method,), e.key) for e in entries if e.method != CHANNEL]
+        self._matcher = Matcher(rules)
+        # The legacy side is needed while some route (or channel) is Flask's; else what no
+        # rule serves goes to FastAPI, and the gateway never builds the legacy side.
+        self.needs_legacy = any(e.owner == FLASK for e in entries)
+        self._unmatched = FLASK if self.needs_legacy else FASTAPI
         # Decisions repeat; a bounded LRU keeps them. Which rule a path matches does not
         # depend on the digits of a numeric segment (int and string converters take any),
-        # so /api/videos/7 and /api/videos/8 share one entry, unless some rule has a
-        # numeric static segment, where the digits do matter.
-        self._fold_numbers = not any(seg.isdigit() for e in entries for seg in e.path.split("/"))
+        # so /api/videos/7 and /api/videos/8 share one entry, unless some rule has a digit
+        # in its static text (/v/2024) or a converter that looks at them (int's min, max
+        # or fixed_digits, string's length, any), where the digits do matter.
+        self._fold_numbers = all(rule.digit_blind for rule in rules)
         self._cache: OrderedDict[tuple[str, str], Decision] = OrderedDict()
         self._lock = Lock()
 
@@ -97,14 +102,11 @@ class RouteTable:
     def _match(self, method: str, path: str) -> Decision:
         # OPTIONS is answered by Flask's automatic handler (its Allow header lists methods).
         if method == "OPTIONS":
-            return Decision(FLASK, None, method)
-        try:
-            route, _args = self._adapter.match(path, method=method)
-        except RequestRedirect:
-            return Decision(FLASK, None, method)  # Flask issues the same slash redirect
-        except HTTPException:
-            return Decision(FLASK, None, method)  # 404 and 405 stay Flask's own
-        key = str(route)
+            return Decision(self._unmatched, None, method)
+        # A redirect (Flask issues the same slash redirect), a 405 or a 404: Flask's own.
+        key = self._matcher.match(path, method).endpoint
+        if key is None:
+            return Decision(self._unmatched, None, method)
         owner, limit = self._owners[key], self._limits.get(key)
         if method == "HEAD" and owner == FASTAPI:
             # Flask answers HEAD as GET without a body; the gateway does the same for FastAPI.

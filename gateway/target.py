@@ -81,9 +81,10 @@ def _is_gateway(obj: object) -> bool:
 
 
 def _is_flask(obj: object) -> bool:
-    from flask import Flask
-
-    return isinstance(obj, Flask)
+    # Without Flask imported, nothing is a Flask app: asking must not import it (a gateway
+    # with every route on FastAPI runs where Flask is not installed).
+    flask = sys.modules.get("flask")
+    return flask is not None and isinstance(obj, flask.Flask)
 
 
 def call_factory(spec: str, obj: Any, wanted: str, option: str = "--app") -> Any:
