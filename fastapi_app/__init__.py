@@ -35,6 +35,7 @@ from shared.config import Settings
 from shared.logs import configure_logging
 from shared.web.errors import register_error_handlers
 from shared.web.hosts import TrustedHosts
+from shared.web.methods import FlaskMethods
 from shared.web.policy import SameSiteWrites, SecurityHeaders, TrustedHostsOnly
 
 ROUTERS = (
@@ -75,13 +76,20 @@ def create_fastapi_app(settings: Settings | None = None) -> FastAPI:
         await state.aclose()
 
     app = _FigwayAPI(
-        title="figway", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
+        title="figway",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        # Flask answers /api/videos/ with a 404, never a redirect to /api/videos.
+        redirect_slashes=False,
     )
     app.state.figway = state
     # Inside the sliding session, as Flask re-signs the cookie on its 403 too.
     app.add_middleware(SameSiteWrites, cookie_name=settings.session_cookie_name)
     app.add_middleware(SlidingSession, codec=state.cookies)
     app.add_middleware(FlaskQueryString)  # before routing: the handlers declare what they read
+    app.add_middleware(FlaskMethods, routes=lambda: app.router.routes)
     # Outermost: the gateway checks the host too, but this app may be served alone.
     app.add_middleware(TrustedHostsOnly, hosts=TrustedHosts(settings.trusted_hosts))
     register_error_handlers(app, not_found_page=not_found_page(templates()))

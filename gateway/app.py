@@ -33,6 +33,7 @@ from shared.config import Settings, SettingsError
 from shared.errors import RateLimited
 from shared.web.headers import EVERY_RESPONSE
 from shared.web.hosts import TrustedHosts
+from shared.web.methods import flat_routes
 from shared.web.policy import host_of, refuse_host
 
 if TYPE_CHECKING:
@@ -343,15 +344,6 @@ def _legacy_route_keys(legacy: Any) -> list[str] | None:
     from gateway.routes import every_route
 
     return [r.key for r in every_route(legacy)]
-
-
-def flat_routes(routes: Iterable[BaseRoute]) -> list[Any]:
-    """Routes with included routers flattened (FastAPI keeps them nested)."""
-    try:
-        from fastapi.routing import iter_route_contexts
-    except ImportError:  # plain Starlette, or a FastAPI that flattens on include
-        return list(routes)
-    return list(iter_route_contexts(list(routes)))
 
 
 def modern_route_keys(routes: Iterable[Any]) -> list[str]:

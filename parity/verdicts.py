@@ -19,10 +19,10 @@ from typing import Any
 
 from gateway import changes as ops
 from gateway import manifest as mf
-from gateway.app import flat_routes
 from gateway.routes import flask_routes
 from parity.runner import Outcome
 from shared.clock import isoformat, utcnow
+from shared.web.methods import flat_routes
 
 
 def legacy_views(app: Any) -> dict[str, str]:

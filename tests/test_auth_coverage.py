@@ -36,11 +36,12 @@ from starlette.testclient import TestClient
 
 from fastapi_app import create_fastapi_app
 from gateway import manifest as mf
-from gateway.app import flat_routes, modern_route_keys
+from gateway.app import modern_route_keys
 from shared.auth.passwords import hash_password
 from shared.auth.roles import has_role
 from shared.config import Settings
 from shared.db.models import ROLES, User
+from shared.web.methods import flat_routes
 from shared.web.pages import STATIC
 from tests.conftest import PASSWORD, TEST_SCRYPT_N
 from tests.modes import FLASK_FREE

@@ -61,8 +61,8 @@ def test_figway_routes_json(settings, monkeypatch, capsys, tmp_path):
 def test_every_fastapi_twin_enforces_the_manifest_auth_level(settings):
     from fastapi_app import create_fastapi_app
     from fastapi_app.deps import auth_level
-    from gateway.app import flat_routes
     from gateway.manifest import twin_key
+    from shared.web.methods import flat_routes
 
     expected = {twin_key(k): v for k, v in manifest_routes().items()}
     twins = 0

@@ -12,8 +12,8 @@ from fastapi.dependencies.models import Dependant
 
 import fastapi_app
 from fastapi_app import create_fastapi_app
-from gateway.app import flat_routes
 from shared.config import Settings
+from shared.web.methods import flat_routes
 
 PACKAGE = Path(fastapi_app.__file__).parent
 # anyio.to_thread.run_sync / asyncio.to_thread: CPU-bound or blocking work handed to a

@@ -12,8 +12,8 @@ from starlette.responses import JSONResponse
 
 from fastapi_app import create_fastapi_app
 from fastapi_app.responses import JSONRoute, ORJSONResponse
-from gateway.app import flat_routes
 from shared.config import Settings
+from shared.web.methods import flat_routes
 
 ANSWER = {
     "title": "Sigur Rós \u2013 Svefn-g-englar ☃ 日本 \U0001f3b5",

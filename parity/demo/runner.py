@@ -23,7 +23,6 @@ from werkzeug.test import encode_multipart
 
 from fastapi_app import create_fastapi_app
 from fastapi_app.state import Modern
-from gateway.app import flat_routes
 from gateway.manifest import twin_key
 from legacy_flask import create_app
 from legacy_flask.blueprints.downloads import RUNNER_PART as DOWNLOAD_THREADS
@@ -43,6 +42,7 @@ from shared.fakes.metadata_provider import create_provider_app
 from shared.fakes.serving import serve
 from shared.services.auth import hash_token
 from shared.validation import describe
+from shared.web.methods import flat_routes
 
 SEEDED_AT = datetime(2025, 1, 1, tzinfo=UTC)
 # How long a scenario's background downloads may take to end on each side.

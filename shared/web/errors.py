@@ -17,6 +17,7 @@ from starlette.requests import ClientDisconnect
 
 from shared.db.engine import is_unavailable, unavailable_reason
 from shared.errors import AppError, Unavailable, ValidationFailed, error_for_status
+from shared.web.methods import allowed_methods, flask_allow
 from shared.web.pages import prefers_html
 
 CLIENT_CLOSED_REQUEST = 499  # nginx's name and number for it; never sent to anyone
@@ -107,6 +108,10 @@ def register_error_handlers(app: FastAPI, *, not_found_page: str | None = None) 
         response = legacy_response(error_for_status(exc.status_code))
         if exc.headers:
             response.headers.update(exc.headers)
+        if exc.status_code == 405:
+            # Every method of the path, as werkzeug names them (shared/web/methods.py).
+            allowed = allowed_methods(request.app.router.routes, request.scope)
+            response.headers["Allow"] = flask_allow(allowed)
         return response
 
     # A handler keyed by a class runs in Starlette's ExceptionMiddleware, whose response
