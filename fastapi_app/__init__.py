@@ -21,6 +21,7 @@ from fastapi_app.routers import (
     health,
     metadata,
     playlists,
+    static,
     streams,
     thumbnails,
     users,
@@ -47,6 +48,7 @@ ROUTERS = (
     streams.router,
     thumbnails.router,
     downloads.router,
+    static.router,
 )
 
 
