@@ -22,6 +22,7 @@ from fastapi_app.routers import (
     metadata,
     new_pages,
     playlists,
+    static,
     streams,
     thumbnails,
     users,
@@ -52,6 +53,7 @@ ROUTERS = (
     thumbnails.router,
     downloads.router,
     new_pages.router,
+    static.router,
 )
 
 

@@ -1,78 +1,74 @@
 """Files answered as Flask's send_file(conditional=True, etag=True) answers them, without
 blocking the loop, and the streamed response both the file and the transcode answers use.
 
-The status and headers are decided by werkzeug's own `send_file`, in a worker thread (it
-stats and opens the file), so they are Flask's byte for byte: ETag, Last-Modified,
-Cache-Control, Content-Disposition, 206/304/412 and the 416 cases. Only the body is ours,
-read in chunks, each in a worker thread.
+The status and headers are shared.web.conditional's decision (werkzeug's rules, written
+natively): ETag, Last-Modified, Cache-Control, Content-Disposition, 206/304/412 and the
+416 cases, byte for byte. Only the stat, the open and each chunk's read run in a worker
+thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 import anyio
 from fastapi import Request, Response
 from starlette.types import Receive, Scope, Send
-from werkzeug.exceptions import RequestedRangeNotSatisfiable
-from werkzeug.utils import send_file as werkzeug_send_file
 
 from shared.errors import RangeNotSatisfiable
+from shared.web.conditional import Conditions, Decision, FileStat, decide
 
 CHUNK_BYTES = 64 * 1024
-# The request headers werkzeug's conditional and range handling reads.
-_CONDITIONAL = ("range", "if-range", "if-modified-since", "if-none-match", "if-match")
 
 
 async def send_file(request: Request, path: Path, mimetype: str) -> Response:
-    conditional = {
-        f"HTTP_{k.upper().replace('-', '_')}": v
-        for k, v in request.headers.items()
-        if k in _CONDITIONAL
-    }
-    decision = await asyncio.to_thread(_decide, path, mimetype, conditional)
-    body = _FileBody(path, decision.start, decision.stop)
-    return Streamed(decision.status, decision.headers, body.chunks, body.aclose)
-
-
-@dataclass(frozen=True)
-class _Decision:
-    status: int
-    headers: list[tuple[bytes, bytes]]
-    start: int  # the body is bytes [start, stop) of the file
-    stop: int
-
-
-def _decide(path: Path, mimetype: str, conditional: dict[str, str]) -> _Decision:
-    """What Flask's send_file(conditional=True, etag=True) answers, without its body.
-    Blocking (stat, open): runs in a worker thread."""
-    environ = {"REQUEST_METHOD": "GET", "wsgi.url_scheme": "http", **conditional}
-    try:
-        # Flask's send_file adds nothing that changes these headers: max_age is None by
-        # default (no-cache), X-Sendfile off, and the path is absolute already.
-        response = werkzeug_send_file(path, environ, mimetype=mimetype, conditional=True, etag=True)
-    except RequestedRangeNotSatisfiable:
-        size = path.stat().st_size
+    """The file at `path` with `mimetype`; an unsatisfiable Range is the legacy 416 with
+    the Content-Range RFC 9110 asks for (legacy_flask/blueprints/media.py words it so)."""
+    absolute, stat = await asyncio.to_thread(_absolute_stat, path)
+    decision = decide(absolute, stat, conditions(request), mimetype=mimetype)
+    if decision.status == 416:
         raise RangeNotSatisfiable(
-            headers={"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"}
-        ) from None
-    response.close()  # werkzeug's open file: the body is read by _FileBody instead
-    headers = response.get_wsgi_headers(environ)  # drops the entity headers of a 304
-    status = response.status_code
-    start, stop = 0, int(headers.get("Content-Length", "0"))
-    if status == 304:
-        start = stop = 0
-    elif status == 206:
-        ranged = response.content_range  # set by werkzeug with the 206
-        assert ranged.start is not None and ranged.stop is not None
-        start, stop = ranged.start, ranged.stop
-    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.to_wsgi_list()]
-    return _Decision(status, raw, start, stop)
+            headers={"Content-Range": f"bytes */{stat.size}", "Accept-Ranges": "bytes"}
+        )
+    return file_response(request, absolute, decision)
+
+
+def _absolute_stat(path: Path) -> tuple[str, FileStat]:
+    """The absolute path (werkzeug hashes it into the ETag) and its stat. Blocking (the
+    working directory, the stat): run it in a worker thread."""
+    absolute = os.path.abspath(path)
+    found = os.stat(absolute)
+    return absolute, FileStat(size=found.st_size, mtime=found.st_mtime)
+
+
+def conditions(request: Request) -> Conditions:
+    """The conditional headers as a WSGI server hands them to Flask: a repeated header's
+    values joined with commas, an absent one None."""
+
+    def header(name: str) -> str | None:
+        values = request.headers.getlist(name)
+        return ",".join(values) if values else None
+
+    return Conditions(
+        range=header("range"),
+        if_range=header("if-range"),
+        if_none_match=header("if-none-match"),
+        if_modified_since=header("if-modified-since"),
+        if_match=header("if-match"),
+    )
+
+
+def file_response(request: Request, path: str, decision: Decision) -> Response:
+    """The decision's status and headers, the body read from the file (none for HEAD)."""
+    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in decision.headers]
+    stop = decision.start if request.method == "HEAD" else decision.stop
+    body = _FileBody(Path(path), decision.start, stop)
+    return Streamed(decision.status, raw, body.chunks, body.aclose)
 
 
 class _FileBody:
@@ -90,7 +86,7 @@ class _FileBody:
         while remaining > 0:
             chunk = await asyncio.to_thread(self._file.read, min(CHUNK_BYTES, remaining))
             if not chunk:
-                break  # the file shrank since werkzeug's stat: end early, as Flask would
+                break  # the file shrank since the stat: end early, as Flask would
             remaining -= len(chunk)
             yield chunk
 

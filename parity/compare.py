@@ -40,10 +40,14 @@ class Answer:
     rows: Mapping[str, Any]
 
 
-def first_difference(flask: Answer, fastapi: Answer, volatile: tuple[str, ...]) -> str | None:
+def first_difference(
+    flask: Answer, fastapi: Answer, volatile: tuple[str, ...], headers: tuple[str, ...] = ()
+) -> str | None:
+    """The first way the answers differ, or None. `headers`: compared beyond
+    COMPARED_HEADERS (lower case), for a scenario whose sides must agree on them too."""
     if flask.status != fastapi.status:
         return f"status: flask {flask.status}, fastapi {fastapi.status}"
-    for name in COMPARED_HEADERS:
+    for name in (*COMPARED_HEADERS, *headers):
         a, b = flask.headers.get(name), fastapi.headers.get(name)
         if _normal_header(name, a) != _normal_header(name, b):
             return f"header {name}: flask {a!r}, fastapi {b!r}"

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
 from shared.db.models import Artist, Download, Playlist, PlaylistEntry, Setting, User, Video
+from shared.web.pages import STATIC
 from tests.conftest import PASSWORD
 
 if TYPE_CHECKING:
@@ -482,6 +483,83 @@ def test_static_files_are_public(client, path, mimetype):
     # .js is text/ or application/javascript depending on the system's mime table.
     assert response.mimetype.endswith(mimetype)
     response.close()
+
+
+CSS = "/static/css/app.css"
+
+
+def fetch(client: Any, path: str, method: str = "GET", **headers: str) -> TestResponse:
+    """The answer, its body read and its file closed (an open file is a warning here)."""
+    response: TestResponse = client.open(path, method=method, headers=headers)
+    response.get_data()
+    response.close()
+    return response
+
+
+def test_static_files_are_cached_by_validation(client):
+    """No max age (Flask's default): a browser revalidates with the ETag or the date."""
+    response = fetch(client, CSS)
+    assert response.headers["Cache-Control"] == "no-cache"
+    assert response.headers["Accept-Ranges"] == "bytes"
+    assert response.headers["Content-Length"] == str((STATIC / "css/app.css").stat().st_size)
+    etag, last_modified = response.headers["ETag"], response.headers["Last-Modified"]
+    for headers in ({"If-None-Match": etag}, {"If-Modified-Since": last_modified}):
+        again = fetch(client, CSS, **headers)
+        assert again.status_code == 304 and again.get_data() == b""
+        assert again.headers["ETag"] == etag and "Content-Type" not in again.headers
+    stale = fetch(client, CSS, **{"If-None-Match": '"stale"'})
+    assert stale.status_code == 200 and stale.get_data() == response.get_data()
+    assert fetch(client, CSS, **{"If-Match": '"stale"'}).status_code == 412
+
+
+def test_static_ranges(client):
+    content = (STATIC / "css/app.css").read_bytes()
+    part = fetch(client, CSS, **{"Range": "bytes=10-19"})
+    assert part.status_code == 206 and part.get_data() == content[10:20]
+    assert part.headers["Content-Range"] == f"bytes 10-19/{len(content)}"
+    etag = part.headers["ETag"]
+    if_range = fetch(client, CSS, **{"Range": "bytes=-5", "If-Range": etag})
+    assert if_range.status_code == 206 and if_range.get_data() == content[-5:]
+    changed = fetch(client, CSS, **{"Range": "bytes=-5", "If-Range": '"other"'})
+    assert changed.status_code == 200 and changed.get_data() == content
+    for unsatisfiable in (f"bytes={len(content)}-", "bytes=0-1,5-6"):
+        refused = fetch(client, CSS, **{"Range": unsatisfiable})
+        assert refused.status_code == 416
+        assert refused.get_json()["code"] == "RANGE_NOT_SATISFIABLE"
+
+
+def test_static_head_has_the_headers_and_no_body(client):
+    response = fetch(client, CSS, "HEAD")
+    assert response.status_code == 200 and response.get_data() == b""
+    assert response.headers["Content-Length"] == str((STATIC / "css/app.css").stat().st_size)
+    assert response.mimetype == "text/css"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/css/missing.css",
+        "/static/css",  # a directory
+        "/static/%2e%2e/pages.py",  # shared/web/pages.py, out of the static folder
+        "/static/css/%2e%2e/%2e%2e/%2e%2e/pyproject.toml",
+        "/static/..%2f..%2fpages.py",
+        "/static/css/app.css%00.png",
+    ],
+)
+def test_static_refuses_what_is_no_static_file(client, path):
+    """The generic 404 (JSON for an API client, the page for a browser), never the file."""
+    response = fetch(client, path)
+    assert response.status_code == 404
+    assert response.get_json()["code"] == "NOT_FOUND"
+    page = fetch(client, path, **{"Accept": "text/html"})
+    assert page.status_code == 404 and is_html(page)
+    assert page.headers["Vary"] == "Accept"
+
+
+def test_static_inner_dot_segments_stay_in_the_folder(client):
+    response = fetch(client, "/static/css/%2e%2e/js/app.js")
+    assert response.status_code == 200
+    assert response.get_data() == (STATIC / "js/app.js").read_bytes()
 
 
 def test_pages_link_their_assets(client):

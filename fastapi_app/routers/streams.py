@@ -2,7 +2,7 @@
 
 Nothing here blocks the loop: the stored path is one statement awaited on the request's
 connection (the one Flask runs, shared.services.media), the file is sent by
-fastapi_app/files.py (werkzeug's decisions, reads in a worker thread), and ffmpeg is an
+fastapi_app/files.py (werkzeug's rules, natively; reads in a worker thread), and ffmpeg is an
 asyncio subprocess whose stdout is read without blocking.
 """
 

@@ -20,9 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 from starlette.types import Message, Receive
-from werkzeug.http import (
-    parse_options_header,
-)
 
 from fastapi_app.deps import ConnectionDep, SettingsDep, require
 from fastapi_app.docs import answers
@@ -36,6 +33,7 @@ from shared.errors import ValidationFailed
 from shared.serializers import Row
 from shared.services import media as service
 from shared.services.auth import Caller
+from shared.web.options_header import parse_options_header
 
 router = APIRouter(tags=["media"], route_class=JSONRoute)
 Reader = Annotated[Caller | None, Depends(require("readonly"))]
@@ -166,6 +164,7 @@ async def _upload_file(request: Request) -> BinaryIO:
     never closed, where werkzeug finds no files at all in such a body.
     """
     check_length(request)  # Flask refuses a declared oversize body whatever its type
+    # werkzeug's reading of the header: the boundary Flask's form parser would use.
     mimetype, params = parse_options_header(request.headers.get("content-type"))
     if mimetype.lower() != MULTIPART:
         raise ValidationFailed(_MISSING_FILE)

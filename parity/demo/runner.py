@@ -188,7 +188,9 @@ def _run_one(
             if scenario.role is not None:
                 headers.update(_credentials(settings, engine, scenario, token))
             answers[side] = _call(side, settings, scenario, headers, engine)
-    difference = first_difference(answers["flask"], answers["fastapi"], scenario.volatile)
+    difference = first_difference(
+        answers["flask"], answers["fastapi"], scenario.volatile, scenario.compared_headers
+    )
     return Outcome(scenario, difference or undocumented(scenario, answers["flask"]))
 
 

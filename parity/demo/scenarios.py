@@ -10,6 +10,7 @@ from parity.demo.catalogue import (
     foundation,
     metadata,
     playlists,
+    static,
     streams,
     thumbnails,
     videos,
@@ -26,6 +27,7 @@ CATALOGUE: tuple[Scenario, ...] = (
     *streams.SCENARIOS,
     *thumbnails.SCENARIOS,
     *downloads.SCENARIOS,
+    *static.SCENARIOS,
 )
 
 

@@ -123,3 +123,22 @@ def test_gateway_imports_parity_only_in_the_cli_parser_and_never_at_import():
     assert set(found) == {"gateway/cli.py"}, found
     assert all(not at_top for _, at_top in found["gateway/cli.py"])
     assert not (ROOT / "gateway" / "parity").exists()  # the old home, and its cycle
+
+
+def test_the_fastapi_side_serves_files_without_flask_or_werkzeug(tmp_path):
+    """The end of Flask: the twins build (every router imported) and answer files
+    (conditions, ranges, 404s) with neither flask nor werkzeug ever imported."""
+    (tmp_path / "var").mkdir()
+    script = """
+        from starlette.testclient import TestClient
+        from fastapi_app import create_fastapi_app
+
+        with TestClient(create_fastapi_app()) as client:
+            css = client.get("/static/css/app.css", headers={"Range": "bytes=0-9"})
+            assert css.status_code == 206 and len(css.content) == 10, css.status_code
+            etag = {"If-None-Match": css.headers["etag"]}
+            assert client.get("/static/css/app.css", headers=etag).status_code == 304
+            assert client.get("/static/%2e%2e/pages.py").status_code == 404
+        """
+    env = base_env(tmp_path)
+    assert loaded(script, env, cwd=tmp_path, names=("flask", "werkzeug")) == []
