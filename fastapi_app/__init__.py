@@ -10,7 +10,7 @@ from starlette.types import ASGIApp
 
 from fastapi_app import convertors  # noqa: F401 - Flask's <int:> for the routes below
 from fastapi_app.docs import install_docs, install_openapi
-from fastapi_app.pages import not_found_page, templates
+from fastapi_app.pages import not_found_page
 from fastapi_app.query import FlaskQueryString
 from fastapi_app.realtime import ModernChannel
 from fastapi_app.routers import (
@@ -20,6 +20,7 @@ from fastapi_app.routers import (
     downloads,
     health,
     metadata,
+    pages,
     playlists,
     streams,
     thumbnails,
@@ -47,6 +48,7 @@ ROUTERS = (
     streams.router,
     thumbnails.router,
     downloads.router,
+    pages.router,
 )
 
 
@@ -75,7 +77,7 @@ def create_fastapi_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SameSiteWrites, cookie_name=settings.session_cookie_name)
     app.add_middleware(SlidingSession, codec=state.cookies)
     app.add_middleware(FlaskQueryString)  # before routing: the handlers declare what they read
-    register_error_handlers(app, not_found_page=not_found_page(templates()))
+    register_error_handlers(app, not_found_page=not_found_page(state.pages))
     for router in ROUTERS:
         app.include_router(router)
     # The Socket.IO channel's twin (the legacy one is Flask-SocketIO's): kept out of the

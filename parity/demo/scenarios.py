@@ -9,6 +9,7 @@ from parity.demo.catalogue import (
     downloads,
     foundation,
     metadata,
+    pages,
     playlists,
     streams,
     thumbnails,
@@ -26,6 +27,7 @@ CATALOGUE: tuple[Scenario, ...] = (
     *streams.SCENARIOS,
     *thumbnails.SCENARIOS,
     *downloads.SCENARIOS,
+    *pages.SCENARIOS,
 )
 
 
