@@ -10,7 +10,7 @@ from starlette.types import ASGIApp
 
 from fastapi_app import convertors  # noqa: F401 - Flask's <int:> for the routes below
 from fastapi_app.docs import install_docs, install_openapi
-from fastapi_app.pages import not_found_page, templates
+from fastapi_app.pages import not_found_page
 from fastapi_app.query import FlaskQueryString
 from fastapi_app.realtime import ModernChannel
 from fastapi_app.routers import (
@@ -21,6 +21,7 @@ from fastapi_app.routers import (
     health,
     metadata,
     new_pages,
+    pages,
     playlists,
     static,
     streams,
@@ -52,6 +53,7 @@ ROUTERS = (
     streams.router,
     thumbnails.router,
     downloads.router,
+    pages.router,
     new_pages.router,
     static.router,
 )
@@ -94,7 +96,7 @@ def create_fastapi_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(FlaskMethods, routes=lambda: app.router.routes)
     # Outermost: the gateway checks the host too, but this app may be served alone.
     app.add_middleware(TrustedHostsOnly, hosts=TrustedHosts(settings.trusted_hosts))
-    register_error_handlers(app, not_found_page=not_found_page(templates()))
+    register_error_handlers(app, not_found_page=not_found_page(state.pages))
     for router in ROUTERS:
         app.include_router(router)
     new_pages.page_templates()  # loaded now: rendering a page reads no file on the loop

@@ -29,6 +29,10 @@ from shared.web.errors import NOT_A_BOOLEAN, NOT_AN_INTEGER, NOT_ONE_OF
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
 
+# Where the query string as the client sent it stays (a page's login redirect names it).
+RAW_QUERY_STRING = "figway.raw_query_string"
+
+
 class FlaskQueryString:
     """Pure ASGI: the query string as Flask's `request.args` reads it, each key once."""
 
@@ -37,8 +41,15 @@ class FlaskQueryString:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope.get("query_string"):
-            scope = {**scope, "query_string": flask_query_string(scope["query_string"])}
+            raw = scope["query_string"]
+            scope = {**scope, "query_string": flask_query_string(raw), RAW_QUERY_STRING: raw}
         await self.app(scope, receive, send)
+
+
+def raw_query_string(scope: Scope) -> bytes:
+    """The query string as the client sent it, before FlaskQueryString rewrote it."""
+    raw: bytes = scope.get(RAW_QUERY_STRING, scope.get("query_string", b""))
+    return raw
 
 
 def flask_query_string(raw: bytes) -> bytes:

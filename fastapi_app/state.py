@@ -1,5 +1,5 @@
 """What the FastAPI side holds for its lifetime: settings, the async engine, the codec,
-the metadata client, the download jobs (and their reaper)."""
+the metadata client, the download jobs (and their reaper), the page templates."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import logging
 from dataclasses import dataclass, field
 
 import anyio.to_thread
+from jinja2 import Environment
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from fastapi_app.pages import templates
 from shared import tracing
 from shared.auth.session_cookie import SessionCookieCodec
 from shared.clients.metadata import AsyncMetadataClient
@@ -28,6 +30,8 @@ class Modern:
     cookies: SessionCookieCodec
     metadata: AsyncMetadataClient
     downloads: DownloadJobs
+    # The shared templates, loaded once (fastapi_app.pages.templates).
+    pages: Environment = field(default_factory=templates)
     _reaper: asyncio.Task[None] | None = field(default=None, init=False)
 
     @classmethod

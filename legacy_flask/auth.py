@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
-from urllib.parse import quote
 
 from flask import g, redirect, render_template, request, session
 
@@ -15,6 +14,7 @@ from shared.auth.roles import AuthLevel, has_role
 from shared.errors import AuthRequired, Forbidden
 from shared.services import auth as auth_service
 from shared.services.auth import Caller
+from shared.web.pages import ERROR_TEMPLATE, FORBIDDEN_PAGE, login_location
 
 F = TypeVar("F", bound=Callable[..., Any])
 SESSION_TOKEN_KEY = "sid"  # noqa: S105 - a cookie key name, not a secret
@@ -74,21 +74,13 @@ def page(level: AuthLevel) -> Callable[[F], F]:
             if level != "public":
                 user = current_user()
                 if user is None:
-                    return redirect(f"/login?next={quote(next_path(), safe='/')}")
+                    query = request.query_string.decode("latin-1")
+                    return redirect(login_location(request.path, query))
                 if not has_role(user.role, level):
-                    return render_template(
-                        "error.html",
-                        status=403,
-                        message="You do not have permission to see this page.",
-                    ), 403
+                    return render_template(ERROR_TEMPLATE, **FORBIDDEN_PAGE), 403
             return view(*args, **kwargs)
 
         declare_auth(wrapper, level)
         return cast(F, wrapper)
 
     return decorate
-
-
-def next_path() -> str:
-    query = request.query_string.decode("latin-1")
-    return request.path + (f"?{query}" if query else "")

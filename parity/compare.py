@@ -1,5 +1,5 @@
-"""What "answers alike" means: status, parsed JSON, the headers that matter, the rows (or
-whatever state a suite reads) left behind."""
+"""What "answers alike" means: status, parsed JSON (or a page's normalised DOM), the headers
+that matter, the rows (or whatever state a suite reads) left behind."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Any
+
+from parity.dom import dom_difference
 
 # Headers a client can tell apart; the rest (Date, Server, ...) may differ freely.
 COMPARED_HEADERS = (
@@ -51,6 +53,11 @@ def first_difference(
         a, b = flask.headers.get(name), fastapi.headers.get(name)
         if _normal_header(name, a) != _normal_header(name, b):
             return f"header {name}: flask {a!r}, fastapi {b!r}"
+    pages = _is_html(flask) and _is_html(fastapi)
+    if pages and _vary(flask) != _vary(fastapi):
+        # What a cache may hand to whom: a page's answer depends on the session cookie.
+        a, b = flask.headers.get("vary"), fastapi.headers.get("vary")
+        return f"header vary: flask {a!r}, fastapi {b!r}"
     cookies_a, cookies_b = _cookies(flask.set_cookies), _cookies(fastapi.set_cookies)
     if cookies_a != cookies_b:
         return f"cookies: flask {cookies_a}, fastapi {cookies_b}"
@@ -59,6 +66,8 @@ def first_difference(
         if image_a != image_b:
             return f"body image: flask {_brief_image(image_a)}, fastapi {_brief_image(image_b)}"
         diff = None
+    elif pages:
+        diff = dom_difference(flask.body, fastapi.body)
     else:
         diff = _json_diff(_json(flask.body), _json(fastapi.body), "", volatile)
     if diff is not None:
@@ -77,6 +86,14 @@ def _normal_header(name: str, value: str | None) -> str | None:
         return value
     # "application/json" and "application/json; charset=utf-8" say the same for JSON.
     return value.split(";", 1)[0].strip().lower()
+
+
+def _is_html(answer: Answer) -> bool:
+    return _normal_header("content-type", answer.headers.get("content-type")) == "text/html"
+
+
+def _vary(answer: Answer) -> frozenset[str]:
+    return frozenset(v.strip().lower() for v in answer.headers.get("vary", "").split(",") if v)
 
 
 def _is_image(answer: Answer) -> bool:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from shared.clock import isoformat
-from shared.db.models import Setting, Video
+from shared.db.models import Video
 
 # A row as both executors give it (RowMapping, keyed by column names) or a dict built like
 # one; Any keys because RowMapping also takes Column objects as keys.
@@ -143,9 +143,3 @@ def setting_row_json(row: Row, *, mask: bool) -> dict[str, Any]:
     key: str = row["key"]
     value = MASK if mask and is_secret_key(key) and row["value"] is not None else row["value"]
     return {"key": key, "value": value, "description": row["description"]}
-
-
-def setting_json(setting: Setting, *, mask: bool) -> dict[str, Any]:
-    """An ORM Setting, as setting_row_json answers its row: for the settings page."""
-    row = {"key": setting.key, "value": setting.value, "description": setting.description}
-    return setting_row_json(row, mask=mask)

@@ -81,6 +81,33 @@ def test_redirect_keeps_the_query_string_encoded(client):
     assert response.headers["Location"] == "/login?next=/videos%3Fstatus%3Dwanted%26offset%3D50"
 
 
+def test_redirect_keeps_the_query_string_as_sent(client):
+    """Repeated keys, a + and escapes stay as the browser sent them, and the body is the
+    small HTML page werkzeug writes, its link escaped."""
+    response = client.get("/videos?b=%20c+d&a=1&a=2&q=<x>")
+    assert response.status_code == 302 and is_html(response)
+    location = "/login?next=/videos%3Fb%3D%2520c%2Bd%26a%3D1%26a%3D2%26q%3D%3Cx%3E"
+    assert response.headers["Location"] == location
+    html = response.get_data(as_text=True)
+    assert f'<a href="{location}">{location}</a>' in html
+    assert "Cookie" in response.headers.get("Vary", "")
+
+
+@pytest.mark.parametrize("path", ["/", "/artists", "/login"])
+def test_pages_carry_the_page_headers(client, login, path):
+    login("readonly")
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    # The session slides: a page re-signs the cookie, and its answer varies by it.
+    assert "session=" in response.headers["Set-Cookie"]
+    assert "Cookie" in response.headers["Vary"]
+
+
 def test_login_page_renders_a_form_with_a_safe_next(client):
     response = client.get("/login?next=/videos%3Fstatus%3Dwanted")
     assert response.status_code == 200 and is_html(response)
@@ -231,6 +258,16 @@ def test_settings_page_is_403_below_admin(client, login, role):
     assert "403" in response.get_data(as_text=True)
 
 
+def test_the_403_page_shows_who_is_there(client, login):
+    user = login("manager")
+    response = client.get("/settings")
+    assert response.status_code == 403
+    html = response.get_data(as_text=True)
+    assert "<h1>403</h1>" in html and "You do not have permission to see this page." in html
+    assert f'<span class="username">{user.username}</span>' in html
+    assert '<span class="role">manager</span>' in html and 'href="/settings"' not in html
+
+
 def test_bearer_token_also_opens_pages(client, bearer):
     assert client.get("/videos", headers=bearer("readonly")).status_code == 200
 
@@ -349,6 +386,25 @@ def test_unknown_ids_are_html_404(client, login, path):
     assert "404" in html and "not found" in html
 
 
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/artists/{missing}", "Artist not found."),
+        ("/videos/{missing}", "Video not found."),
+        ("/artists/2147483648", "Artist not found."),
+        ("/videos/2147483648", "Video not found."),
+    ],
+)
+def test_a_missing_row_is_a_404_page_naming_what(client, login, db_session, path, message):
+    user = login("readonly")
+    video = add_video(db_session, add_artist(db_session), "Here")
+    response = client.get(path.format(missing=video.id + 1))
+    assert response.status_code == 404 and is_html(response)
+    html = response.get_data(as_text=True)
+    assert f"<p>{message}</p>" in html and "<title>404 · figway</title>" in html
+    assert f'<span class="username">{user.username}</span>' in html  # still logged in
+
+
 # --- videos ---------------------------------------------------------------------------------
 
 
@@ -417,6 +473,32 @@ def test_video_page_has_a_player(client, login, db_session):
     assert "100%" in html
 
 
+def test_video_page_details_and_its_last_downloads(client, login, db_session):
+    login("readonly")
+    artist = add_artist(db_session, "Long Player")
+    video = add_video(db_session, artist, "Epic", year=1999, duration=3725, imvdb_id=77)
+    start = utcnow() - timedelta(hours=10)
+    statuses = ["failed", "completed", "queued", "running", "cancelled", "failed", "completed"]
+    for i, status in enumerate(statuses):
+        db_session.add(
+            Download(
+                video_id=video.id,
+                status=status,
+                progress=i * 10,
+                error_message=f"{XSS} {i}" if status == "failed" else None,
+                created_at=start + timedelta(hours=i),
+            )
+        )
+    db_session.commit()
+    html = client.get(f"/videos/{video.id}").get_data(as_text=True)
+    assert "<dt>Length</dt><dd>1:02:05</dd>" in html and "<dd>1999</dd>" in html
+    assert f'<a href="/artists/{artist.id}">Long Player</a>' in html
+    rows = re.findall(r'<td class="num"[^>]*>(\d+)%</td>', html)
+    assert rows == ["60", "50", "40", "30", "20"]  # the last five, newest first
+    assert html.count("data-download-live=") == 2  # queued and running follow live
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; 5" in html and XSS not in html
+
+
 def test_video_without_file_offers_download_to_users(client, login, db_session):
     login("user")
     video = add_video(db_session, add_artist(db_session), "Wanted", url="https://example.test/v")
@@ -446,6 +528,39 @@ def test_playlists_page_shows_own_and_public(client, login, make_user, db_sessio
     assert "My Private" in html and "Their Public" in html and "Their Secret" not in html
     assert "by someone" in html and "1 video<" in html
     assert f'<a href="/videos/{video.id}">Digital Love</a>' in html
+
+
+def test_playlist_entries_are_listed_in_their_order(client, login, db_session):
+    user = login("readonly")
+    artist = add_artist(db_session)
+    first, second, third = (add_video(db_session, artist, t) for t in ("C one", "A two", "B three"))
+    add_playlist(db_session, user, "Ordered", videos=[first, second, third])
+    add_playlist(db_session, user, "Nothing yet")
+    html = client.get("/playlists").get_data(as_text=True)
+    assert re.findall(r'<li><a href="/videos/\d+">([^<]+)</a>', html) == [
+        "C one",
+        "A two",
+        "B three",
+    ]
+    assert "3 videos<" in html and "0 videos<" in html and '<p class="muted">Empty.</p>' in html
+    assert html.index("Nothing yet") < html.index("Ordered")  # playlists by name
+
+
+def test_settings_page_shows_json_values_as_json(client, login, db_session):
+    login("admin")
+    db_session.add_all(
+        [
+            Setting(key="formats", value=["mp4", "webm"]),
+            Setting(key="limits", value={"name": "ü"}),
+            Setting(key="enabled", value=True),
+            Setting(key="empty_token", value=None),
+        ]
+    )
+    db_session.commit()
+    html = client.get("/settings").get_data(as_text=True)
+    assert "<code>[&#34;mp4&#34;, &#34;webm&#34;]</code>" in html
+    assert "<code>{&#34;name&#34;: &#34;ü&#34;}</code>" in html
+    assert "<code>true</code>" in html and "<code>null</code>" in html  # nothing to mask
 
 
 def test_settings_page_masks_secrets(client, login, db_session):

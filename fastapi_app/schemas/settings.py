@@ -1,4 +1,4 @@
-"""Settings (shared.serializers.setting_json); values are any JSON."""
+"""Settings (shared.serializers.setting_row_json); values are any JSON."""
 
 from __future__ import annotations
 

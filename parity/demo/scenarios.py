@@ -9,6 +9,7 @@ from parity.demo.catalogue import (
     downloads,
     foundation,
     metadata,
+    pages,
     playlists,
     static,
     streams,
@@ -27,6 +28,7 @@ CATALOGUE: tuple[Scenario, ...] = (
     *streams.SCENARIOS,
     *thumbnails.SCENARIOS,
     *downloads.SCENARIOS,
+    *pages.SCENARIOS,
     *static.SCENARIOS,
 )
 

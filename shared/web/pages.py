@@ -8,6 +8,7 @@ the same templates, and each side's 404 handler asks `prefers_html` in its one p
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 WEB = Path(__file__).resolve().parent
 TEMPLATES = WEB / "templates"
@@ -15,8 +16,18 @@ STATIC = WEB / "static"
 STATIC_URL_PATH = "/static"
 
 # The generic not-found as a page: error.html's context (its heading is the status).
-NOT_FOUND_TEMPLATE = "error.html"
+ERROR_TEMPLATE = NOT_FOUND_TEMPLATE = "error.html"
 NOT_FOUND_PAGE = {"status": 404, "message": "There is no page at this address."}
+# A page the caller's role may not see.
+FORBIDDEN_PAGE = {"status": 403, "message": "You do not have permission to see this page."}
+
+
+def login_location(path: str, query: str) -> str:
+    """Where a page sends an anonymous visitor: the login form, with the page (and its
+    query string, as the request had it) as `next`."""
+    target = path + (f"?{query}" if query else "")
+    return f"/login?next={quote(target, safe='/')}"
+
 
 _HTML = ("text", "html")
 _JSON = ("application", "json")

@@ -27,23 +27,35 @@ class SlidingSession:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         codec = self.codec or codec_in_scope(scope)
-        if scope["type"] != "http" or codec is None or not codec.config.refresh_each_request:
+        if scope["type"] != "http" or codec is None:
             await self.app(scope, receive, send)
             return
         data = codec.loads(_request_cookie(scope, codec.name))
-        if not data.get("_permanent"):
-            await self.app(scope, receive, send)
-            return
+        sliding = codec.config.refresh_each_request and data.get("_permanent")
         set_prefix = f"{codec.name}=".encode()
 
         async def refresh(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = message.setdefault("headers", [])
-                if not any(k == b"set-cookie" and v.startswith(set_prefix) for k, v in headers):
+                ours = any(k == b"set-cookie" and v.startswith(set_prefix) for k, v in headers)
+                if sliding and not ours:
                     headers.append((b"set-cookie", codec.set_cookie(data).encode()))
+                if sliding or ours:
+                    # Flask's answer varies by Cookie whenever it writes (or clears) it.
+                    vary_by_cookie(headers)
             await send(message)
 
         await self.app(scope, receive, refresh)
+
+
+def vary_by_cookie(headers: list[tuple[bytes, bytes]]) -> None:
+    """Add Cookie to the response's Vary (raw ASGI headers), once, as werkzeug's does."""
+    for i, (key, value) in enumerate(headers):
+        if key.lower() == b"vary":
+            if b"cookie" not in {v.strip().lower() for v in value.split(b",")}:
+                headers[i] = (key, value + b", Cookie")
+            return
+    headers.append((b"vary", b"Cookie"))
 
 
 def _request_cookie(scope: Scope, name: str) -> str | None:

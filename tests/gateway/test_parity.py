@@ -111,13 +111,60 @@ def test_figway_verify_prints_the_table_and_exits_zero(monkeypatch, capsys, tmp_
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if x.startswith("GET /auth/check"))
     assert line.split()[2:5] == ["5", "5", "0"]
-    # Phase 4 (the pages): the static files have a twin, the pages none yet, and it says so.
+    # Phase 4 (the pages and the static files): every route has a twin now.
     assert main(["verify", "--phase", "4"]) == 0
     out = capsys.readouterr().out
     static = len(scenarios_for({"GET /static/<path:filename>"}))
     line = next(x for x in out.splitlines() if x.startswith("GET /static/<path:filename>"))
     assert line.split()[2:5] == [str(static), str(static), "0"]
-    assert "8 route(s) without a FastAPI twin yet" in out
+    assert "without a FastAPI twin" not in out
+
+
+def _page(body: str, vary: str | None = "Cookie") -> Answer:
+    headers = {"content-type": "text/html; charset=utf-8", **({"vary": vary} if vary else {})}
+    return Answer(200, headers, (), body.encode(), {})
+
+
+PAGE = (
+    '<!doctype html>\n<html lang="en"><body>\n  <nav class="nav" aria-label="Main">'
+    '<a href="/">Home</a>\n  <a href="/x" aria-current="page">X</a></nav>\n'
+    "  <ul><li>one</li><li>two  words</li></ul>\n"
+    '  <input name="next" value="&#34;&gt;">\n</body></html>'
+)
+
+
+def test_pages_are_compared_as_a_normalised_dom():
+    """Attribute order, indentation, line breaks and how a character is escaped are no
+    difference; a text, an attribute, a missing node or Vary is, named by its path."""
+    alike = (
+        '<!DOCTYPE html><html lang="en"><body><nav aria-label="Main" class="nav">'
+        '<a href="/">Home</a><a aria-current="page" href="/x">X</a></nav>'
+        "<ul>\n<li>one</li>\n<li>two\nwords</li>\n</ul>"
+        '<input value="&quot;>" name="next"/></body></html>'
+    )
+    assert first_difference(_page(PAGE), _page(alike), ()) is None
+    text = _page(PAGE.replace("two  words", "two"))
+    assert _diff(_page(PAGE), text) == (
+        "body /html[1]/body[1]/ul[1]/li[2]/text()[1]: flask 'two words', fastapi 'two'"
+    )
+    current = _page(PAGE.replace(' aria-current="page"', ""))
+    assert _diff(_page(PAGE), current) == (
+        'body /html[1]/body[1]/nav[1]/a[2]: flask <a aria-current="page" href="/x">, '
+        'fastapi <a href="/x">'
+    )
+    shorter = _page(PAGE.replace("<li>one</li>", ""))
+    assert _diff(_page(PAGE), shorter).startswith("body /html[1]/body[1]/ul[1]/li[1]/text()[1]")
+    assert _diff(_page(PAGE), _page(PAGE + "<p>more</p>")) == ("body /p[1]: only on fastapi")
+    assert _diff(_page(PAGE), _page(PAGE, vary=None)) == "header vary: flask 'Cookie', fastapi None"
+    assert first_difference(_page(PAGE, "Accept, Cookie"), _page(PAGE, "cookie,accept"), ()) is None
+    # JSON answers keep their comparison, Vary aside.
+    plain = Answer(200, {"content-type": "application/json", "vary": "Cookie"}, (), b"{}", {})
+    assert (
+        first_difference(
+            plain, Answer(200, {"content-type": "application/json"}, (), b"{}", {}), ()
+        )
+        is None
+    )
 
 
 def _manifest() -> Path:
