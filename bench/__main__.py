@@ -54,7 +54,7 @@ STEPS: dict[str, Step] = {
         lambda w, q, _t: [database.database_bound(w, q)],
     ),
     "memory": (
-        "memory: the gateway idle and under load, against the Flask app alone",
+        "memory: the end state (FastAPI alone) and the gateway, against the Flask app alone",
         lambda w, q, _t: [memory.memory(w, q)],
     ),
     "streams": (

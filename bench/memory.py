@@ -1,16 +1,23 @@
-"""Memory: what the gateway holds, idle and under the I/O-bound search load, against the
-Flask app alone under gunicorn serving the same route to the same load.
+"""Memory: where the migration ends (the FastAPI app alone, Flask absent, the production
+settings) against the Flask app alone under gunicorn, idle and under the I/O-bound search
+load; the gateway of today (both apps in one process) beside them.
 
 Memory is read from /proc over each server's whole process tree (gunicorn's master and
 its worker; uvicorn with one worker is one process), never from inside the servers. The
-FastAPI app alone is measured the same way, for where the migration ends.
+end state is served by bench/endstate.py, which refuses to serve with Flask or werkzeug
+loaded and reports what the process ended with.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
 import shutil
+import subprocess
 import sys
 import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,9 +41,11 @@ from bench.report import Goal, Scenario, Side
 from gateway import changes as ops
 
 ROOT = Path(__file__).resolve().parent.parent
-# The owners' plan: "Memory Efficiency: 30% reduction in baseline usage".
+# The owners' plan: "Memory Efficiency: 30% reduction in baseline usage", at the end of
+# the migration: the end state against the Flask app alone.
 GOAL = 0.7
 SAMPLE_EVERY_S = 0.2
+REDIS_ENV = "FIGWAY_BENCH_REDIS_URL"
 
 
 @dataclass
@@ -74,6 +83,8 @@ def _memory(work: Path, quick: bool, database_url: str, database: str) -> Scenar
     )
     figway("db", "upgrade", env=env)
     create_user(database_url)
+    # Every server runs with the same settings: production's, where they can be had here.
+    env, production = _production(env)
     python = sys.executable
     threads = setting("legacy_threads")
 
@@ -128,59 +139,151 @@ def _memory(work: Path, quick: bool, database_url: str, database: str) -> Scenar
             logs / "gunicorn.log",
         ) as gunicorn:
             flask = measure(gunicorn, gunicorn.pid, None)
-        # Where the migration ends: the FastAPI app alone, once Flask is removed.
+        # Where the migration ends: the FastAPI app alone, Flask absent (bench/endstate.py
+        # refuses to serve otherwise, and reports what the process ended with).
+        loaded = work / "endstate-modules.json"
         with running(
             [
                 python,
-                *("-m", "uvicorn", "--factory", "bench.apps:bare_fastapi"),
-                *("--port", str(ports["uvicorn"]), "--no-access-log", "--log-level", "warning"),
+                *("-m", "bench.endstate", "--port", str(ports["uvicorn"])),
+                *("--modules-out", str(loaded)),
             ],
             env,
             ports["uvicorn"],
             logs / "fastapi.log",
         ) as uvicorn:
             fastapi = measure(uvicorn, uvicorn.pid, None)
-    idle_ratio = gateway.idle_rss / max(flask.idle_rss, 1)
-    loaded_ratio = gateway.loaded_rss / max(flask.loaded_rss, 1)
+    held = _end_state_modules(loaded)
+    return _report(gateway, flask, fastapi, held, production, threads, settle, seconds, database)
+
+
+def _production(env: dict[str, str]) -> tuple[dict[str, str], bool]:
+    """`env` with production's settings (deploy/systemd/figway.env.example), checked by
+    `figway check-config --production` as the systemd unit checks them before it starts;
+    and whether they could be had: they need Redis (the download queue), and without one
+    answering at FIGWAY_BENCH_REDIS_URL the servers run with the bench's settings."""
+    redis_url = os.environ.get(REDIS_ENV, "").strip()
+    if not redis_url or not _redis_answers(redis_url):
+        print(f"bench: no Redis at {redis_url or '(unset)'}: memory without production settings")
+        return env, False
+    production = {k: v for k, v in env.items() if k != "FIGWAY_SCRYPT_N"}  # the default cost
+    production.update(
+        FIGWAY_ENV="production",
+        SECRET_KEY=secrets.token_urlsafe(48),
+        REDIS_URL=redis_url,
+        # A queue of its own: nothing of this run reaches another's workers.
+        FIGWAY_CELERY_QUEUE=f"bench-{uuid.uuid4().hex}",
+        FIGWAY_COOKIE_SECURE="true",
+        FIGWAY_TRUSTED_HOSTS="localhost,127.0.0.1",
+    )
+    check = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "check-config", "--production"],
+        env=production,
+        capture_output=True,
+        text=True,
+    )
+    if check.returncode != 0:
+        raise RuntimeError(f"the production settings are refused:\n{check.stdout}{check.stderr}")
+    return production, True
+
+
+def _redis_answers(url: str) -> bool:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+def _end_state_modules(path: Path) -> dict[str, list[str]]:
+    """What bench/endstate.py reported at its exit; refuses a run that loaded Flask."""
+    found = json.loads(path.read_text())
+    if found["refused"]:
+        raise RuntimeError(f"the end state imported {found['refused']} while it served")
+    tolerated: dict[str, list[str]] = found["tolerated"]
+    return tolerated
+
+
+def _report(
+    gateway: _Memory,
+    flask: _Memory,
+    fastapi: _Memory,
+    tolerated: dict[str, list[str]],
+    production: bool,
+    threads: int,
+    settle: float,
+    seconds: float,
+    database: str,
+) -> Scenario:
+    def ratio(a: int, b: int) -> float:
+        return a / max(b, 1)
+
+    settings = (
+        "the production settings (FIGWAY_ENV=production, REDIS_URL with a Celery queue of "
+        "its own, secure cookies, trusted hosts, the default password cost; `figway "
+        "check-config --production` passes)"
+        if production
+        else "the bench's settings (no Redis answered, so not production's)"
+    )
+    still = "; ".join(
+        f"{name} still loaded, by {', '.join(users)} (being moved off it)"
+        for name, users in tolerated.items()
+    )
     return Scenario(
-        "Memory: the gateway against Flask alone",
-        f"Resident memory (RSS from /proc, summed over the server's process tree) of "
-        f"`figway serve --workers 1` (the search owned by the FastAPI twin, the Flask app "
-        f"mounted beside it) and of the Flask app alone under gunicorn (gthread, 1 worker, "
-        f"{threads} threads: its master and its worker), one after the other on {database}; "
-        "then, for where the migration ends, the FastAPI app alone under uvicorn. "
-        f"Idle: after one search request (so that imports made on first use count), "
-        f"{settle:g} s later. Loaded: the largest of the samples taken every "
-        f"{SAMPLE_EVERY_S:g} s while wrk sends `GET {SEARCH}` with a bearer token over "
-        f"{GATEWAY_CONNECTIONS} connections for {seconds:g} s, the fake provider at "
-        f"{LATENCY_MS} ms in its own process (not counted). The table shows each server's "
-        "load; the memory figures are below.",
+        "Memory: the end state against Flask alone",
+        f"Resident memory (RSS from /proc, summed over the server's process tree) of the "
+        f"end state, the FastAPI app alone as production would serve it (uvicorn, 1 worker, "
+        f"`figway serve`'s protocol; bench/endstate.py, which refuses to "
+        f"serve with Flask or werkzeug imported and checks again at its exit), against the "
+        f"Flask app alone under gunicorn (gthread, 1 worker, {threads} threads: its master "
+        f"and its worker); beside them, the gateway of today, `figway serve --workers 1` "
+        f"(the search owned by the FastAPI twin, the Flask app mounted beside it). One "
+        f"after the other on {database}, each with {settings}. Idle: after one search "
+        f"request (so that imports made on first use count), {settle:g} s later. Loaded: "
+        f"the largest of the samples taken every {SAMPLE_EVERY_S:g} s while wrk sends "
+        f"`GET {SEARCH}` with a bearer token over {GATEWAY_CONNECTIONS} connections for "
+        f"{seconds:g} s, the fake provider at {LATENCY_MS} ms in its own process (not "
+        "counted). The table shows each server's load; the memory figures are below.",
         sides=[
-            Side("gateway (`figway serve`, 1 worker), search by the twin", gateway.load),
-            Side(f"Flask alone (gunicorn gthread, {threads} threads)", flask.load),
             Side("FastAPI alone (uvicorn, 1 process): the end state", fastapi.load),
+            Side(f"Flask alone (gunicorn gthread, {threads} threads)", flask.load),
+            Side("gateway (`figway serve`, 1 worker), search by the twin", gateway.load),
         ],
         goals=[
-            Goal("idle RSS, gateway / Flask alone", idle_ratio, GOAL, higher_is_better=False),
-            Goal("loaded RSS, gateway / Flask alone", loaded_ratio, GOAL, higher_is_better=False),
+            Goal(
+                "idle RSS, end state / Flask alone",
+                ratio(fastapi.idle_rss, flask.idle_rss),
+                GOAL,
+                higher_is_better=False,
+            ),
+            Goal(
+                "loaded RSS, end state / Flask alone",
+                ratio(fastapi.loaded_rss, flask.loaded_rss),
+                GOAL,
+                higher_is_better=False,
+            ),
         ],
         notes=[
-            f"gateway: idle {_mb(gateway.idle_rss)}, under load {_mb(gateway.loaded_rss)}, "
-            f"after {_mb(gateway.after_rss)}; Flask alone: idle {_mb(flask.idle_rss)}, under "
-            f"load {_mb(flask.loaded_rss)}, after {_mb(flask.after_rss)} (RSS)",
+            f"end state: idle {_mb(fastapi.idle_rss)}, under load {_mb(fastapi.loaded_rss)}, "
+            f"after {_mb(fastapi.after_rss)}; Flask alone: idle {_mb(flask.idle_rss)}, under "
+            f"load {_mb(flask.loaded_rss)}, after {_mb(flask.after_rss)} (RSS)"
+            + (f"; {still}" if still else ""),
             f"PSS (each shared page split between the processes sharing it, so gunicorn's "
-            f"master and worker are not counted twice): gateway idle {_mb(gateway.idle_pss)}, "
-            f"under load {_mb(gateway.loaded_pss)}; Flask alone idle {_mb(flask.idle_pss)}, "
-            f"under load {_mb(flask.loaded_pss)}; ratios "
-            f"{gateway.idle_pss / max(flask.idle_pss, 1):.2f} idle, "
-            f"{gateway.loaded_pss / max(flask.loaded_pss, 1):.2f} under load",
-            f"FastAPI alone (the end state, Flask removed): idle {_mb(fastapi.idle_rss)}, "
-            f"under load {_mb(fastapi.loaded_rss)}, after {_mb(fastapi.after_rss)} (RSS); "
-            f"against Flask alone {fastapi.idle_rss / max(flask.idle_rss, 1):.2f} idle, "
-            f"{fastapi.loaded_rss / max(flask.loaded_rss, 1):.2f} under load",
-            "the gateway holds both apps in one process (the twin and the mounted Flask app, "
-            "each with its own database pool), so its baseline includes Flask's; under the "
-            "same offered load the twin has all "
+            f"master and worker are not counted twice): end state idle "
+            f"{_mb(fastapi.idle_pss)}, under load {_mb(fastapi.loaded_pss)}; Flask alone idle "
+            f"{_mb(flask.idle_pss)}, under load {_mb(flask.loaded_pss)}; ratios "
+            f"{ratio(fastapi.idle_pss, flask.idle_pss):.2f} idle, "
+            f"{ratio(fastapi.loaded_pss, flask.loaded_pss):.2f} under load",
+            f"the gateway of today (both apps in one process, each with its own database "
+            f"pool): idle {_mb(gateway.idle_rss)}, under load {_mb(gateway.loaded_rss)}, "
+            f"after {_mb(gateway.after_rss)} (RSS), PSS idle {_mb(gateway.idle_pss)}; "
+            f"against Flask alone {ratio(gateway.idle_rss, flask.idle_rss):.2f} idle, "
+            f"{ratio(gateway.loaded_rss, flask.loaded_rss):.2f} under load",
+            "under the same offered load the FastAPI app has all "
             f"{GATEWAY_CONNECTIONS} requests in flight while gunicorn works on {threads} at "
             "a time and leaves the rest queued in the kernel",
         ],

@@ -1,11 +1,18 @@
-"""Pillow work as pure functions, bytes in and bytes out, so a worker pool can run them."""
+"""Pillow work as pure functions, bytes in and bytes out, so a worker pool can run them.
+
+Pillow is imported by the functions that decode, not by this module: a process that
+makes no image (most requests, every idle process) does not hold it (about 2 MiB of RSS).
+Every caller already runs these functions in a worker thread (they are CPU-bound), so the
+first one pays the import there, never on an event loop.
+"""
 
 from __future__ import annotations
 
 import io
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+if TYPE_CHECKING:
+    from PIL import Image
 
 VIDEO_THUMBNAIL_SIZES: Final = {"small": (160, 90), "medium": (320, 180), "large": (640, 360)}
 ARTIST_BOX: Final = (512, 512)
@@ -24,6 +31,8 @@ class ImageRejected(ValueError):
 
 def _open(data: bytes) -> Image.Image:
     """Decode fully, refusing bombs by their declared size before any pixel is decoded."""
+    from PIL import Image, UnidentifiedImageError
+
     try:
         image = Image.open(io.BytesIO(data))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -46,6 +55,8 @@ def _open(data: bytes) -> Image.Image:
 
 def _to_rgb(image: Image.Image) -> Image.Image:
     """Honour EXIF rotation and flatten transparency onto white (JPEG has no alpha)."""
+    from PIL import Image, ImageOps
+
     image = ImageOps.exif_transpose(image)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
@@ -63,6 +74,8 @@ def _jpeg(image: Image.Image) -> bytes:
 
 def normalize_upload(data: bytes, box: tuple[int, int] = ARTIST_BOX) -> bytes:
     """An uploaded image as an RGB JPEG shrunk to fit `box`; ImageRejected if it is not one."""
+    from PIL import Image
+
     image = _open(data)
     try:
         rgb = _to_rgb(image)
@@ -75,5 +88,7 @@ def normalize_upload(data: bytes, box: tuple[int, int] = ARTIST_BOX) -> bytes:
 
 def fit_jpeg(data: bytes, box: tuple[int, int]) -> bytes:
     """A JPEG scaled up or down to fit within `box`, aspect kept (fixed sizes for the UI)."""
+    from PIL import Image, ImageOps
+
     image = _open(data)
     return _jpeg(ImageOps.contain(_to_rgb(image), box, Image.Resampling.LANCZOS))
