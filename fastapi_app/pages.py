@@ -7,11 +7,10 @@ from collections.abc import Mapping
 
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import escape
 
 from shared.services.auth import Caller
 from shared.services.pages import Page
-from shared.web.pages import NOT_FOUND_PAGE, NOT_FOUND_TEMPLATE, TEMPLATES
+from shared.web.pages import NOT_FOUND_PAGE, NOT_FOUND_TEMPLATE, TEMPLATES, redirect_body
 from shared.web.render import FILTERS, viewer
 
 
@@ -47,13 +46,4 @@ def render(
 
 def redirect(location: str, status: int = 302) -> Response:
     """A redirect with the small HTML body werkzeug sends, so both sides answer alike."""
-    html_location = escape(location)
-    body = (
-        "<!doctype html>\n"
-        "<html lang=en>\n"
-        "<title>Redirecting...</title>\n"
-        "<h1>Redirecting...</h1>\n"
-        "<p>You should be redirected automatically to the target URL: "
-        f'<a href="{html_location}">{html_location}</a>. If not, click the link.\n'
-    )
-    return HTMLResponse(body, status_code=status, headers={"Location": location})
+    return HTMLResponse(redirect_body(location), status_code=status, headers={"Location": location})

@@ -14,8 +14,9 @@ from contextlib import AsyncExitStack
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote
 
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,10 +31,11 @@ from shared import tracing
 from shared.auth.session_cookie import SCOPE_KEY as FLASK_SESSION_KEY
 from shared.auth.session_cookie import SessionCookieCodec
 from shared.config import Settings, SettingsError
-from shared.errors import RateLimited
-from shared.web.headers import EVERY_RESPONSE
+from shared.errors import RateLimited, error_for_status
+from shared.web.headers import EVERY_RESPONSE, security_headers
 from shared.web.hosts import TrustedHosts
-from shared.web.methods import flat_routes
+from shared.web.methods import flask_allow, flat_routes
+from shared.web.pages import redirect_body
 from shared.web.policy import host_of, refuse_host
 
 if TYPE_CHECKING:
@@ -144,6 +146,14 @@ class Gateway:
                 return
         method: str = scope["method"]
         decision = self.table.decide(method, path)
+        if decision.redirect is not None:
+            await _slash_redirect(scope, receive, send, decision.redirect)
+            self.metrics.observe(UNMATCHED, "gateway", 308, 0.0)
+            return
+        if decision.allowed:
+            await _not_allowed(scope, receive, send, decision.allowed)
+            self.metrics.observe(UNMATCHED, "gateway", 405, 0.0)
+            return
         owner, route = decision.owner, decision.route or UNMATCHED
         started = time.perf_counter()
         span = None if self.trace_request is None else self.trace_request(scope, route)
@@ -308,6 +318,33 @@ async def _session_ended(scope: Scope, receive: Receive, send: Send) -> None:
     body = {"code": 1, "message": "Session ID unknown"}
     response = JSONResponse(body, status_code=400, headers=_GATEWAY_STAMP)
     await response(scope, receive, send)
+
+
+async def _slash_redirect(scope: Scope, receive: Receive, send: Send, path: str) -> None:
+    """werkzeug's slash redirect (`/api//videos` to `/api/videos`, `/x` to `/x/` where only
+    `/x/` has a rule), as Flask sent it: 308 to the absolute URL, the query kept. The
+    gateway sends it once no route is on flask, as only werkzeug's matching can tell."""
+    host = host_of(scope) or "localhost"
+    query = scope["query_string"].decode("latin-1")
+    target = f"{scope['scheme']}://{host}{quote(path, safe=_PATH_SAFE)}"
+    location = f"{target}?{query}" if query else target
+    headers = {**dict(security_headers("text/html")), **_GATEWAY_STAMP, "Location": location}
+    body = "" if scope["method"] == "HEAD" else redirect_body(location)
+    response = HTMLResponse(body, status_code=308, headers=headers)
+    await response(scope, receive, send)
+
+
+async def _not_allowed(scope: Scope, receive: Receive, send: Send, allowed: frozenset[str]) -> None:
+    """werkzeug's 405 where FastAPI could not tell it (a doubled slash werkzeug merges), in
+    the legacy shape, with Flask's Allow."""
+    err = error_for_status(405)
+    headers = {**dict(EVERY_RESPONSE), **_GATEWAY_STAMP, "Allow": flask_allow(allowed)}
+    response = JSONResponse(err.body(), status_code=405, headers=headers)
+    await response(scope, receive, send)
+
+
+# What werkzeug leaves unquoted in a URL's path.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 
 async def _too_many(scope: Scope, receive: Receive, send: Send, wait: int) -> None:

@@ -9,7 +9,9 @@ decides once, at its start, and finishes on that side.
 What no rule serves (a 404, a 405, werkzeug's slash redirects, OPTIONS) is Flask's to
 answer while the manifest keeps any route (the Socket.IO channel included) on Flask: it
 then answers them as it always has. With every route on FastAPI the legacy side is not
-needed at all, and FastAPI answers them (its legacy-shaped 404 and 405).
+needed at all: FastAPI answers the 404s, 405s and OPTIONS as Flask did
+(shared/web/methods.py), and the gateway itself the slash redirects and 405s (the
+decision's `redirect` and `allowed`), which only werkzeug's matching can tell.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ class Decision:
     route: str | None  # the manifest key, or None when no manifest route matched
     method: str  # the method to call the owner with (HEAD becomes GET for FastAPI)
     limit: RouteLimit | None = None  # the route's rate limit, if it has one
+    # With no Flask side, what only werkzeug's matching can tell, for the gateway to
+    # answer: its slash redirect (a path), or its 405 (the path's methods).
+    redirect: str | None = None
+    allowed: frozenset[str] = frozenset()
 
 
 class RouteTable:
@@ -93,6 +99,8 @@ class RouteTable:
         if cached is not None:
             return cached
         decision = self._match(method, path)
+        if decision.redirect is not None:
+            return decision  # carries this path's digits: never shared by folding
         with self._lock:
             self._cache[key] = decision
             if len(self._cache) > self.CACHE_SIZE:
@@ -103,10 +111,17 @@ class RouteTable:
         # OPTIONS is answered by Flask's automatic handler (its Allow header lists methods).
         if method == "OPTIONS":
             return Decision(self._unmatched, None, method)
-        # A redirect (Flask issues the same slash redirect), a 405 or a 404: Flask's own.
-        key = self._matcher.match(path, method).endpoint
+        # A redirect, a 405 or a 404: Flask's own while it is there.
+        outcome = self._matcher.match(path, method)
+        key = outcome.endpoint
         if key is None:
-            return Decision(self._unmatched, None, method)
+            if self._unmatched == FLASK:
+                return Decision(FLASK, None, method)
+            # With no Flask side, werkzeug's redirects are the gateway's to send, and so are
+            # its 405s on a path with a doubled slash, which werkzeug merges and Starlette
+            # does not (FastAPI would answer 404); FastAPI answers every other 405 as Flask.
+            allowed = outcome.allowed if "//" in path else frozenset()
+            return Decision(FASTAPI, None, method, None, outcome.redirect, allowed)
         owner, limit = self._owners[key], self._limits.get(key)
         if method == "HEAD" and owner == FASTAPI:
             # Flask answers HEAD as GET without a body; the gateway does the same for FastAPI.

@@ -13,9 +13,12 @@ from collections.abc import Iterator
 import pytest
 
 from fastapi_app import create_fastapi_app
+from gateway import manifest as mf
+from gateway.app import create_gateway
 from shared.config import Settings
 from tests.asgi_client import AsgiServer, Client
 from tests.test_auth_coverage import ENTRIES, TWINS, concrete_path
+from tests.test_contract import MANIFEST
 
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 PATHS = sorted({concrete_path(key.partition(" ")[2]) for key in TWINS})
@@ -73,3 +76,70 @@ def test_a_trailing_slash_or_an_unknown_path_is_a_404_never_a_redirect(both, pat
     flask, fastapi = both
     answers = _answer(flask.get(path)), _answer(fastapi.get(path))
     assert answers[0][0] == answers[1][0] == 404, answers
+
+
+@pytest.fixture
+def flask_and_gateway(flask_app, settings: Settings, tmp_path) -> Iterator[tuple[object, Client]]:
+    """Flask alone, and the gateway with every route on fastapi and no Flask side."""
+    manifest = tmp_path / "migration_status.yaml"
+    manifest.write_text(MANIFEST.read_text(encoding="utf-8"), encoding="utf-8")
+    with mf.locked(manifest):
+        mf.set_owners(manifest, {e.key: "fastapi" for e in mf.load(manifest).entries})
+    gateway = create_gateway(
+        settings.model_copy(update={"manifest": manifest}),
+        legacy_factory=lambda: pytest.fail("the legacy side was built"),
+        modern=create_fastapi_app(settings),
+        manifest=manifest,
+        flask_session=None,
+    )
+    server = AsgiServer(gateway)
+    try:
+        yield flask_app.test_client(), Client(server)
+    finally:
+        server.stop()
+
+
+REDIRECTED = ["/api//videos?x=1", "/static//css/app.css", "/api/videos//1", "/api/auth//me"]
+SECURITY = ("X-Content-Type-Options", "X-Frame-Options", "Content-Security-Policy")
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "HEAD"])
+@pytest.mark.parametrize("path", REDIRECTED)
+def test_the_all_fastapi_gateway_sends_werkzeugs_slash_redirects(flask_and_gateway, path, method):
+    """werkzeug redirects a doubled slash where the merged path has a rule for the method
+    (else its 404 or 405); the gateway, with no Flask side, answers the same."""
+    flask, gateway = flask_and_gateway
+    headers = {"Host": "localhost:8000"}
+    theirs = flask.open(path, method=method, headers=headers)
+    ours = gateway.open(path, method=method, headers=headers)
+    try:
+        assert ours.status_code == theirs.status_code, (path, method, theirs.status_code)
+        assert ours.headers.get("Location") == theirs.headers.get("Location")
+        assert _allow(ours) == _allow(theirs)
+        if theirs.status_code != 308:
+            # werkzeug merged the slashes and found the path's methods: a 405 the gateway
+            # answers (FastAPI does not merge slashes), in the legacy shape.
+            assert ours.headers["X-Served-By"] == "gateway" and ours.status_code == 405
+            assert ours.get_json() == theirs.get_json()
+            return
+        assert ours.headers["X-Served-By"] == "gateway"
+        assert ours.headers["Location"].startswith("http://localhost:8000/")
+        assert ours.headers["Content-Type"] == theirs.headers["Content-Type"]
+        assert ours.data == theirs.data
+        assert all(ours.headers.get(h) == theirs.headers.get(h) for h in SECURITY)
+    finally:
+        theirs.close()
+        ours.close()
+
+
+def test_the_redirect_cases_are_redirected_by_flask(flask_app):
+    """The paths above do make Flask redirect (a GET, at least), so the test checks some."""
+    client = flask_app.test_client()
+    for path in REDIRECTED:
+        assert client.get(path).status_code == 308, path
+
+
+def test_a_path_werkzeug_does_not_redirect_stays_the_owners(flask_and_gateway):
+    _flask, gateway = flask_and_gateway
+    answer = gateway.get("//api/version")
+    assert answer.status_code == 404 and answer.headers["X-Served-By"] == "fastapi"

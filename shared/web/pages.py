@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import quote
 
+from markupsafe import escape
+
 WEB = Path(__file__).resolve().parent
 TEMPLATES = WEB / "templates"
 STATIC = WEB / "static"
@@ -31,6 +33,19 @@ def login_location(path: str, query: str) -> str:
 
 _HTML = ("text", "html")
 _JSON = ("application", "json")
+
+
+def redirect_body(location: str) -> str:
+    """The small HTML page werkzeug sends with a redirect (`location` escaped as it does)."""
+    shown = escape(location)
+    return (
+        "<!doctype html>\n"
+        "<html lang=en>\n"
+        "<title>Redirecting...</title>\n"
+        "<h1>Redirecting...</h1>\n"
+        "<p>You should be redirected automatically to the target URL: "
+        f'<a href="{shown}">{shown}</a>. If not, click the link.\n'
+    )
 
 
 def prefers_html(accept: str | None) -> bool:
