@@ -680,3 +680,15 @@ def test_static_inner_dot_segments_stay_in_the_folder(client):
 def test_pages_link_their_assets(client):
     html = client.get("/login").get_data(as_text=True)
     assert 'href="/static/css/app.css"' in html and 'src="/static/js/app.js"' in html
+
+
+def test_an_artist_page_shows_only_an_uploaded_image(client, login, db_session):
+    """GET /api/artists/<id>/thumbnail serves an uploaded image only: an artist with just
+    the provider's image URL gets no <img> (it would be a broken image, a failed request)."""
+    login("readonly")
+    artist = add_artist(db_session, thumbnail_url="https://img.example/a.jpg")
+    assert 'class="artist-thumb"' not in client.get(f"/artists/{artist.id}").get_data(as_text=True)
+    artist.thumbnail_path = f"thumbnails/artists/{artist.id}.jpg"
+    db_session.commit()
+    page = client.get(f"/artists/{artist.id}").get_data(as_text=True)
+    assert f'class="artist-thumb" src="/api/artists/{artist.id}/thumbnail"' in page
