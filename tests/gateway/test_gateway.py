@@ -205,9 +205,9 @@ def test_admin_api_flip_rollout_rollback_history(gateway, gw, login_gw, app):
     ]
     # The process that wrote the change serves by it at once.
     assert served_by(gw.get("/api/version")) == "fastapi"
-    # A page of phase 4: the last to get twins.
+    # A page, never verified either: refused by name too.
     refused = gw.post("/_figway/flip", json={"route": "GET /settings", "to": "fastapi"})
-    assert refused.status_code == 409 and "no FastAPI twin" in refused.json()["error"]
+    assert refused.status_code == 409 and "GET /settings: never verified" in refused.json()["error"]
     unknown = gw.post("/_figway/flip", json={"route": "GET /api/nope", "to": "fastapi"})
     assert unknown.status_code == 409
     bad = gw.post("/_figway/flip", json={"route": "GET /api/version", "to": "django"})

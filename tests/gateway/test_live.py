@@ -254,14 +254,17 @@ def test_a_route_without_scenarios_is_refused_by_name():
     from gateway.changes import Change, ChangeRefused
     from parity.vet import require_parity
 
-    with pytest.raises(ChangeRefused, match=r"GET /settings: no parity scenarios"):
+    # The Socket.IO channel has no scenario kind in the catalogue (tests/test_realtime.py
+    # holds its parity): moving it needs --force.
+    channel = "SOCKETIO /socket.io/"
+    with pytest.raises(ChangeRefused, match=rf"{channel}: no parity scenarios"):
         require_parity(
             [
-                Change("GET /settings", 4, "flask", "fastapi"),
+                Change(channel, 2, "flask", "fastapi"),
                 Change("GET /api/version", 1, "flask", "fastapi"),
             ]
         )
-    require_parity([Change("GET /settings", 4, "fastapi", "flask")])  # rollback: no check
+    require_parity([Change(channel, 2, "fastapi", "flask")])  # rollback: no check
 
 
 def test_a_change_that_cannot_be_recorded_is_not_made(tmp_path):
