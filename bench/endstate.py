@@ -24,10 +24,6 @@ REFUSED_EXIT = 3
 # extensions, and werkzeug (Flask's toolkit; nothing on the FastAPI side needs it).
 _FLASK = "flask"
 _WERKZEUG = "werkzeug"
-# The FastAPI-side modules that still import werkzeug, being moved off it; werkzeug is
-# tolerated (and reported) only while one of them still holds a werkzeug object, so the
-# check tightens by itself once they no longer do. Empty this once they are both gone.
-WERKZEUG_STILL_IN = ("fastapi_app.files", "fastapi_app.routers.thumbnails")
 
 
 def flask_modules(modules: Iterable[str]) -> list[str]:
@@ -36,27 +32,9 @@ def flask_modules(modules: Iterable[str]) -> list[str]:
     return sorted(t for t in tops if t in (_FLASK, _WERKZEUG) or t.startswith(_FLASK + "_"))
 
 
-def werkzeug_users() -> list[str]:
-    """Which of WERKZEUG_STILL_IN (loaded) still hold an object from werkzeug."""
-    users = []
-    for name in WERKZEUG_STILL_IN:
-        module = sys.modules.get(name)
-        values = vars(module).values() if module is not None else ()
-        if any(str(getattr(v, "__module__", "")).startswith(_WERKZEUG) for v in values):
-            users.append(name)
-    return users
-
-
 def findings() -> dict[str, object]:
-    """This process's verdict: what it must not hold, what it holds but may for now."""
-    found = flask_modules(sys.modules)
-    users = werkzeug_users()
-    tolerated = [_WERKZEUG] if _WERKZEUG in found and users else []
-    return {
-        "refused": [name for name in found if name not in tolerated],
-        "tolerated": {name: users for name in tolerated},
-        "modules": len(sys.modules),
-    }
+    """This process's verdict: what it holds and must not."""
+    return {"refused": flask_modules(sys.modules), "modules": len(sys.modules)}
 
 
 def main(argv: list[str]) -> int:

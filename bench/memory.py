@@ -153,8 +153,8 @@ def _memory(work: Path, quick: bool, database_url: str, database: str) -> Scenar
             logs / "fastapi.log",
         ) as uvicorn:
             fastapi = measure(uvicorn, uvicorn.pid, None)
-    held = _end_state_modules(loaded)
-    return _report(gateway, flask, fastapi, held, production, threads, settle, seconds, database)
+    _refuse_flask(loaded)
+    return _report(gateway, flask, fastapi, production, threads, settle, seconds, database)
 
 
 def _production(env: dict[str, str]) -> tuple[dict[str, str], bool]:
@@ -199,20 +199,17 @@ def _redis_answers(url: str) -> bool:
         client.close()
 
 
-def _end_state_modules(path: Path) -> dict[str, list[str]]:
-    """What bench/endstate.py reported at its exit; refuses a run that loaded Flask."""
+def _refuse_flask(path: Path) -> None:
+    """Refuses a run whose end state (bench/endstate.py, at its exit) had loaded Flask."""
     found = json.loads(path.read_text())
     if found["refused"]:
         raise RuntimeError(f"the end state imported {found['refused']} while it served")
-    tolerated: dict[str, list[str]] = found["tolerated"]
-    return tolerated
 
 
 def _report(
     gateway: _Memory,
     flask: _Memory,
     fastapi: _Memory,
-    tolerated: dict[str, list[str]],
     production: bool,
     threads: int,
     settle: float,
@@ -228,10 +225,6 @@ def _report(
         "check-config --production` passes)"
         if production
         else "the bench's settings (no Redis answered, so not production's)"
-    )
-    still = "; ".join(
-        f"{name} still loaded, by {', '.join(users)} (being moved off it)"
-        for name, users in tolerated.items()
     )
     return Scenario(
         "Memory: the end state against Flask alone",
@@ -270,8 +263,7 @@ def _report(
         notes=[
             f"end state: idle {_mb(fastapi.idle_rss)}, under load {_mb(fastapi.loaded_rss)}, "
             f"after {_mb(fastapi.after_rss)}; Flask alone: idle {_mb(flask.idle_rss)}, under "
-            f"load {_mb(flask.loaded_rss)}, after {_mb(flask.after_rss)} (RSS)"
-            + (f"; {still}" if still else ""),
+            f"load {_mb(flask.loaded_rss)}, after {_mb(flask.after_rss)} (RSS)",
             f"PSS (each shared page split between the processes sharing it, so gunicorn's "
             f"master and worker are not counted twice): end state idle "
             f"{_mb(fastapi.idle_pss)}, under load {_mb(fastapi.loaded_pss)}; Flask alone idle "

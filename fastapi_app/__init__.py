@@ -99,7 +99,6 @@ def create_fastapi_app(settings: Settings | None = None) -> FastAPI:
     register_error_handlers(app, not_found_page=not_found_page(state.pages))
     for router in ROUTERS:
         app.include_router(router)
-    new_pages.page_templates()  # loaded now: rendering a page reads no file on the loop
     # The Socket.IO channel's twin (the legacy one is Flask-SocketIO's): kept out of the
     # OpenAPI document, which describes HTTP routes.
     app.mount(f"/{realtime.PATH}", ModernChannel(state).app, name="socketio")

@@ -69,6 +69,35 @@ def test_anonymous_visitors_are_sent_to_the_login_form(twin, public_playlist, pa
     assert response.headers["location"] == f"/login?next={url}%3Fq%3Dab"
 
 
+def test_the_login_redirect_keeps_the_query_string_as_sent_and_varies_by_cookie(twin):
+    """As the legacy pages' (tests/test_pages.py): repeated keys, a + and escapes stay as
+    the browser sent them, not as the handlers read them."""
+    response = twin.get("/search?b=%20c+d&q=1&q=2")
+    assert response.status_code == 302
+    assert response.headers["location"] == "/login?next=/search%3Fb%3D%2520c%2Bd%26q%3D1%26q%3D2"
+    assert "Cookie" in response.headers["vary"]
+
+
+def test_pages_vary_by_cookie_unless_the_caller_came_with_a_token(twin, log_in, bearer):
+    """Flask reads its session to find a caller without a bearer token, and says so."""
+    assert "vary" not in twin.get("/search", headers=bearer("readonly")).headers
+    log_in("admin")
+    for path in PAGES:
+        response = twin.get(path.format(playlist=999999))
+        assert "Cookie" in response.headers["vary"], path
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_anonymous_visitors_are_sent_to_login_without_the_database(settings, path):
+    """The guard answers before a handler's connection is opened: nobody listens at the
+    database's address, and the anonymous visitor still gets the 302, not a 503."""
+    down = settings.model_copy(update={"database_url": "mysql://root@127.0.0.1:9/none"})
+    with TestClient(create_fastapi_app(down), follow_redirects=False) as client:
+        response = client.get(path.format(playlist=1))
+    assert response.status_code == 302, response.text
+    assert response.headers["location"] == f"/login?next={path.format(playlist=1)}"
+
+
 @pytest.mark.parametrize("path", PAGES)
 def test_each_page_is_for_its_roles_only(twin, bearer, public_playlist, path):
     url = path.format(playlist=public_playlist)
