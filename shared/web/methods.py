@@ -33,7 +33,7 @@ def flat_routes(routes: Iterable[BaseRoute]) -> list[Any]:
 def allowed_methods(routes: Iterable[BaseRoute], scope: Scope) -> set[str]:
     """The methods of every route whose path matches the request's, as declared."""
     methods: set[str] = set()
-    for route in flat_routes(routes):
+    for route in routes if isinstance(routes, _Flat) else flat_routes(routes):
         declared = getattr(route, "methods", None)
         if declared and route.matches(scope)[0] != Match.NONE:
             methods |= declared
@@ -49,19 +49,29 @@ def flask_allow(methods: Iterable[str]) -> str:
     return ", ".join(sorted(every))
 
 
+class _Flat(list[Any]):
+    """Routes flattened already (an app's routes do not change once it serves)."""
+
+
 class FlaskMethods:
     """HEAD and OPTIONS answered as Flask answers them (see the module's docstring)."""
 
     def __init__(self, app: ASGIApp, routes: Routes) -> None:
         self.app = app
         self.routes = routes
+        self._flat: _Flat | None = None  # the app's routes, flattened on first use
+
+    def _routes(self) -> _Flat:
+        if self._flat is None:
+            self._flat = _Flat(flat_routes(self.routes()))
+        return self._flat
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope.get("method")
         if scope["type"] != "http" or method not in ("HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        allowed = allowed_methods(self.routes(), scope)
+        allowed = allowed_methods(self._routes(), scope)
         if method == "OPTIONS":
             if allowed and "OPTIONS" not in allowed:
                 options = Response(
