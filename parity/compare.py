@@ -53,7 +53,8 @@ def first_difference(
         a, b = flask.headers.get(name), fastapi.headers.get(name)
         if _normal_header(name, a) != _normal_header(name, b):
             return f"header {name}: flask {a!r}, fastapi {b!r}"
-    pages = _is_html(flask) and _is_html(fastapi)
+    # A page: HTML with a body (Flask's empty answers, a 204, say text/html too).
+    pages = _is_html(flask) and _is_html(fastapi) and bool(flask.body or fastapi.body)
     if pages and _vary(flask) != _vary(fastapi):
         # What a cache may hand to whom: a page's answer depends on the session cookie.
         a, b = flask.headers.get("vary"), fastapi.headers.get("vary")

@@ -194,3 +194,11 @@ def test_images_are_alike_by_format_and_pixel_size_not_bytes():
     assert _diff(small, cut) == "body image: flask JPEG 64x48, fastapi 10 unreadable bytes"
     plain = Answer(200, {"content-type": "text/plain"}, (), b"a", {})
     assert _diff(plain, Answer(200, plain.headers, (), b"b", {})).startswith("body (root)")
+
+
+def test_an_empty_html_answer_is_no_page():
+    """Flask's `return "", 204` says text/html; with no body, Vary is no page's to compare."""
+    empty = Answer(204, {"content-type": "text/html; charset=utf-8", "vary": "Cookie"}, (), b"", {})
+    twin = Answer(204, {"content-type": "text/html; charset=utf-8"}, (), b"", {})
+    assert first_difference(empty, twin, ()) is None
+    assert first_difference(_page(PAGE), _page(PAGE, vary=None), ()) is not None
