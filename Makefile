@@ -23,7 +23,8 @@ run: $(STAMP)
 	$(BIN)/figway run --host 127.0.0.1 --port $(PORT)
 
 # The second pass runs every test of the legacy app again through the gateway, each route
-# with a FastAPI twin served by the twin: it must answer exactly as Flask alone.
+# with a FastAPI twin served by the twin: it must answer exactly as Flask alone (on MariaDB
+# when FIGWAY_TEST_DATABASE_URL names one; test-flask-free takes SQLite).
 test: $(STAMP) chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
 	FIGWAY_TEST_THROUGH_GATEWAY=1 $(BIN)/pytest -q $(PYTEST_ARGS)

@@ -360,14 +360,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     those asking for `app` (the `app` fixture fails one that sends nothing through it).
     Never the browser tests, whatever fixtures they come to use: they drive a real `figway
     serve` (the gateway already), so a second run would prove nothing new. The Flask-free
-    run keeps the same tests: the HTTP-level legacy suite."""
+    run keeps the same tests: the HTTP-level legacy suite.
+
+    The two share the databases out, so that each twin's test runs once on each after the
+    first pass ran both against Flask: through the gateway on MariaDB (as deployed; on
+    SQLite where no MariaDB is configured), without Flask on SQLite (the embedded
+    default)."""
     if not (THROUGH_GATEWAY or FLASK_FREE):
         return
+    database = "mariadb" if THROUGH_GATEWAY and MARIADB_SERVER_URL else "sqlite"
     keep = [
         i
         for i in items
         if "app" in getattr(i, "fixturenames", ())
         and not any(d in i.nodeid for d in ("tests/gateway/", "tests/browser/"))
+        and _database_of(i) in (None, database)
     ]
     config.hook.pytest_deselected(items=[i for i in items if i not in keep])
     items[:] = keep
+
+
+def _database_of(item: pytest.Item) -> str | None:
+    """The database a test runs on (the `database_url` fixture's parameter), if it has one."""
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("database_url") if callspec is not None else None
