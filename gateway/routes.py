@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-from flask import Flask
+from typing import TYPE_CHECKING, Any
 
 from gateway.manifest import CHANNEL
+
+if TYPE_CHECKING:
+    from flask import Flask  # only annotated: reading an app's routes needs no import
 
 # Flask adds these to every rule by itself; the contract lists the declared methods.
 IMPLICIT_METHODS = frozenset({"HEAD", "OPTIONS"})

@@ -375,6 +375,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if "app" in getattr(i, "fixturenames", ())
         and not any(d in i.nodeid for d in ("tests/gateway/", "tests/browser/"))
         and _database_of(i) in (None, database)
+        and not (FLASK_FREE and i.get_closest_marker("flask_side"))
     ]
     config.hook.pytest_deselected(items=[i for i in items if i not in keep])
     items[:] = keep
@@ -384,3 +385,32 @@ def _database_of(item: pytest.Item) -> str | None:
     """The database a test runs on (the `database_url` fixture's parameter), if it has one."""
     callspec = getattr(item, "callspec", None)
     return callspec.params.get("database_url") if callspec is not None else None
+
+
+# The Flask side's packages: a test module that needs them at import is about Flask itself.
+_FLASK_SIDE = frozenset({"flask", "werkzeug", "flask_socketio", "legacy_flask"})
+# Folders the gateway and Flask-free runs never keep (see pytest_collection_modifyitems).
+_NEVER_FLASK_FREE = ("gateway", "browser", "schema", "example")
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """In the Flask-free run, a test module that cannot even be imported without Flask (it
+    tests Flask's side itself, or a tool that reads the Flask app) is left out; every module
+    of the HTTP-level legacy suite imports without it, and its tests run."""
+    if not FLASK_FREE:
+        return None
+    tests = Path(__file__).parent
+    if collection_path.is_dir():
+        return collection_path.parent == tests and collection_path.name in _NEVER_FLASK_FREE
+    if collection_path.suffix != ".py" or not collection_path.name.startswith("test_"):
+        return None
+    import importlib
+
+    relative = collection_path.relative_to(tests.parent).with_suffix("")
+    try:
+        importlib.import_module(".".join(relative.parts))
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] in _FLASK_SIDE:
+            return True
+        raise
+    return None

@@ -158,6 +158,7 @@ def test_a_stream_holds_no_connection_while_its_file_is_sent(
 Send = Callable[[str, dict[str, str]], tuple[int, Any]]
 
 
+@pytest.mark.flask_side  # it patches the legacy view's lookup
 def test_a_request_queued_while_another_was_authenticating_conflicts(
     client, bearer, db_session, settings, monkeypatch
 ):
