@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from shared.clock import utcnow
 from shared.db.models import User, UserSession
 from tests.conftest import PASSWORD, assert_error
@@ -178,6 +180,7 @@ def test_token_bad_input(client):
     )
 
 
+@pytest.mark.flask_side  # builds a second Flask app on the old key
 def test_rotated_secret_key_still_reads_old_cookies(settings, client, login):
     from legacy_flask import create_app
 
