@@ -91,14 +91,27 @@ def client_of(gateway: Gateway) -> asgi.ASGIClient:
     return asgi.get_client(cast(Any, gateway))
 
 
+# Phase 4: the pages and /static answer HTML and files to browsers, not the JSON API the
+# schema documents; parity (tests/gateway/test_parity.py) and the browser tests
+# (tests/browser/) cover them.
+PAGES_PHASE = 4
+
+
 def fastapi_routes() -> set[str]:
-    """The committed manifest's FastAPI-owned HTTP routes, as 'METHOD /path/{name}' (the
+    """The committed manifest's FastAPI-owned API routes, as 'METHOD /path/{name}' (the
     Socket.IO channel is no HTTP operation: tests/test_realtime.py tests it)."""
     return {
         mf.twin_key(e.key)
         for e in mf.load(MANIFEST).entries
-        if e.owner == "fastapi" and e.key not in EXCLUDED and e.method != mf.CHANNEL
+        if e.owner == "fastapi"
+        and e.key not in EXCLUDED
+        and e.method != mf.CHANNEL
+        and e.phase != PAGES_PHASE
     }
+
+
+def page_routes() -> set[str]:
+    return {mf.twin_key(e.key) for e in mf.load(MANIFEST).in_phase(PAGES_PHASE)}
 
 
 @pytest.fixture(scope="module")
@@ -278,8 +291,11 @@ def test_the_schema_tested_is_what_the_gateway_serves(gateway: Gateway) -> None:
         for path, operations in DOCUMENT["paths"].items()
         for method in operations
     }
-    # Every FastAPI-owned route is in the schema: none escapes the run unnoticed.
+    # Every FastAPI-owned API route is in the schema: none escapes the run unnoticed; the
+    # pages are not (an HTML page is no operation of the API).
     assert fastapi_routes() <= documented, sorted(fastapi_routes() - documented)
+    assert page_routes()
+    assert not page_routes() & documented, sorted(page_routes() & documented)
 
 
 class Run:
