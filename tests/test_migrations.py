@@ -63,9 +63,14 @@ def test_models_and_migrations_do_not_drift(empty_database):
 def test_figways_state_upgrades_downgrades_and_says_where_it_is(empty_database):
     assert state.current_revision(empty_database) is None
     state.upgrade(empty_database)
-    assert state.current_revision(empty_database) == state.head_revision() == "figway_0001"
+    assert state.current_revision(empty_database) == state.head_revision() == "figway_0002"
     # Its own tables only, its own version table: none of the demo's.
-    assert table_names(empty_database) == {"figway_changes", "figway_alembic_version"}
+    assert table_names(empty_database) == {
+        "figway_changes",
+        "figway_routes",
+        "figway_live_version",
+        "figway_alembic_version",
+    }
     assert current_revision(empty_database) is None
     state.downgrade(empty_database)
     assert table_names(empty_database) == {"figway_alembic_version"}
@@ -88,6 +93,8 @@ def test_the_two_histories_share_a_database_and_leave_each_other_alone(empty_dat
         "alembic_version",
         "figway_alembic_version",
         "figway_changes",
+        "figway_routes",
+        "figway_live_version",
     }
     assert state.current_revision(empty_database) == state.head_revision()
     upgrade(empty_database)

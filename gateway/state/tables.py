@@ -31,5 +31,36 @@ changes = Table(
 )
 
 
+# The live state (gateway/live.py): what every gateway of the fleet serves by. One row per
+# route whose state was loaded (`figway apply`) or changed since; none at all until then,
+# and the manifest file alone decides, as it always did.
+routes = Table(
+    "figway_routes",
+    metadata,
+    Column("route", String(255), primary_key=True),  # the manifest key, "GET /api/videos"
+    Column("owner", String(16), nullable=False),  # flask or fastapi
+    # A canary: the percentage of callers (0-100) sent to fastapi whatever the owner; NULL
+    # when the owner serves everyone.
+    Column("weight", Integer),
+    # serve, or shadow: the owner serves, a sample is replayed against the other side.
+    Column("mode", String(16), nullable=False),
+    Column("sample", Integer),  # shadow: the percentage of safe requests replayed
+    Column("changed_at", UTCDateTime, nullable=False),
+    Column("changed_by", String(80), nullable=False),
+    **MYSQL_TABLE_ARGS,
+)
+
+# One row (id 1): the live state's version, raised in the transaction of every change so
+# that a process polling it (one indexed read) knows when to reload `figway_routes`.
+live_version = Table(
+    "figway_live_version",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+    **MYSQL_TABLE_ARGS,
+)
+
+
 def owns(table: str) -> bool:
     return table.startswith(PREFIX)
