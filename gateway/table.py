@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from threading import Lock
 
@@ -29,6 +30,22 @@ FLASK, FASTAPI = "flask", "fastapi"
 # A segment of digits, folded into one cache key; not a longer one: int() refuses past
 # sys.get_int_max_str_digits() digits (a 404 in Flask), so a huge number must be matched.
 _NUMBER_SEGMENT = re.compile(r"/\d{1,18}(?=/|$)")
+
+
+SERVE, SHADOW = "serve", "shadow"
+
+
+@dataclass(frozen=True, slots=True)
+class RouteState:
+    """A route's live state beyond its owner (gateway/state/tables.py `figway_routes`): a
+    canary's weight, the percentage of callers (0-100) sent to fastapi whatever the owner;
+    and its mode, `serve`, or `shadow`, where the owner serves and a `sample` percentage of
+    its safe requests is replayed against the other side and compared."""
+
+    owner: str
+    weight: int | None = None
+    mode: str = SERVE
+    sample: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +71,13 @@ class RouteTable:
         generation: int = 0,
         limits: dict[str, RouteLimit] | None = None,
         default_limit: str | None = None,
+        states: Mapping[str, RouteState] | None = None,
     ) -> None:
         self.generation = generation
-        self._owners = {e.key: e.owner for e in entries}
+        # The live state's owners (and weights and modes) override the manifest's.
+        live = states or {}
+        self._states = {e.key: live.get(e.key) or RouteState(e.owner) for e in entries}
+        self._owners = {key: state.owner for key, state in self._states.items()}
         self._limits = limits or {}
         # Kept so that the next version of the manifest resolves against the same default.
         self.default_limit = default_limit
@@ -66,7 +87,10 @@ class RouteTable:
         self._matcher = Matcher(rules)
         # The legacy side is needed while some route (or channel) is Flask's; else what no
         # rule serves goes to FastAPI, and the gateway never builds the legacy side.
-        self.needs_legacy = any(e.owner == FLASK for e in entries)
+        self.needs_legacy = any(
+            state.owner == FLASK or state.weight is not None or state.mode == SHADOW
+            for state in self._states.values()
+        )
         self._unmatched = FLASK if self.needs_legacy else FASTAPI
         # Decisions repeat; a bounded LRU keeps them. Which rule a path matches does not
         # depend on the digits of a numeric segment (int and string converters take any),
@@ -79,13 +103,23 @@ class RouteTable:
 
     @classmethod
     def from_manifest(
-        cls, manifest: Manifest, generation: int = 0, default_limit: str | None = None
+        cls,
+        manifest: Manifest,
+        generation: int = 0,
+        default_limit: str | None = None,
+        states: Mapping[str, RouteState] | None = None,
     ) -> RouteTable:
         limits = resolve({e.key: e.limit for e in manifest.entries}, manifest.limits, default_limit)
-        return cls(manifest.entries, generation, limits, default_limit)
+        return cls(manifest.entries, generation, limits, default_limit, states)
 
     def owners(self) -> dict[str, str]:
         return dict(self._owners)
+
+    def states(self) -> dict[str, RouteState]:
+        return dict(self._states)
+
+    def state(self, key: str) -> RouteState:
+        return self._states[key]
 
     def owner(self, key: str) -> str:
         return self._owners[key]

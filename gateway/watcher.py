@@ -101,7 +101,7 @@ class ManifestWatcher:
         old = self.table
         new = RouteTable.from_manifest(manifest, old.generation + 1, old.default_limit)
         # A change of rate limits alone swaps the table too: limits follow the file.
-        if new.owners() == old.owners() and new.limits() == old.limits():
+        if new.states() == old.states() and new.limits() == old.limits():
             return False
         self.table = new
         self._on_swap(old, new)
