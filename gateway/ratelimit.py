@@ -24,21 +24,16 @@ unlimited (fail open): a limiter must never turn an outage of its store into one
 site. One log line when the outage starts, one when it ends; the requests let through
 unchecked are counted (figway_rate_limit_unchecked_total).
 
-The caller: the user, when the request carries credentials checked here without the
-database (a bearer token signed with the app's keys: its user; the legacy Flask session
-cookie, verified with the gateway's codec: its `user_id`, else a hash of its `sid`), else
-the client address. A credential that does not verify counts as its address, so made-up
-tokens cannot buy fresh budgets.
+The caller: the user its credentials verify as, else the client address
+(gateway/callers.py, the one definition the canaries use too).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -46,13 +41,11 @@ from typing import Any, cast
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import RedisStorage
 from limits.storage import MemoryStorage
-from starlette.requests import cookie_parser
 from starlette.types import Scope
 
+from gateway.callers import Callers
 from shared.auth.session_cookie import SessionCookieCodec
-from shared.auth.tokens import read_token
 from shared.config import Settings
-from shared.errors import AppError
 
 log = logging.getLogger("figway.gateway")
 
@@ -62,7 +55,7 @@ NO_LIMIT = "none"  # `limit: none` exempts a route from the default
 # call per process per interval, not one per request).
 STORE_TIMEOUT_S = 0.25
 STORE_RETRY_S = 2.0
-_CALLER_CACHE = 4096
+_SPENT_CACHE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,11 +154,13 @@ class RateLimiter:
         *,
         on_unchecked: Callable[[], None] = lambda: None,
         codec: Callable[[], SessionCookieCodec | None] = lambda: None,
+        callers: Callers | None = None,
     ) -> None:
         self._settings = settings
         self._on_unchecked = on_unchecked
-        self._codec = codec
-        self._callers: OrderedDict[tuple[bytes, bytes], str | None] = OrderedDict()
+        # Who a request is counted as: the gateway's Callers (shared with its canaries),
+        # else one of its own on `codec`.
+        self.caller = callers if callers is not None else Callers(settings, codec)
         self._down_until = 0.0
         self._down = False
         self._pool: Any = None
@@ -216,10 +211,13 @@ class RateLimiter:
         if self._memory is not None:
             self._memory.timer.cancel()
 
-    async def retry_after(self, limit: RouteLimit, scope: Scope) -> int | None:
+    async def retry_after(
+        self, limit: RouteLimit, scope: Scope, caller: str | None = None
+    ) -> int | None:
         """Count this request; None to serve it, or the seconds until the caller's budget
-        comes back (>= 1) when it is spent. Never raises for the store's faults."""
-        key = limit.key(self.caller(scope))
+        comes back (>= 1) when it is spent. Never raises for the store's faults.
+        `caller`: the request's, when the gateway has it already (a canary route)."""
+        key = limit.key(caller if caller is not None else self.caller(scope))
         item = limit.item
         if self._redis is None:
             memory = self._memory or self._memory_storage()
@@ -245,7 +243,7 @@ class RateLimiter:
             self._store_down(exc)
             return None
         self._store_up()
-        if len(self._spent) >= _CALLER_CACHE:
+        if len(self._spent) >= _SPENT_CACHE:
             self._spent.clear()  # a bound; forgetting only costs a round trip each
         self._spent[key] = reset
         return _seconds_until(reset)
@@ -261,52 +259,6 @@ class RateLimiter:
         if not self._down:
             self._down = True
             log.warning("rate limits: Redis unreachable (%s); serving without limits", exc)
-
-    # -- who is calling ---------------------------------------------------------------
-
-    def caller(self, scope: Scope) -> str:
-        """`user:<id>` or `session:<hash>` for credentials that verify, else `addr:<ip>`."""
-        authorization = cookie = b""
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                authorization = value
-            elif name == b"cookie":
-                cookie = value
-        if authorization or cookie:
-            key = (authorization, cookie)
-            try:
-                found = self._callers[key]
-            except KeyError:
-                found = self._from_credentials(authorization, cookie)
-                self._callers[key] = found
-                if len(self._callers) > _CALLER_CACHE:
-                    self._callers.popitem(last=False)
-            if found is not None:
-                return found
-        client = scope.get("client")
-        return f"addr:{client[0]}" if client else "addr:unknown"
-
-    def _from_credentials(self, authorization: bytes, cookie: bytes) -> str | None:
-        # Remembered per header value: what a signature says never changes. An expired
-        # credential stays its user's for the cache's lifetime, which only decides whose
-        # budget a request is counted against (the app still refuses it).
-        scheme, _, token = authorization.decode("latin-1").partition(" ")
-        if scheme.lower() == "bearer" and token:
-            try:
-                return f"user:{read_token(self._settings, token.strip())}"
-            except AppError:
-                pass
-        codec = self._codec()
-        if cookie and codec is not None:
-            session = codec.loads(cookie_parser(cookie.decode("latin-1")).get(codec.name))
-            user = session.get("user_id", session.get("_user_id"))
-            if user is not None:
-                return f"user:{user}"
-            sid = session.get("sid")
-            if sid:
-                # A hash: the sid is a credential, and the key sits in Redis.
-                return "session:" + hashlib.sha256(str(sid).encode()).hexdigest()[:32]
-        return None
 
 
 class _Memory(MemoryStorage):
