@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -22,13 +23,16 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.types import Scope
 
+from gateway import canary
 from gateway import changes as ops
 from gateway import manifest as mf
 from gateway.legacy_side import LegacyUnavailable
 from gateway.state import state_settings
+from shared.config import Settings
 from shared.db.engine import LazySyncSessions, end_session
-from shared.errors import AuthRequired, Conflict, Unavailable, ValidationFailed
+from shared.errors import AppError, AuthRequired, Conflict, Unavailable, ValidationFailed
 from shared.web.errors import register_error_handlers
 
 if TYPE_CHECKING:
@@ -36,6 +40,7 @@ if TYPE_CHECKING:
 
     from gateway.app import Gateway
 
+log = logging.getLogger("figway.gateway")
 # Decides from the request whether it may use the admin API: answers the actor the audit
 # history records, or raises AuthRequired (401) or Forbidden (403).
 AdminAuth = Callable[[Request], Awaitable[str]]
@@ -46,7 +51,11 @@ STATE_POOL = 2
 
 async def admin_actor(request: Request) -> str:
     """The admin token first (compared in constant time), then the gateway's hook."""
-    token = request.app.state.settings.admin_token
+    return await actor_of(request, request.app.state.settings, request.app.state.admin_auth)
+
+
+async def actor_of(request: Request, settings: Settings, hook: AdminAuth | None) -> str:
+    token = settings.admin_token
     header = request.headers.get("authorization", "")
     if (
         token is not None
@@ -54,10 +63,27 @@ async def admin_actor(request: Request) -> str:
         and hmac.compare_digest(header[7:].strip().encode(), token.get_secret_value().encode())
     ):
         return TOKEN_ACTOR
-    hook: AdminAuth | None = request.app.state.admin_auth
     if hook is not None:
         return await hook(request)
     raise AuthRequired("An admin token is required (FIGWAY_ADMIN_TOKEN)")
+
+
+def admin_check(settings: Settings, hook: AdminAuth | None) -> Callable[[Scope], Awaitable[bool]]:
+    """Whether a request outside the admin API comes from an admin, as the admin API
+    decides it (for X-Figway-Side, gateway/canary.py). False, never an error, for anyone
+    else, and when the hook fails: the request is then served as if it had not asked."""
+
+    async def is_admin(scope: Scope) -> bool:
+        try:
+            await actor_of(Request(scope), settings, hook)
+        except AppError:  # 401, 403: not an admin
+            return False
+        except Exception:  # the hook's own fault (its database down): not known an admin
+            log.warning("admin check for X-Figway-Side failed; header ignored", exc_info=True)
+            return False
+        return True
+
+    return is_admin
 
 
 Admin = Annotated[str, Depends(admin_actor)]
@@ -72,6 +98,12 @@ class FlipBody(_Body):
     route: str = Field(min_length=3, max_length=255)
     to: Literal["flask", "fastapi"]
     force: bool = False
+
+
+class CanaryBody(_Body):
+    route: str = Field(min_length=3, max_length=255)
+    # A whole percentage (strict: not "30", not 30.0, not true); null ends the canary.
+    weight: int | None = Field(ge=0, le=100)
 
 
 class PhaseBody(_Body):
@@ -188,6 +220,29 @@ def create_admin_app(gateway: Gateway, admin_auth: AdminAuth | None = None) -> F
         else:
             planner = ops.plan_all("flask")
         return await change(planner, "rollback", body.reason, actor, to_flask=True)
+
+    @app.post("/_figway/canary")
+    async def set_canary(body: CanaryBody, actor: Admin) -> dict[str, Any]:
+        try:
+            manifest = await asyncio.to_thread(mf.load, path)
+            route = canary.check_weight(manifest, body.route, body.weight, gateway.modern_keys)
+            # The live state's write (its transaction, its audit row): off the loop.
+            await asyncio.to_thread(
+                canary.set_weight,
+                state,
+                route,
+                body.weight,
+                actor=actor,
+                source="api",
+                reason=body.reason,
+            )
+        except ops.ChangeRefused as exc:
+            raise Conflict(str(exc)) from exc
+        except mf.ManifestError as exc:
+            raise Conflict(f"the manifest is invalid: {exc}") from exc
+        except ops.ChangeFailed as exc:
+            raise Unavailable(str(exc)) from exc
+        return {"route": route, "weight": body.weight}
 
     @app.get("/_figway/history")
     async def history(

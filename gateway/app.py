@@ -1,7 +1,9 @@
 """create_gateway(): one ASGI app in front of a legacy WSGI app and a modern ASGI app.
 
 Per request: decide the owner from the route table (once, at the start, so a flip never
-moves a request in flight), call that side, stamp `X-Served-By`, record metrics.
+moves a request in flight), pick the side (the owner; on a canary route, the caller's side,
+gateway/canary.py; an admin's X-Figway-Side), call it, stamp `X-Served-By` with it, record
+metrics by it.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AsyncExitStack
 from functools import partial
 from pathlib import Path
@@ -21,11 +23,13 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import manifest as mf
+from gateway.callers import Callers
+from gateway.canary import CANARY, FORCED, MANIFEST, asked_side, side_for
 from gateway.channels import ChannelSessions, handshake_sid, session_id
 from gateway.legacy_side import LegacySide, LegacyUnavailable, flask_session_codec
 from gateway.metrics import GatewayMetrics
 from gateway.ratelimit import RateLimiter, parse_limit
-from gateway.table import FASTAPI, FLASK, RouteTable
+from gateway.table import FASTAPI, FLASK, RouteTable, call_method
 from gateway.watcher import ManifestWatcher
 from shared import tracing
 from shared.auth.session_cookie import SCOPE_KEY as FLASK_SESSION_KEY
@@ -71,6 +75,10 @@ class Gateway:
         self.metrics = metrics
         self.admin: ASGIApp | None = None  # set by create_gateway (it needs the gateway)
         self.modern_keys: list[str] | None = None  # the twins a route may be flipped to
+        # Whether a request comes from an admin (gateway.admin.admin_check), for the
+        # X-Figway-Side header; set by create_gateway. None: nobody is.
+        self.is_admin: Callable[[Scope], Awaitable[bool]] | None = None
+        self._twinned: dict[str, bool] = {}  # per route key: has a FastAPI twin
         # The legacy Flask app's session cookie, handed to the FastAPI side in each scope
         # (gateway.flask_session); None when the legacy app is no Flask app with a key.
         self.flask_session: SessionCookieCodec | None = None
@@ -87,10 +95,10 @@ class Gateway:
             from shared.tracing.spans import RequestSpan
 
             self.trace_request = partial(RequestSpan, tracer)
+        # Who a request comes from: one definition for rate limits and canaries.
+        self.callers = Callers(settings, codec=lambda: self.flask_session)
         self.limiter = limiter or RateLimiter(
-            settings,
-            on_unchecked=metrics.rate_limit_unchecked.inc,
-            codec=lambda: self.flask_session,
+            settings, on_unchecked=metrics.rate_limit_unchecked.inc, callers=self.callers
         )
 
     @property
@@ -157,8 +165,11 @@ class Gateway:
         owner, route = decision.owner, decision.route or UNMATCHED
         started = time.perf_counter()
         span = None if self.trace_request is None else self.trace_request(scope, route)
+        # The caller, once, when a canary needs it (the limiter works it out otherwise).
+        who = None if decision.weight is None else self.callers(scope)
         if decision.limit is not None:  # a route without a limit pays this test only
-            wait = await self.limiter.retry_after(decision.limit, scope)
+            # Counted before the side is picked: one budget whichever side serves.
+            wait = await self.limiter.retry_after(decision.limit, scope, who)
             if wait is not None:
                 await _too_many(scope, receive, send, wait)
                 self.metrics.rate_limited.labels(route).inc()
@@ -166,12 +177,22 @@ class Gateway:
                 if span is not None:
                     span.end("gateway", "rate-limited", 429)
                 return
-        if decision.route is None and self._modern_only and self._is_modern_only(scope):
-            owner = FASTAPI
-        # The table turns HEAD into GET for FastAPI; the body is then dropped, as Flask does.
-        head_as_get = decision.method != method
+        how, call = MANIFEST, decision.method
+        if decision.route is None:
+            if self._modern_only and self._is_modern_only(scope):
+                owner = FASTAPI
+        else:
+            asked = asked_side(scope["headers"])  # what most requests pay: one header scan
+            if asked is not None or decision.weight is not None:
+                side, how = await self._side(scope, route, owner, decision.weight, who, asked)
+                if side != owner:
+                    owner, call = side, call_method(side, method)
+                if how != MANIFEST:
+                    self.metrics.chosen(route, owner, how)
+        # HEAD is called as GET on FastAPI; the body is then dropped, as Flask does.
+        head_as_get = call != method
         if head_as_get:
-            scope = {**scope, "method": decision.method}
+            scope = {**scope, "method": call}
         stamp = self._stamp[owner]
         status = 500
 
@@ -191,7 +212,48 @@ class Gateway:
         finally:
             self.metrics.observe(route, owner, status, time.perf_counter() - started)
             if span is not None:
-                span.end(owner, _decision(decision.route, owner), status)
+                span.end(owner, how if decision.route is not None else _decision(owner), status)
+
+    async def _side(
+        self,
+        scope: Scope,
+        route: str,
+        owner: str,
+        weight: int | None,
+        who: str | None,
+        asked: str | None,
+    ) -> tuple[str, str]:
+        """The side that serves a request to a manifest route, and how it was chosen: an
+        admin's X-Figway-Side (`asked`), else the caller's side of a canary, else the
+        owner."""
+        if (
+            asked is not None
+            and self._serves(asked, route)
+            and self.is_admin is not None
+            and await self.is_admin(scope)  # last: the hook may look the caller up
+        ):
+            return asked, FORCED
+        if weight is None:
+            return owner, MANIFEST
+        side = side_for(route, who or self.callers(scope), weight)
+        if side == FASTAPI and not self._serves(FASTAPI, route):
+            # A weight on a route without a twin is refused when set; should the twin be
+            # gone since (another deploy), its callers stay on flask rather than get 404s.
+            side = FLASK
+        return side, CANARY
+
+    def _serves(self, side: str, route: str) -> bool:
+        """Whether `side` has a handler for the manifest route. FastAPI: a twin, when its
+        routes are known. Flask: every manifest route, once its side is built (a request
+        never builds it for a forced side)."""
+        if side == FLASK:
+            return self.legacy.built
+        twinned = self._twinned.get(route)
+        if twinned is None:
+            keys = self.modern_keys
+            twinned = keys is None or mf.twin_key(route) in {mf.twin_key(k) for k in keys}
+            self._twinned[route] = twinned
+        return twinned
 
     async def _channel_http(self, scope: Scope, receive: Receive, send: Send, key: str) -> None:
         """A Socket.IO poll or handshake: to the session's side (gateway/channels.py). Not
@@ -302,10 +364,8 @@ class Gateway:
         await send({"type": "lifespan.shutdown.complete"})
 
 
-def _decision(route: str | None, owner: str) -> str:
-    """How the owner was chosen, for the request's span."""
-    if route is not None:
-        return "manifest"
+def _decision(owner: str) -> str:
+    """How the side of a request no manifest route matched was chosen, for its span."""
     return "modern-only" if owner == FASTAPI else "unmatched"
 
 
@@ -506,7 +566,7 @@ def create_gateway(
     gateway.flask_session = flask_session
     if gateway.flask_session is None and side.built:
         gateway.flask_session = flask_session_codec(side.app)
-    from gateway.admin import create_admin_app
+    from gateway.admin import admin_check, create_admin_app
     from shared.web.policy import SameSiteWrites, SecurityHeaders
 
     # The admin API takes the app's session cookie: the same HTTP rules as the twins.
@@ -514,4 +574,5 @@ def create_gateway(
     admin.add_middleware(SameSiteWrites, cookie_name=settings.session_cookie_name)
     admin.add_middleware(SecurityHeaders)
     gateway.admin = admin
+    gateway.is_admin = admin_check(settings, admin_auth)
     return gateway

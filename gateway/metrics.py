@@ -41,6 +41,14 @@ class GatewayMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.routed = Counter(
+            "figway_canary_requests_total",
+            "Requests whose side was not simply the route's owner: a canary's pick for the "
+            "caller (how=canary) or an admin's X-Figway-Side (how=forced), by route and side",
+            ("route", "side", "how"),
+            registry=self.registry,
+        )
+        self._routed: dict[tuple[str, str, str], Any] = {}
         self.flips = Counter(
             "figway_flips_total",
             "Route ownership changes this process picked up",
@@ -102,6 +110,15 @@ class GatewayMetrics:
         if errors is not None:
             errors.inc()
         latency.observe(seconds)
+
+    def chosen(self, route: str, side: str, how: str) -> None:
+        """One request of a canary route (or forced) served by `side`; its status, latency
+        and side are in figway_requests_total as any request's."""
+        key = (route, side, how)
+        child = self._routed.get(key)
+        if child is None:
+            child = self._routed[key] = self.routed.labels(route, side, how)
+        child.inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

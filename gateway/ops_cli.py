@@ -1,4 +1,5 @@
-"""`figway status | flip | rollout | rollback | history`: ownership changes from a shell;
+"""`figway status | flip | rollout | rollback | canary | history`: ownership changes from a
+shell;
 `figway users unlock`: an operator's remedy for an account locked by failed logins."""
 
 from __future__ import annotations
@@ -59,6 +60,21 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     _change_args(rollback)
     rollback.set_defaults(handler=cmd_rollback)
 
+    canary = sub.add_parser(
+        "canary",
+        help='send a share of a route\'s callers to fastapi: figway canary "GET /api/x" 10',
+    )
+    canary.add_argument("route", help='"METHOD PATH" as in the manifest')
+    canary.add_argument(
+        "percent",
+        type=_percent,
+        help="0 to 100: the percentage of callers on fastapi (each kept on its side); "
+        "off: no canary, the owner serves everyone",
+    )
+    canary.add_argument("--reason", default=None, help="why (kept in the history)")
+    canary.add_argument("--by", default=None, help="who (default: your login name)")
+    canary.set_defaults(handler=cmd_canary)
+
     history = sub.add_parser("history", help="the audit history of ownership changes")
     history.add_argument("--limit", type=int, default=50)
     history.add_argument("--route", default=None)
@@ -79,6 +95,15 @@ def _change_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--force", action="store_true", help="move to fastapi even without passing parity scenarios"
     )
+
+
+def _percent(text: str) -> int | None:
+    from gateway.canary import parse_weight
+
+    try:
+        return parse_weight(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _actor(args: argparse.Namespace) -> str:
@@ -179,6 +204,46 @@ def _guarded(make: Callable[[], ops.Planner], args: argparse.Namespace, action: 
         print(f"figway {action}: refused: {exc}", file=sys.stderr)
         return 1
     return _apply(args, planner, action)
+
+
+def cmd_canary(args: argparse.Namespace) -> int:
+    """Check the route (in the manifest, an HTTP route with a FastAPI twin), then set its
+    weight through gateway.canary.set_weight, the one write the admin API makes too."""
+    from gateway import canary
+    from gateway import changes as ops
+    from gateway import manifest as mf
+    from shared.db.engine import sync_sessionmaker
+
+    target = _target(args)
+    try:
+        manifest = mf.load(target.manifest_path)
+        route = canary.check_weight(manifest, args.route, args.percent, target.twins())
+    except (ops.ChangeRefused, mf.ManifestError) as exc:
+        print(f"figway canary: refused: {exc}", file=sys.stderr)
+        return 1
+    engine = _state_engine(target)
+    try:
+        canary.set_weight(
+            sync_sessionmaker(engine),
+            route,
+            args.percent,
+            actor=_actor(args),
+            source="cli",
+            reason=args.reason,
+        )
+    except ops.ChangeRefused as exc:
+        print(f"figway canary: refused: {exc}", file=sys.stderr)
+        return 1
+    except ops.ChangeFailed as exc:
+        print(f"figway canary: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    if args.percent is None:
+        print(f"{route}: no canary; its owner serves every caller")
+    else:
+        print(f"{route}: {args.percent}% of callers on fastapi; running gateways follow")
+    return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -58,6 +58,9 @@ class Decision:
     # answer: its slash redirect (a path), or its 405 (the path's methods).
     redirect: str | None = None
     allowed: frozenset[str] = frozenset()
+    # A canary's weight (0-100): the percentage of callers the gateway sends to fastapi
+    # whatever the owner, each caller to its own side (gateway/canary.py); None: no canary.
+    weight: int | None = None
 
 
 class RouteTable:
@@ -156,8 +159,13 @@ class RouteTable:
             # does not (FastAPI would answer 404); FastAPI answers every other 405 as Flask.
             allowed = outcome.allowed if "//" in path else frozenset()
             return Decision(FASTAPI, None, method, None, outcome.redirect, allowed)
-        owner, limit = self._owners[key], self._limits.get(key)
-        if method == "HEAD" and owner == FASTAPI:
-            # Flask answers HEAD as GET without a body; the gateway does the same for FastAPI.
-            return Decision(owner, key, "GET", limit)
-        return Decision(owner, key, method, limit)
+        state, limit = self._states[key], self._limits.get(key)
+        owner = state.owner
+        return Decision(owner, key, call_method(owner, method), limit, weight=state.weight)
+
+
+def call_method(side: str, method: str) -> str:
+    """The method to call `side` with for a request to a manifest route: Flask answers HEAD
+    as GET without a body; the gateway does the same for FastAPI (and drops the body).
+    The owner's, in a decision; the side a canary or X-Figway-Side picks, in the gateway."""
+    return "GET" if method == "HEAD" and side == FASTAPI else method
