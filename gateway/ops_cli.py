@@ -156,12 +156,8 @@ def _apply(args: argparse.Namespace, planner: ops.Planner, action: str) -> int:
             load_code=True,
             upgrade_hint=_upgrade_command(target),
         )
-    except (ops.ChangeRefused, mf.ManifestError) as exc:
-        print(f"figway {action}: refused: {exc}", file=sys.stderr)
-        return 1
-    except ops.ChangeFailed as exc:
-        print(f"figway {action}: {exc}", file=sys.stderr)
-        return 1
+    except (ops.ChangeRefused, mf.ManifestError, ops.ChangeFailed) as exc:
+        return _failed(action, exc)
     finally:
         engine.dispose()
     if not done:
@@ -171,6 +167,16 @@ def _apply(args: argparse.Namespace, planner: ops.Planner, action: str) -> int:
     if done:
         print(f"written to {target.manifest_path}; running gateways follow within a second")
     return 0
+
+
+def _failed(action: str, exc: Exception) -> int:
+    """Say why the command changed nothing: refused (what was asked cannot be done), or
+    failed (the state database could not take it)."""
+    from gateway import changes as ops
+
+    refused = "" if isinstance(exc, ops.ChangeFailed) else "refused: "
+    print(f"figway {action}: {refused}{exc}", file=sys.stderr)
+    return 1
 
 
 def cmd_flip(args: argparse.Namespace) -> int:
@@ -215,14 +221,11 @@ def cmd_canary(args: argparse.Namespace) -> int:
     from shared.db.engine import sync_sessionmaker
 
     target = _target(args)
+    engine: Engine | None = None
     try:
         manifest = mf.load(target.manifest_path)
         route = canary.check_weight(manifest, args.route, args.percent, target.twins())
-    except (ops.ChangeRefused, mf.ManifestError) as exc:
-        print(f"figway canary: refused: {exc}", file=sys.stderr)
-        return 1
-    engine = _state_engine(target)
-    try:
+        engine = _state_engine(target)
         canary.set_weight(
             sync_sessionmaker(engine),
             route,
@@ -231,14 +234,11 @@ def cmd_canary(args: argparse.Namespace) -> int:
             source="cli",
             reason=args.reason,
         )
-    except ops.ChangeRefused as exc:
-        print(f"figway canary: refused: {exc}", file=sys.stderr)
-        return 1
-    except ops.ChangeFailed as exc:
-        print(f"figway canary: {exc}", file=sys.stderr)
-        return 1
+    except (ops.ChangeRefused, mf.ManifestError, ops.ChangeFailed) as exc:
+        return _failed("canary", exc)
     finally:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
     if args.percent is None:
         print(f"{route}: no canary; its owner serves every caller")
     else:

@@ -2,7 +2,8 @@
 on its side across requests and processes; an admin's X-Figway-Side forces a side.
 
 The weights reach a gateway as the live state's follower will hand them over: a route
-table built from the manifest and the states (`weigh` below gives the watcher one)."""
+table built from the manifest and the states (tests/canary_server.py `weigh` gives the
+watcher one; real processes get theirs from that module's factory)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import SecretStr
 from starlette.requests import Request
@@ -32,18 +35,24 @@ from gateway.canary import (
     side_for,
 )
 from gateway.changes import ChangeRefused
-from gateway.table import FASTAPI, FLASK, RouteState, RouteTable
+from gateway.cli import main
+from gateway.table import FASTAPI, FLASK
 from shared.auth.tokens import issue_token
 from shared.config import Settings
 from shared.errors import Forbidden
 from tests import foreign_app
+from tests.canary_server import WEIGHTS_VAR, weigh
 from tests.gateway.test_admin_auth import MANIFEST as FOREIGN_MANIFEST
 from tests.gateway.test_admin_auth import _settings as foreign_settings
 from tests.gateway.test_rate_limit import with_limits
+from tests.servers import base_env, free_port, running
+from tests.test_contract import legacy_manifest
 
 ROUTE = "GET /api/version"
 ADMIN_TOKEN = "canary-admin-token-0123456789abcdef"
 CALLERS = [f"user:{n}" for n in range(1000)]
+ROOT = Path(__file__).resolve().parents[2]
+CANARY_SERVER = "tests.canary_server:factory"
 
 
 # -- the bucket -----------------------------------------------------------------------
@@ -95,7 +104,7 @@ def test_the_same_assignments_in_another_process():
         capture_output=True,
         text=True,
         env={"PYTHONHASHSEED": "12345", "PATH": ""},
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=ROOT,
         check=False,
         timeout=60,
     )
@@ -113,19 +122,6 @@ def test_the_side_header_names_a_side_or_nothing():
 
 
 # -- the gateway ----------------------------------------------------------------------
-
-
-def weigh(gateway: Gateway, weights: Mapping[str, int | None], owner: str | None = None) -> None:
-    """Hand the gateway a table whose states carry these weights, and `owner` (else the
-    routes' owners as they are): what the live state's follower will do."""
-    old = gateway.watcher.table
-    states = {
-        route: RouteState(owner or old.owner(route), weight) for route, weight in weights.items()
-    }
-    manifest = mf.load(gateway.watcher.path)
-    gateway.watcher.table = RouteTable.from_manifest(
-        manifest, old.generation + 1, old.default_limit, states
-    )
 
 
 @pytest.fixture
@@ -421,3 +417,74 @@ def test_the_admin_api_refuses_a_canary_without_a_twin(tmp_path):
         )
         assert refused.status_code == 409
         assert "no FastAPI twin for GET /about" in refused.json()["error"]
+
+
+@pytest.fixture
+def foreign_manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Someone else's app for `figway --app` (tests/foreign_app.py), its manifest."""
+    monkeypatch.setenv(foreign_app.DIR_VAR, str(tmp_path))
+    monkeypatch.delenv("FIGWAY_APP", raising=False)
+    path = tmp_path / "routes.yaml"
+    path.write_text(FOREIGN_MANIFEST)
+    return path
+
+
+def test_the_cli_checks_a_canary_then_reaches_the_seam(foreign_manifest, capsys):
+    app = ["--app", "tests.foreign_app:make_gateway"]
+    before = foreign_manifest.read_bytes()
+    for percent in ("101", "-5", "half", "2.5"):
+        with pytest.raises(SystemExit) as usage:
+            main([*app, "canary", "GET /items", percent])
+        assert usage.value.code == 2
+        assert "a whole percentage from 0 to 100, or off" in capsys.readouterr().err
+    for route, problem in [
+        ("GET /nowhere", "refused: no route 'GET /nowhere'"),
+        ("GET /about", "refused: no FastAPI twin for GET /about: a canary needs one"),
+    ]:
+        assert main([*app, "canary", route, "30"]) == 1
+        assert problem in capsys.readouterr().err
+    for percent in ("30", "30%", "0", "100", "off"):
+        assert main([*app, "canary", "get /items", percent, "--reason", "try"]) == 1
+        assert f"figway canary: refused: {NOT_YET}" in capsys.readouterr().err
+    assert foreign_manifest.read_bytes() == before  # a canary is no owner change
+
+
+# -- two processes --------------------------------------------------------------------
+
+
+def test_two_gateway_processes_keep_each_caller_on_the_same_side(tmp_path):
+    """Two real servers (uvicorn, each its own process and interpreter hash seed) given the
+    same weight send each of 300 callers to the same side."""
+    manifest = legacy_manifest(tmp_path / "migration_status.yaml")
+    env = base_env(tmp_path, FIGWAY_MANIFEST=str(manifest), **{WEIGHTS_VAR: f'{{"{ROUTE}": 30}}'})
+    signer = Settings(_env_file=None, secret_key=env["SECRET_KEY"])
+    users = {n: bearer(signer, n) for n in range(1, 301)}
+    seen: list[dict[int, str]] = []
+    with ExitStack() as servers:
+        urls = []
+        for seed in ("1", "2"):
+            port = free_port()
+            command = [sys.executable, "-m", "uvicorn", "--factory", CANARY_SERVER]
+            log = tmp_path / f"server-{port}.log"
+            urls.append(
+                servers.enter_context(
+                    running(
+                        [*command, "--host", "127.0.0.1", "--port", str(port)],
+                        {**env, "PYTHONHASHSEED": seed},
+                        port,
+                        log,
+                        cwd=ROOT,
+                    )
+                )
+            )
+        for url in urls:
+            with httpx.Client(base_url=url, timeout=30) as client:
+                found = {}
+                for n, headers in users.items():
+                    response = client.get("/api/version", headers=headers)
+                    assert response.status_code == 200, response.text
+                    found[n] = response.headers["x-served-by"]
+                seen.append(found)
+    assert seen[0] == seen[1]
+    share = Counter(seen[0].values())[FASTAPI] / len(users)
+    assert 0.22 <= share <= 0.38, share
