@@ -1,11 +1,13 @@
-"""The admin HTTP API under /_figway/: status, flips, rollouts, rollbacks, history, metrics.
+"""The admin HTTP API under /_figway/: status, flips, rollouts, rollbacks, canaries, history,
+metrics.
 
 Who may use it is pluggable (`admin_actor`): the bearer token `FIGWAY_ADMIN_TOKEN`, and
 whatever `admin_auth` callable the gateway was given (figway's demo passes one that admits
 its own admin users, gateway/asgi.py). Without either, nobody.
 Flips go through gateway.changes.change, as the CLI's do. This process never runs parity
 scenarios (nor imports the parity package): a move to fastapi needs a passing verdict that
-`figway verify` recorded for the code as it is now, or `force`.
+`figway verify` recorded for the code as it is now, or `force`. A canary's weight is
+checked here and set through gateway.canary.set_weight, as `figway canary` sets it.
 It works for any app: it needs figway's own tables only (gateway/state, in the database
 `Settings.state_url` names), never the app's, and imports nothing of the demo's.
 """
