@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -14,10 +15,14 @@ from shared.web.pages import NOT_FOUND_PAGE, NOT_FOUND_TEMPLATE, TEMPLATES, redi
 from shared.web.render import FILTERS, viewer
 
 
+@cache
 def templates() -> Environment:
     """A Jinja environment on the shared templates, escaping as Flask's does (by extension),
-    with the pages' filters. Every template is loaded here, when the app is built, and never
-    reloaded: rendering on the event loop is then CPU work only, with no file read or stat."""
+    with the pages' filters. Every template is loaded here, when the first app is built, and
+    never reloaded: rendering on the event loop is then CPU work only, with no file read or
+    stat. One per process: the templates are the package's files, the same for every app
+    (compiling them costs a quarter of a second, which each app built would pay again), and
+    an environment that never reloads is only read once made."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(("html", "htm", "xml", "xhtml", "svg")),
