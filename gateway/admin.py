@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import changes as ops
+from gateway import live
 from gateway import manifest as mf
 from gateway.legacy_side import LegacyUnavailable
 from gateway.state import state_settings
@@ -106,6 +107,7 @@ def create_admin_app(gateway: Gateway, admin_auth: AdminAuth | None = None) -> F
     app.state.admin_auth = admin_auth
     register_error_handlers(app)
     path = gateway.watcher.path
+    publish = live.publisher(settings.redis_url)
 
     async def change(
         planner: ops.Planner,
@@ -135,6 +137,7 @@ def create_admin_app(gateway: Gateway, admin_auth: AdminAuth | None = None) -> F
                 action=action,
                 reason=reason,
                 force=force,
+                publish=publish,
             )
         except ops.ChangeRefused as exc:  # NotVerified too: the routes are named
             raise Conflict(str(exc)) from exc
@@ -143,8 +146,16 @@ def create_admin_app(gateway: Gateway, admin_auth: AdminAuth | None = None) -> F
         except ops.ChangeFailed as exc:  # the audit could not be written: nothing changed
             raise Unavailable(str(exc)) from exc
         if done:
-            await gateway.watcher.refresh(force=True)
-        return {"changed": [c.__dict__ for c in done], "generation": gateway.table.generation}
+            # This process serves by it before answering (the others within a second).
+            if done.version is not None and gateway.live is not None:
+                await gateway.live.refresh()
+            else:
+                await gateway.watcher.refresh(force=True)
+        return {
+            "changed": [c.__dict__ for c in done],
+            "generation": gateway.table.generation,
+            "live_version": done.version,
+        }
 
     @app.get("/_figway/status")
     async def status(_user: Admin) -> dict[str, Any]:
@@ -157,6 +168,7 @@ def create_admin_app(gateway: Gateway, admin_auth: AdminAuth | None = None) -> F
             "phases": ops.status(manifest) if manifest else [],
             "serving": gateway.table.owners(),
             "legacy_in_flight": gateway.legacy.in_flight,
+            "live": _live_status(gateway, manifest),
         }
 
     @app.post("/_figway/flip")
@@ -210,6 +222,27 @@ def create_admin_app(gateway: Gateway, admin_auth: AdminAuth | None = None) -> F
         )
 
     return app
+
+
+def _live_status(gateway: Gateway, manifest: mf.Manifest | None) -> dict[str, Any]:
+    """The live state this process serves by: its version (None: not created, the file
+    decides), why it cannot be followed if so, and where it differs from the file."""
+    follower = gateway.live
+    if follower is None or not follower.enabled:
+        return {"following": False, "version": None, "problems": [], "drift": []}
+    problems = list(gateway.watcher.live_problems)
+    if follower.problem is not None:
+        problems.insert(0, follower.problem)
+    drift = live.drift(manifest, follower.states) if manifest is not None else []
+    return {
+        "following": True,
+        "version": follower.version if follower.states is not None else None,
+        "problems": problems,
+        "drift": [
+            {"route": d.route, "file": d.file, "live": d.live.owner, "state": live.describe(d.live)}
+            for d in drift
+        ],
+    }
 
 
 def _planner(factory: Any, *args: Any) -> ops.Planner:
