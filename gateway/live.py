@@ -471,7 +471,7 @@ class LiveFollower:
     async def _poll(self) -> None:
         assert self._wake is not None
         while True:
-            wait = BACKSTOP_S if self._subscribed else self._poll_s
+            wait = max(BACKSTOP_S, self._poll_s) if self._subscribed else self._poll_s
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()

@@ -1,0 +1,478 @@
+"""The fleet's live state (gateway/live.py): route owners (and canary weights and modes) in
+figway's tables in the shared state database, every change followed by every gateway
+process within a second (Redis pub/sub, or a poll of the version row); none of it until
+the live state is created, and the manifest file decides as it always did."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.testclient import TestClient
+
+from gateway import changes as ops
+from gateway import live
+from gateway import manifest as mf
+from gateway.asgi import create_figway
+from gateway.state.migrate import upgrade
+from gateway.state.tables import changes as figway_changes
+from gateway.state.tables import routes as figway_routes
+from gateway.table import RouteState
+from shared.config import Settings
+from shared.db.engine import sync_url
+from shared.db.scratch import scratch_database
+from tests.conftest import MARIADB_SERVER_URL, service_missing
+from tests.servers import Server, base_env, figway, free_port, redis_prefix, serving
+from tests.test_contract import legacy_manifest
+
+VERSION = "GET /api/version"
+TOKEN = "fleet-admin-token-0123456789abcdef"
+
+
+def sessions_on(url: str) -> tuple[sessionmaker[Session], Callable[[], None]]:
+    engine = create_engine(sync_url(url))
+    return sessionmaker(engine), engine.dispose
+
+
+def states_in(url: str) -> dict[str, RouteState] | None:
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.connect() as conn:
+            return live.load_states(conn)
+    finally:
+        engine.dispose()
+
+
+def audit(url: str) -> list[tuple[str, str, str, str, str | None]]:
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.connect() as conn:
+            t = figway_changes.c
+            rows = conn.execute(
+                select(t.action, t.route, t.from_owner, t.to_owner, t.reason).order_by(t.id)
+            )
+            return [tuple(r) for r in rows]  # type: ignore[misc]
+    finally:
+        engine.dispose()
+
+
+def flip(path: Path, url: str, route: str, to: str, **kwargs: Any) -> ops.Done:
+    sessions, dispose = sessions_on(url)
+    try:
+        return ops.change(
+            path,
+            ops.plan_flip(route, to),
+            twins=None,
+            sessions=sessions,
+            actor="test",
+            source="cli",
+            action="flip",
+            reason=None,
+            force=True,
+            **kwargs,
+        )
+    finally:
+        dispose()
+
+
+def set_weight(path: Path, url: str, route: str, weight: int) -> ops.Done:
+    sessions, dispose = sessions_on(url)
+    try:
+        return ops.change_states(
+            path,
+            lambda states: {route: replace(states[route], weight=weight)},
+            sessions=sessions,
+            actor="test",
+            source="cli",
+            action="canary",
+            reason="a tenth",
+        )
+    finally:
+        dispose()
+
+
+# --- no live state: as today -------------------------------------------------------------
+
+
+def test_without_a_live_state_a_flip_writes_the_file_and_no_live_row(settings, tmp_path):
+    manifest = legacy_manifest(tmp_path / "migration_status.yaml")
+    done = flip(manifest, settings.database_url, VERSION, "fastapi")
+    assert done.version is None and [c.route for c in done] == [VERSION]
+    assert mf.load(manifest).entry(VERSION).owner == "fastapi"  # type: ignore[union-attr]
+    assert states_in(settings.database_url) is None
+    assert audit(settings.database_url) == [("flip", VERSION, "flask", "fastapi", None)]
+
+
+def test_state_tables_not_made_are_no_live_state(tmp_path):
+    bare = f"sqlite:///{tmp_path / 'bare.db'}"
+    create_engine(bare).dispose()
+    assert states_in(bare) is None
+
+
+# --- the CLI: apply, flip, status, export ------------------------------------------------
+
+
+@pytest.fixture
+def cli(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The demo's CLI on a copy of the manifest (every route on flask) and the test's
+    database (which holds figway's tables)."""
+    manifest = legacy_manifest(tmp_path / "migration_status.yaml")
+    monkeypatch.setenv("FIGWAY_MANIFEST", str(manifest))
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("SECRET_KEY", "test-secret-key-0123456789")
+    monkeypatch.setenv("FIGWAY_VAR_DIR", str(settings.var_dir))
+    for name in ("REDIS_URL", "FIGWAY_STATE_DATABASE_URL", "FIGWAY_APP"):
+        monkeypatch.delenv(name, raising=False)
+    return manifest
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    from gateway.cli import main
+
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_apply_creates_the_live_state_and_flips_then_change_it_not_the_file(cli, settings, capsys):
+    url = settings.database_url
+    code, out, _ = run(capsys, "status")
+    assert code == 0
+    assert out.splitlines()[1] == "live state: not created (the manifest file decides)"
+    # Asked without a terminal to confirm on: refused, nothing made.
+    code, _, err = run(capsys, "apply")
+    assert code == 2 and "--yes" in err
+    assert states_in(url) is None
+
+    code, out, _ = run(capsys, "apply", "--yes", "--by", "ops")
+    assert code == 0, out
+    assert "creates it" in out and "applied: live state version 1" in out
+    states = states_in(url)
+    assert states is not None and {s.owner for s in states.values()} == {"flask"}
+    assert len(states) == len(mf.load(cli).entries)
+    code, out, _ = run(capsys, "status")
+    assert "live state: version 1 (the owners below), as the file says" in out
+
+    before = cli.read_bytes()
+    code, out, err = run(capsys, "flip", VERSION, "--to", "fastapi", "--force", "--by", "ops")
+    assert code == 0, err
+    assert f"{VERSION}: flask -> fastapi" in out
+    assert "written to the live state (version 2)" in out
+    assert cli.read_bytes() == before  # the file is no longer written
+    assert states_in(url)[VERSION].owner == "fastapi"  # type: ignore[index]
+    assert audit(url)[-1] == ("flip", VERSION, "flask", "fastapi", None)
+
+    code, out, _ = run(capsys, "status")
+    lines = out.splitlines()
+    assert lines[1].startswith("live state: version 2 (the owners below); 1 route(s) differ")
+    assert lines[2].split() == [*VERSION.split(), "file", "flask", "live", "fastapi"]
+    # The phase table counts what is served: the live owners.
+    phase = mf.load(cli).entry(VERSION).phase  # type: ignore[union-attr]
+    row = next(line for line in lines if line.startswith(f"{phase} "))
+    assert row.split()[-2] == "1", row  # one route of its phase on fastapi
+
+    # apply shows what it changes (route: live -> file) and puts the file's owner back.
+    code, out, _ = run(capsys, "apply", "--yes")
+    assert code == 0
+    assert f"  {VERSION}: fastapi -> flask" in out
+    assert states_in(url)[VERSION].owner == "flask"  # type: ignore[index]
+    code, out, _ = run(capsys, "apply", "--yes")
+    assert "nothing to apply" in out
+
+
+def test_export_writes_the_live_owners_into_the_file_keeping_its_comments(cli, settings, capsys):
+    url = settings.database_url
+    code, out, err = run(capsys, "export")
+    assert code == 1 and "not created" in err
+    assert run(capsys, "apply", "--yes")[0] == 0
+    assert flip(cli, url, VERSION, "fastapi").version == 2
+    set_weight(cli, url, "GET /api/health", 10)
+    before = cli.read_text().splitlines()
+    assert any(line.lstrip().startswith("#") for line in before)  # it has comments
+
+    code, out, _ = run(capsys, "export")
+    assert code == 0, out
+    assert f"{VERSION}: flask -> fastapi" in out
+    assert "GET /api/health: flask, canary 10%" in out  # not in the file: said
+    after = cli.read_text().splitlines()
+    changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
+    assert len(changed) == 1 and "fastapi" in changed[0][1]  # the owner's line, nothing else
+    assert mf.load(cli).entry(VERSION).owner == "fastapi"  # type: ignore[union-attr]
+    code, out, _ = run(capsys, "status")
+    assert "1 route(s) differ" in out  # the canary alone: the owners agree
+    code, out, _ = run(capsys, "export")
+    assert "nothing to export" in out
+
+
+def test_a_canary_change_seeds_the_live_state_from_the_file_and_is_audited(settings, tmp_path):
+    manifest = legacy_manifest(tmp_path / "migration_status.yaml")
+    url = settings.database_url
+    flip(manifest, url, VERSION, "fastapi")  # the file's change: no live state yet
+    done = set_weight(manifest, url, "GET /api/health", 10)
+    assert done.version == 1
+    states = states_in(url)
+    assert states is not None
+    assert states[VERSION] == RouteState("fastapi")  # seeded from the file
+    assert states["GET /api/health"] == RouteState("flask", weight=10)
+    assert audit(url)[-1] == (
+        "canary",
+        "GET /api/health",
+        "flask",
+        "flask",
+        "[flask -> flask, canary 10%] a tenth",
+    )
+    # A change that changes nothing raises no version.
+    assert set_weight(manifest, url, "GET /api/health", 10).version == 1
+
+
+@pytest.mark.mariadb
+def test_concurrent_writers_of_two_engines_lose_no_update(mariadb_database, tmp_path):
+    manifest = legacy_manifest(tmp_path / "migration_status.yaml")
+    url = mariadb_database
+    from tests.conftest import _empty_tables
+
+    cleaner = create_engine(sync_url(url))
+    _empty_tables(cleaner)
+    cleaner.dispose()
+    set_weight(manifest, url, "GET /api/health", 0)
+    each, writers = 12, 3
+    failures: list[BaseException] = []
+
+    def one_more(states: dict[str, RouteState]) -> dict[str, RouteState]:
+        health = states["GET /api/health"]
+        return {"GET /api/health": replace(health, weight=(health.weight or 0) + 1)}
+
+    def bump() -> None:
+        # A process of its own, as far as the database can tell: its own engine.
+        sessions, dispose = sessions_on(url)
+        try:
+            for _ in range(each):
+                ops.change_states(
+                    manifest,
+                    one_more,
+                    sessions=sessions,
+                    actor="bump",
+                    source="cli",
+                    action="canary",
+                    reason=None,
+                )
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+        finally:
+            dispose()
+
+    threads = [threading.Thread(target=bump) for _ in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert failures == []
+    states = states_in(url)
+    assert states is not None and states["GET /api/health"].weight == each * writers
+    engine = create_engine(sync_url(url))
+    with engine.connect() as conn:
+        assert live.read_version(conn) == 1 + each * writers
+        rows = conn.scalar(select(func.count()).select_from(figway_routes))
+        assert rows == len(mf.load(manifest).entries)
+    engine.dispose()
+    # One row per bump, and the seeding one (weight none -> 0).
+    assert sum(1 for row in audit(url) if row[0] == "canary") == 1 + each * writers
+
+
+# --- one gateway in process: it follows, and says when it cannot --------------------------
+
+
+def test_a_gateway_follows_the_live_state_and_its_admin_api_writes_it(gw_settings, caplog):
+    settings = gw_settings.model_copy(update={"admin_token": SecretStr(TOKEN), "live_poll_s": 0.05})
+    url = settings.state_url
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    path = settings.manifest
+    with TestClient(create_figway(settings), base_url="http://127.0.0.1") as client:
+        status = client.get("/_figway/status", headers=auth).json()
+        assert status["live"] == {"following": True, "version": None, "problems": [], "drift": []}
+        set_weight(path, url, "GET /api/health", 10)  # creates the live state
+        flip(path, url, VERSION, "fastapi")  # through the database now: the file stays
+        assert mf.load(path).entry(VERSION).owner == "flask"  # type: ignore[union-attr]
+        deadline = time.monotonic() + 1.0
+        while client.get("/api/version").headers["x-served-by"] != "fastapi":
+            assert time.monotonic() < deadline, "not followed within a second"
+            time.sleep(0.02)
+        status = client.get("/_figway/status", headers=auth).json()
+        assert status["live"]["version"] == 2
+        assert {d["route"]: d["state"] for d in status["live"]["drift"]} == {
+            VERSION: "fastapi",
+            "GET /api/health": "flask, canary 10%",
+        }
+        # The admin API's flips go through the same path: the live state, not the file.
+        back = client.post(
+            "/_figway/flip", json={"route": VERSION, "to": "flask", "reason": "x"}, headers=auth
+        )
+        assert back.status_code == 200, back.text
+        assert back.json()["live_version"] == 3
+        # Served by it once answered: the flip refreshed this process.
+        assert client.get("/api/version").headers["x-served-by"] == "flask"
+        assert states_in(url)[VERSION].owner == "flask"  # type: ignore[index]
+    assert not [r for r in caplog.records if r.levelname in {"WARNING", "ERROR"}]
+
+
+def test_missing_state_tables_are_no_live_state_and_no_noise(gw_settings, tmp_path, caplog):
+    bare = f"sqlite:///{tmp_path / 'bare-state.db'}"
+    settings = gw_settings.model_copy(
+        update={"admin_token": SecretStr(TOKEN), "live_poll_s": 0.02, "state_database_url": bare}
+    )
+    with TestClient(create_figway(settings), base_url="http://127.0.0.1") as client:
+        time.sleep(0.2)  # ten polls
+        assert client.get("/api/version").headers["x-served-by"] == "flask"
+        live_status = client.get("/_figway/status", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert live_status.json()["live"]["problems"] == []
+    assert not [r for r in caplog.records if "live state" in r.getMessage()]
+
+
+# --- two gateway processes, sharing only the state database ------------------------------
+
+
+@pytest.fixture
+def fleet_db() -> Iterator[str]:
+    """A MariaDB database of the fleet's own, with figway's state tables."""
+    if not MARIADB_SERVER_URL:
+        service_missing("MariaDB (FIGWAY_TEST_DATABASE_URL)")
+    with scratch_database(MARIADB_SERVER_URL, "figway_fleet") as url:
+        upgrade(url)
+        yield url
+
+
+def host_env(root: Path, state_url: str, **extra: str) -> dict[str, str]:
+    """One host: its own folder, its own copy of the manifest and its own app database;
+    only the state database (and Redis, if given) shared."""
+    root.mkdir(parents=True)
+    manifest = legacy_manifest(root / "migration_status.yaml")
+    return base_env(
+        root,
+        FIGWAY_MANIFEST=str(manifest),
+        FIGWAY_STATE_DATABASE_URL=state_url,
+        FIGWAY_ADMIN_TOKEN=TOKEN,
+        FIGWAY_LIVE_POLL="0.5",
+        **extra,
+    )
+
+
+class Load:
+    """Threads hitting every server's /api/version until stopped; counts what they got."""
+
+    def __init__(self, urls: list[str], threads: int = 3) -> None:
+        self.results: Counter[str] = Counter()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._loop, args=(url,), daemon=True)
+            for url in urls
+            for _ in range(threads)
+        ]
+
+    def _loop(self, url: str) -> None:
+        with httpx.Client(timeout=30, limits=httpx.Limits(keepalive_expiry=2.0)) as client:
+            while not self._stop.is_set():
+                try:
+                    got = str(client.get(url + "/api/version").status_code)
+                except httpx.HTTPError as exc:
+                    got = f"error {type(exc).__name__}"
+                with self._lock:
+                    self.results[got] += 1
+
+    def __enter__(self) -> Load:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(30)
+
+
+def served_by(url: str) -> str:
+    return httpx.get(url + "/api/version", timeout=10).headers["x-served-by"]
+
+
+def followed_within(servers: list[Server], side: str, limit: float) -> float:
+    """Seconds until every server serves VERSION from `side`; fails past `limit`."""
+    started = time.monotonic()
+    waiting = list(servers)
+    while waiting:
+        waiting = [s for s in waiting if served_by(s) != side]
+        elapsed = time.monotonic() - started
+        assert elapsed < limit, f"{waiting} still not on {side} after {elapsed:.2f}s"
+        if waiting:
+            time.sleep(0.02)
+    return time.monotonic() - started
+
+
+def admin_flip(url: str, to: str) -> None:
+    done = httpx.post(
+        url + "/_figway/flip",
+        json={"route": VERSION, "to": to, "force": True, "reason": "fleet"},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=30,
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["live_version"] is not None
+
+
+def run_fleet(a_env: dict[str, str], b_env: dict[str, str]) -> list[float]:
+    """Two `figway serve` processes: the live state made by `figway apply` on host a, then
+    flips through the admin API of one and of the other, under load on both."""
+    done = figway("db", "upgrade", env=a_env)  # the app's database (the state's is made)
+    assert done.returncode == 0, done.stderr
+    b_db = Path(b_env["FIGWAY_VAR_DIR"]) / "figway.db"
+    b_db.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(Path(a_env["FIGWAY_VAR_DIR"]) / "figway.db", b_db)
+    ports = [free_port(), free_port()]
+    with (
+        serving(["serve", "--port", str(ports[0])], a_env, ports[0]) as a,
+        serving(["serve", "--port", str(ports[1])], b_env, ports[1]) as b,
+    ):
+        assert served_by(a) == served_by(b) == "flask"
+        made = figway("apply", "--yes", "--by", "fleet", env=a_env)
+        assert made.returncode == 0, made.stderr
+        took = []
+        with Load([a, b]) as load:
+            for via, to in ((a, "fastapi"), (b, "flask"), (a, "fastapi")):
+                admin_flip(via, to)
+                took.append(followed_within([a, b], to, 1.0))
+        assert set(load.results) == {"200"}, load.results
+        assert load.results["200"] > 50
+    # Each host's file is as it was: the live state decided.
+    for env in (a_env, b_env):
+        manifest = mf.load(Path(env["FIGWAY_MANIFEST"]))
+        assert manifest.entry(VERSION).owner == "flask"  # type: ignore[union-attr]
+    return took
+
+
+@pytest.mark.mariadb
+def test_two_gateways_follow_a_flip_by_polling_the_state_database(fleet_db, tmp_path):
+    took = run_fleet(host_env(tmp_path / "a", fleet_db), host_env(tmp_path / "b", fleet_db))
+    print(f"followed by both within {max(took):.3f}s (poll)", file=sys.stderr)
+
+
+@pytest.mark.mariadb
+def test_two_gateways_follow_a_flip_at_once_with_redis(fleet_db, redis_url, tmp_path):
+    with redis_prefix(redis_url, "fleet") as prefix:
+        extra = {"REDIS_URL": redis_url, "FIGWAY_RATE_LIMIT_PREFIX": prefix}
+        # The poll is slower than the second asked for: Redis has to carry it.
+        a = host_env(tmp_path / "a", fleet_db, **extra)
+        b = host_env(tmp_path / "b", fleet_db, **extra)
+        a["FIGWAY_LIVE_POLL"] = b["FIGWAY_LIVE_POLL"] = "5"
+        took = run_fleet(a, b)
+    print(f"followed by both within {max(took):.3f}s (redis)", file=sys.stderr)
