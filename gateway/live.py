@@ -419,7 +419,12 @@ class LiveFollower:
             from gateway.state import state_settings
             from shared.db.engine import create_async_engine
 
-            self._engine = create_async_engine(state_settings(self._settings, 1))
+            # One connection; never traced: a poll is no request's work, and its spans
+            # would bury the requests' own.
+            quiet = state_settings(self._settings, 1).model_copy(update={"tracing": "off"})
+            quiet._span_exporter = None  # a test's exporter, carried by the copy
+            quiet._tracing = None
+            self._engine = create_async_engine(quiet)
         return self._engine
 
     def _problem(self, problem: str) -> None:

@@ -5,12 +5,17 @@ the live state is created, and the manifest file decides as it always did."""
 
 from __future__ import annotations
 
+import os
+import random
 import shutil
+import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +24,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import create_engine, func, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
@@ -34,7 +40,8 @@ from shared.config import Settings
 from shared.db.engine import sync_url
 from shared.db.scratch import scratch_database
 from tests.conftest import MARIADB_SERVER_URL, service_missing
-from tests.servers import Server, base_env, figway, free_port, redis_prefix, serving
+from tests.faults import FaultProxy
+from tests.servers import Server, base_env, figway, free_port, redis_prefix, running, serving
 from tests.test_contract import legacy_manifest
 
 VERSION = "GET /api/version"
@@ -430,7 +437,16 @@ def admin_flip(url: str, to: str) -> None:
     assert done.json()["live_version"] is not None
 
 
-def run_fleet(a_env: dict[str, str], b_env: dict[str, str]) -> list[float]:
+Launch = Callable[[int, dict[str, str], int], AbstractContextManager[Server]]
+
+
+def on_loopback(_host: int, env: dict[str, str], port: int) -> AbstractContextManager[Server]:
+    return serving(["serve", "--port", str(port)], env, port)
+
+
+def run_fleet(
+    a_env: dict[str, str], b_env: dict[str, str], launch: Launch = on_loopback
+) -> list[float]:
     """Two `figway serve` processes: the live state made by `figway apply` on host a, then
     flips through the admin API of one and of the other, under load on both."""
     done = figway("db", "upgrade", env=a_env)  # the app's database (the state's is made)
@@ -439,10 +455,7 @@ def run_fleet(a_env: dict[str, str], b_env: dict[str, str]) -> list[float]:
     b_db.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(Path(a_env["FIGWAY_VAR_DIR"]) / "figway.db", b_db)
     ports = [free_port(), free_port()]
-    with (
-        serving(["serve", "--port", str(ports[0])], a_env, ports[0]) as a,
-        serving(["serve", "--port", str(ports[1])], b_env, ports[1]) as b,
-    ):
+    with launch(0, a_env, ports[0]) as a, launch(1, b_env, ports[1]) as b:
         assert served_by(a) == served_by(b) == "flask"
         made = figway("apply", "--yes", "--by", "fleet", env=a_env)
         assert made.returncode == 0, made.stderr
@@ -476,3 +489,86 @@ def test_two_gateways_follow_a_flip_at_once_with_redis(fleet_db, redis_url, tmp_
         a["FIGWAY_LIVE_POLL"] = b["FIGWAY_LIVE_POLL"] = "5"
         took = run_fleet(a, b)
     print(f"followed by both within {max(took):.3f}s (redis)", file=sys.stderr)
+
+
+# --- the same, each gateway in a network namespace of its own ----------------------------
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=30)
+
+
+@contextmanager
+def namespaces(count: int) -> Iterator[list[tuple[str, str, str]]]:
+    """`count` network namespaces, each joined to this one by a veth pair of its own: its
+    name, this side's address on the link, the namespace's. Deleted at the end (with
+    their links). Root and iproute2 are required: missing, a failure under
+    FIGWAY_REQUIRE_SERVICES=1, else a skip."""
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        service_missing("network namespaces (root and iproute2's `ip`)")
+    tag = uuid.uuid4().hex[:6]
+    net = random.randint(0, 240)  # 10.251.<net + i>.0/24, i for each namespace
+    made: list[str] = []
+    links: list[str] = []
+    hosts = []
+    try:
+        try:
+            for i in range(count):
+                name, outside, inside = f"fw{tag}{i}", f"fw{tag}{i}h", f"fw{tag}{i}n"
+                subnet = f"10.251.{net + i}"
+                _ip("netns", "add", name)
+                made.append(name)
+                _ip("link", "add", outside, "type", "veth", "peer", "name", inside)
+                links.append(outside)
+                _ip("link", "set", inside, "netns", name)
+                _ip("addr", "add", f"{subnet}.1/24", "dev", outside)
+                _ip("link", "set", outside, "up")
+                _ip("-n", name, "addr", "add", f"{subnet}.2/24", "dev", inside)
+                _ip("-n", name, "link", "set", inside, "up")
+                _ip("-n", name, "link", "set", "lo", "up")
+                hosts.append((name, f"{subnet}.1", f"{subnet}.2"))
+        except subprocess.CalledProcessError as exc:
+            service_missing(f"network namespaces ({' '.join(exc.cmd)}: {exc.stderr.strip()})")
+        yield hosts
+    finally:
+        for name in made:
+            subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+        for link in links:  # gone with its peer's namespace, unless that move failed
+            subprocess.run(["ip", "link", "del", link], capture_output=True, check=False)
+
+
+@pytest.mark.mariadb
+def test_two_gateways_in_network_namespaces_of_their_own_follow_a_flip(
+    fleet_db, redis_url, tmp_path
+):
+    """Two hosts as far as the network can tell: each gateway in its namespace reaches
+    MariaDB and Redis only through its own link (a forwarder on this side of it)."""
+    db, cache = make_url(fleet_db), make_url(redis_url)
+    with namespaces(2) as hosts, ExitStack() as stack:
+        envs = []
+        prefix = stack.enter_context(redis_prefix(redis_url, "fleet-ns"))
+        for name, here, there in hosts:
+            db_link = stack.enter_context(FaultProxy(db.host or "127.0.0.1", db.port or 3306, here))
+            cache_link = stack.enter_context(
+                FaultProxy(cache.host or "127.0.0.1", cache.port or 6379, here)
+            )
+            state = db.set(host=here, port=db_link.port).render_as_string(hide_password=False)
+            env = host_env(
+                tmp_path / name,
+                state,
+                REDIS_URL=str(cache.set(host=here, port=cache_link.port)),
+                FIGWAY_RATE_LIMIT_PREFIX=prefix,
+                FIGWAY_TRUSTED_HOSTS=there,
+                FIGWAY_LIVE_POLL="5",  # pub/sub has to carry it across
+            )
+            envs.append(env)
+
+        def in_namespace(i: int, env: dict[str, str], port: int) -> AbstractContextManager[Server]:
+            name, _here, there = hosts[i]
+            command = ["ip", "netns", "exec", name, sys.executable, "-m", "gateway.cli"]
+            command += ["serve", "--host", there, "--port", str(port)]
+            log = tmp_path / name / f"server-{port}.log"
+            return running(command, env, port, log, host=there)
+
+        took = run_fleet(envs[0], envs[1], in_namespace)
+    print(f"followed by both within {max(took):.3f}s (namespaces)", file=sys.stderr)
