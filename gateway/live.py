@@ -428,13 +428,16 @@ class LiveFollower:
         return self._engine
 
     def _problem(self, problem: str) -> None:
-        if problem != self.problem:  # logged once, not at every poll
+        if self.problem is None:  # once an outage, not at every poll (its words vary)
             log.warning("live state: %s; still serving the last good table", problem)
         self.problem = problem
 
     async def refresh(self) -> bool:
         """Reload if the version moved; True when a new table was swapped in."""
-        assert self._lock is not None
+        if not self.enabled:
+            return False
+        if self._lock is None:  # called before start() (a server run without lifespan)
+            self._lock = asyncio.Lock()
         async with self._lock:
             try:
                 async with self._engine_now().connect() as conn:
@@ -505,7 +508,7 @@ class LiveFollower:
                             self._wake.set()
             except (RedisError, OSError) as exc:
                 problem = f"{type(exc).__name__}: {exc}"
-                if problem != self._redis_problem:
+                if self._redis_problem is None:  # once an outage
                     log.warning("live state: Redis pub/sub lost (%s); polling meanwhile", problem)
                 self._redis_problem = problem
             finally:

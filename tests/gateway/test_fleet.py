@@ -70,7 +70,7 @@ def audit(url: str) -> list[tuple[str, str, str, str, str | None]]:
             rows = conn.execute(
                 select(t.action, t.route, t.from_owner, t.to_owner, t.reason).order_by(t.id)
             )
-            return [tuple(r) for r in rows]  # type: ignore[misc]
+            return [tuple(r) for r in rows]
     finally:
         engine.dispose()
 
@@ -347,6 +347,49 @@ def test_missing_state_tables_are_no_live_state_and_no_noise(gw_settings, tmp_pa
     assert not [r for r in caplog.records if "live state" in r.getMessage()]
 
 
+@pytest.mark.mariadb
+def test_a_state_database_gone_keeps_the_last_table_and_says_so(fleet_db, gw_settings, caplog):
+    """The state database goes: the gateway serves by the last live state it read, its
+    admin status names the problem (logged once), and it follows again once it is back."""
+    direct = make_url(fleet_db)
+    with FaultProxy(direct.host or "127.0.0.1", direct.port or 3306) as proxy:
+        via = direct.set(port=proxy.port).render_as_string(hide_password=False)
+        settings = gw_settings.model_copy(
+            update={
+                "admin_token": SecretStr(TOKEN),
+                "live_poll_s": 0.05,
+                "state_database_url": via,
+                "db_connect_timeout_s": 1,
+                "db_read_timeout_s": 1,
+            }
+        )
+        path = settings.manifest
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        set_weight(path, fleet_db, "GET /api/health", 10)
+        flip(path, fleet_db, VERSION, "fastapi")
+        with TestClient(create_figway(settings), base_url="http://127.0.0.1") as client:
+            # Read at the start: never served by the file meanwhile.
+            assert client.get("/api/version").headers["x-served-by"] == "fastapi"
+            proxy.down()
+            deadline = time.monotonic() + 5
+            while not client.get("/_figway/status", headers=auth).json()["live"]["problems"]:
+                assert time.monotonic() < deadline, "the problem is not surfaced"
+                time.sleep(0.05)
+            problems = client.get("/_figway/status", headers=auth).json()["live"]["problems"]
+            assert "the state database is unavailable" in problems[0]
+            assert client.get("/api/version").headers["x-served-by"] == "fastapi"
+            time.sleep(0.3)  # polls failing all along
+            proxy.resume()
+            flip(path, fleet_db, VERSION, "flask")
+            deadline = time.monotonic() + 5
+            while client.get("/api/version").headers["x-served-by"] != "flask":
+                assert time.monotonic() < deadline, "not followed once back"
+                time.sleep(0.05)
+            assert client.get("/_figway/status", headers=auth).json()["live"]["problems"] == []
+    warned = [r for r in caplog.records if "live state:" in r.getMessage()]
+    assert [r.levelname for r in warned] == ["WARNING", "INFO"], [r.getMessage() for r in warned]
+
+
 # --- two gateway processes, sharing only the state database ------------------------------
 
 
@@ -365,14 +408,13 @@ def host_env(root: Path, state_url: str, **extra: str) -> dict[str, str]:
     only the state database (and Redis, if given) shared."""
     root.mkdir(parents=True)
     manifest = legacy_manifest(root / "migration_status.yaml")
-    return base_env(
-        root,
-        FIGWAY_MANIFEST=str(manifest),
-        FIGWAY_STATE_DATABASE_URL=state_url,
-        FIGWAY_ADMIN_TOKEN=TOKEN,
-        FIGWAY_LIVE_POLL="0.5",
-        **extra,
-    )
+    settings = {
+        "FIGWAY_MANIFEST": str(manifest),
+        "FIGWAY_STATE_DATABASE_URL": state_url,
+        "FIGWAY_ADMIN_TOKEN": TOKEN,
+        "FIGWAY_LIVE_POLL": "0.5",
+    }
+    return base_env(root, **{**settings, **extra})
 
 
 class Load:
@@ -484,9 +526,8 @@ def test_two_gateways_follow_a_flip_at_once_with_redis(fleet_db, redis_url, tmp_
     with redis_prefix(redis_url, "fleet") as prefix:
         extra = {"REDIS_URL": redis_url, "FIGWAY_RATE_LIMIT_PREFIX": prefix}
         # The poll is slower than the second asked for: Redis has to carry it.
-        a = host_env(tmp_path / "a", fleet_db, **extra)
-        b = host_env(tmp_path / "b", fleet_db, **extra)
-        a["FIGWAY_LIVE_POLL"] = b["FIGWAY_LIVE_POLL"] = "5"
+        a = host_env(tmp_path / "a", fleet_db, **extra, FIGWAY_LIVE_POLL="5")
+        b = host_env(tmp_path / "b", fleet_db, **extra, FIGWAY_LIVE_POLL="5")
         took = run_fleet(a, b)
     print(f"followed by both within {max(took):.3f}s (redis)", file=sys.stderr)
 
