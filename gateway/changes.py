@@ -224,6 +224,12 @@ def change(
         def stage(changes: list[Change]) -> None:
             _late(path, changes, vouched, force, load_code)
             try:
+                if live.read_version(session) is not None:
+                    # Created since it was looked for: the file no longer decides.
+                    raise ChangeFailed(
+                        "the live state was created meanwhile (`figway apply`); nothing "
+                        "was changed: run the command again"
+                    )
                 record(session, changes, actor=actor, source=source, action=action, reason=reason)
             except SQLAlchemyError as exc:
                 raise _not_recorded(exc, upgrade_hint) from exc

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -120,6 +121,17 @@ def is_missing_table(exc: BaseException) -> bool:
     if args and args[0] == _MYSQL_NO_TABLE:
         return True
     return "no such table" in str(exc.orig).lower()
+
+
+def never_made(url: str) -> bool:
+    """A SQLite state database whose file does not exist holds no live state; asking it
+    would make an empty file (a glance at `figway status` must leave no trace)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return False
+    return not os.path.exists(parsed.database)
 
 
 def read_version(conn: Executor) -> int | None:
@@ -439,6 +451,8 @@ class LiveFollower:
         if self._lock is None:  # called before start() (a server run without lifespan)
             self._lock = asyncio.Lock()
         async with self._lock:
+            if self.version is None and never_made(self._settings.state_url):
+                return False
             try:
                 async with self._engine_now().connect() as conn:
                     version = await conn.run_sync(read_version)

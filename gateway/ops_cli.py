@@ -268,6 +268,8 @@ def _read_live(target: Target) -> tuple[tuple[int, dict[str, RouteState]] | None
     from gateway import changes as ops
     from gateway import live
 
+    if live.never_made(target.settings.state_url):
+        return None, None
     engine = _state_engine(target)
     try:
         with engine.connect() as conn:

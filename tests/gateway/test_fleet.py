@@ -153,6 +153,15 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def test_a_glance_at_status_makes_no_state_database(cli, tmp_path, monkeypatch, capsys):
+    nowhere = tmp_path / "never-made.db"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{nowhere}")
+    code, out, _ = run(capsys, "status")
+    assert code == 0
+    assert out.splitlines()[1] == "live state: not created (the manifest file decides)"
+    assert not nowhere.exists()
+
+
 def test_apply_creates_the_live_state_and_flips_then_change_it_not_the_file(cli, settings, capsys):
     url = settings.database_url
     code, out, _ = run(capsys, "status")
