@@ -613,3 +613,43 @@ def test_two_gateways_in_network_namespaces_of_their_own_follow_a_flip(
 
         took = run_fleet(envs[0], envs[1], in_namespace)
     print(f"followed by both within {max(took):.3f}s (namespaces)", file=sys.stderr)
+
+
+# --- another app's (--app) -------------------------------------------------------------
+
+
+def test_apply_flip_status_export_for_another_app(tmp_path, monkeypatch, capsys):
+    from tests import foreign_app
+
+    app = "tests.foreign_app:make_gateway"
+    monkeypatch.setenv(foreign_app.DIR_VAR, str(tmp_path))
+    monkeypatch.delenv("FIGWAY_APP", raising=False)
+    path = tmp_path / "routes.yaml"
+    assert run(capsys, "init", "--app", "tests.foreign_app:legacy", "--out", str(path))[0] == 0
+    assert run(capsys, "--app", app, "db", "upgrade")[0] == 0
+    code, out, _ = run(capsys, "--app", app, "apply", "--yes")
+    assert code == 0 and "creates it" in out, out
+    code, out, err = run(capsys, "--app", app, "flip", "GET /items", "--to", "fastapi", "--force")
+    assert code == 0 and "written to the live state (version 2)" in out, err
+    # A twinless route is refused in the live state as in the file.
+    code, _, err = run(capsys, "--app", app, "flip", "GET /about", "--to", "fastapi", "--force")
+    assert code == 1 and "no FastAPI twin for: GET /about" in err
+    code, out, _ = run(capsys, "--app", app, "status")
+    assert "1 route(s) differ" in out and "GET /items" in out
+    assert run(capsys, "--app", app, "export")[0] == 0
+    assert mf.load(path).entry("GET /items").owner == "fastapi"  # type: ignore[union-attr]
+
+
+def test_a_route_the_live_state_has_no_row_for_gets_one_when_changed(settings, tmp_path):
+    """A route added to the file after the live state was made is served by the file's
+    owner until it is changed; then it has a row like the others."""
+    manifest = legacy_manifest(tmp_path / "migration_status.yaml")
+    url = settings.database_url
+    set_weight(manifest, url, "GET /api/health", 5)
+    engine = create_engine(sync_url(url))
+    with engine.begin() as conn:
+        conn.execute(figway_routes.delete().where(figway_routes.c.route == VERSION))
+    engine.dispose()
+    assert VERSION not in (states_in(url) or {})
+    assert flip(manifest, url, VERSION, "fastapi").version == 2
+    assert states_in(url)[VERSION] == RouteState("fastapi")  # type: ignore[index]
