@@ -476,12 +476,11 @@ class LiveFollower:
                 self.problem = None
             if version is not None and version == self.version and not self._retry:
                 return False
-            if version is None:
+            if loaded is None:  # never created, or removed (by hand: the file decides)
                 if self.version is None and self.states is None:
                     return False  # never created: the file decides, as it did
-                states = None
+                version, states = None, None
             else:
-                assert loaded is not None
                 version, states = loaded
             self.version, self.states = version, states
             # Building a table compiles every rule: off the loop.

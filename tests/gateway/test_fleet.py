@@ -34,6 +34,7 @@ from gateway import manifest as mf
 from gateway.asgi import create_figway
 from gateway.state.migrate import upgrade
 from gateway.state.tables import changes as figway_changes
+from gateway.state.tables import live_version
 from gateway.state.tables import routes as figway_routes
 from gateway.table import RouteState
 from shared.config import Settings
@@ -340,6 +341,16 @@ def test_a_gateway_follows_the_live_state_and_its_admin_api_writes_it(gw_setting
         # Served by it once answered: the flip refreshed this process.
         assert client.get("/api/version").headers["x-served-by"] == "flask"
         assert states_in(url)[VERSION].owner == "flask"  # type: ignore[index]
+        # The version row removed by hand: no live state, the file decides again.
+        engine = create_engine(sync_url(url))
+        with engine.begin() as conn:
+            conn.execute(live_version.delete())
+        engine.dispose()
+        deadline = time.monotonic() + 1.0
+        while (live_now := client.get("/_figway/status", headers=auth).json()["live"])["drift"]:
+            assert time.monotonic() < deadline, live_now
+            time.sleep(0.02)
+        assert live_now["version"] is None
     assert not [r for r in caplog.records if r.levelname in {"WARNING", "ERROR"}]
 
 
