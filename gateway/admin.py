@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import Scope
 
-from gateway import canary
+from gateway import canary, live
 from gateway import changes as ops
 from gateway import manifest as mf
 from gateway.legacy_side import LegacyUnavailable
@@ -140,6 +140,7 @@ def create_admin_app(gateway: Gateway, admin_auth: AdminAuth | None = None) -> F
     app.state.admin_auth = admin_auth
     register_error_handlers(app)
     path = gateway.watcher.path
+    publish = live.publisher(settings.redis_url)
 
     async def change(
         planner: ops.Planner,
@@ -169,6 +170,7 @@ def create_admin_app(gateway: Gateway, admin_auth: AdminAuth | None = None) -> F
                 action=action,
                 reason=reason,
                 force=force,
+                publish=publish,
             )
         except ops.ChangeRefused as exc:  # NotVerified too: the routes are named
             raise Conflict(str(exc)) from exc
@@ -177,8 +179,16 @@ def create_admin_app(gateway: Gateway, admin_auth: AdminAuth | None = None) -> F
         except ops.ChangeFailed as exc:  # the audit could not be written: nothing changed
             raise Unavailable(str(exc)) from exc
         if done:
-            await gateway.watcher.refresh(force=True)
-        return {"changed": [c.__dict__ for c in done], "generation": gateway.table.generation}
+            # This process serves by it before answering (the others within a second).
+            if done.version is not None and gateway.live is not None:
+                await gateway.live.refresh()
+            else:
+                await gateway.watcher.refresh(force=True)
+        return {
+            "changed": [c.__dict__ for c in done],
+            "generation": gateway.table.generation,
+            "live_version": done.version,
+        }
 
     @app.get("/_figway/status")
     async def status(_user: Admin) -> dict[str, Any]:
@@ -191,6 +201,7 @@ def create_admin_app(gateway: Gateway, admin_auth: AdminAuth | None = None) -> F
             "phases": ops.status(manifest) if manifest else [],
             "serving": gateway.table.owners(),
             "legacy_in_flight": gateway.legacy.in_flight,
+            "live": _live_status(gateway, manifest),
         }
 
     @app.post("/_figway/flip")
@@ -228,23 +239,32 @@ def create_admin_app(gateway: Gateway, admin_auth: AdminAuth | None = None) -> F
         try:
             manifest = await asyncio.to_thread(mf.load, path)
             route = canary.check_weight(manifest, body.route, body.weight, gateway.modern_keys)
+            if body.weight:
+                # Some callers go to flask: its side first, as for a flip to flask.
+                await asyncio.to_thread(gateway.legacy.ensure)
             # The live state's write (its transaction, its audit row): off the loop.
-            await asyncio.to_thread(
+            done = await asyncio.to_thread(
                 canary.set_weight,
+                path,
                 state,
                 route,
                 body.weight,
                 actor=actor,
                 source="api",
                 reason=body.reason,
+                publish=publish,
             )
+        except LegacyUnavailable as exc:
+            raise Conflict(str(exc)) from exc
         except ops.ChangeRefused as exc:
             raise Conflict(str(exc)) from exc
         except mf.ManifestError as exc:
             raise Conflict(f"the manifest is invalid: {exc}") from exc
         except ops.ChangeFailed as exc:
             raise Unavailable(str(exc)) from exc
-        return {"route": route, "weight": body.weight}
+        if gateway.live is not None:
+            await gateway.live.refresh()  # this process serves by it before answering
+        return {"route": route, "weight": body.weight, "live_version": done.version}
 
     @app.get("/_figway/history")
     async def history(
@@ -267,6 +287,27 @@ def create_admin_app(gateway: Gateway, admin_auth: AdminAuth | None = None) -> F
         )
 
     return app
+
+
+def _live_status(gateway: Gateway, manifest: mf.Manifest | None) -> dict[str, Any]:
+    """The live state this process serves by: its version (None: not created, the file
+    decides), why it cannot be followed if so, and where it differs from the file."""
+    follower = gateway.live
+    if follower is None or not follower.enabled:
+        return {"following": False, "version": None, "problems": [], "drift": []}
+    problems = list(gateway.watcher.live_problems)
+    if follower.problem is not None:
+        problems.insert(0, follower.problem)
+    drift = live.drift(manifest, follower.states) if manifest is not None else []
+    return {
+        "following": True,
+        "version": follower.version if follower.states is not None else None,
+        "problems": problems,
+        "drift": [
+            {"route": d.route, "file": d.file, "live": d.live.owner, "state": live.describe(d.live)}
+            for d in drift
+        ],
+    }
 
 
 def _planner(factory: Any, *args: Any) -> ops.Planner:

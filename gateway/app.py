@@ -27,6 +27,7 @@ from gateway.callers import Callers
 from gateway.canary import CANARY, FORCED, MANIFEST, asked_side, side_for
 from gateway.channels import ChannelSessions, handshake_sid, session_id
 from gateway.legacy_side import LegacySide, LegacyUnavailable, flask_session_codec
+from gateway.live import LiveFollower
 from gateway.metrics import GatewayMetrics
 from gateway.ratelimit import RateLimiter, parse_limit
 from gateway.table import FASTAPI, FLASK, RouteTable, call_method
@@ -72,6 +73,8 @@ class Gateway:
         self.guard = legacy  # its in_flight, for the admin API and tests
         self.modern = modern
         self.watcher = watcher
+        # The fleet's live state (gateway/live.py), followed from the lifespan's start.
+        self.live: LiveFollower | None = None
         self.metrics = metrics
         self.admin: ASGIApp | None = None  # set by create_gateway (it needs the gateway)
         self.modern_keys: list[str] | None = None  # the twins a route may be flipped to
@@ -347,6 +350,11 @@ class Gateway:
                     await stack.enter_async_context(_child_lifespan(self.admin))
                 self.watcher.ensure_running()
                 stack.push_async_callback(self.watcher.stop)
+                if self.live is not None:
+                    # Started (its first read awaited) before the first request is taken,
+                    # stopped before the watcher.
+                    stack.push_async_callback(self.live.stop)
+                    await self.live.start()
                 stack.push_async_callback(self.limiter.close)
                 stack.callback(tracing.shutdown, self.settings)  # export what is queued
                 lag = self.metrics.loop_lag_monitor()
@@ -503,8 +511,9 @@ def create_gateway(
         on_built=built,
     )
 
-    def check(m: mf.Manifest) -> list[mf.Problem]:
-        if any(e.owner == FLASK for e in m.entries):
+    def check(m: mf.Manifest, table: RouteTable) -> list[mf.Problem]:
+        # `m` has the owners the table serves by (the live state's over the file's).
+        if table.needs_legacy:
             # A reload's: built here, in the watcher's thread, before the table that needs
             # it is swapped in; refused (the last good table stays) when it cannot be.
             try:
@@ -521,10 +530,10 @@ def create_gateway(
         # Given built, or needed from the start: built now, and a failure is the caller's
         # (LegacyUnavailable when Flask is not installed).
         side.ensure()
-    problems = check(loaded)
+    default_limit = settings.rate_limit_default.strip() or None
+    problems = check(loaded, RouteTable.from_manifest(loaded, default_limit=None))
     if problems:
         raise mf.ManifestError(problems)
-    default_limit = settings.rate_limit_default.strip() or None
     if default_limit is not None:
         try:
             parse_limit(default_limit)
@@ -549,6 +558,7 @@ def create_gateway(
     watcher = ManifestWatcher(
         path,
         RouteTable.from_manifest(loaded, default_limit=default_limit),
+        manifest=loaded,
         check=check,
         on_swap=on_swap,
         poll_s=settings.manifest_poll_s,
@@ -561,6 +571,7 @@ def create_gateway(
         metrics=metrics,
         modern_only=modern_only,
     )
+    gateway.live = LiveFollower(settings, watcher)
     gateway_ref.append(gateway)
     gateway.modern_keys = modern_keys
     gateway.flask_session = flask_session

@@ -19,22 +19,25 @@ none (never an error: the header reveals nothing and costs nothing to ignore). A
 side that has no handler for the route (no FastAPI twin; no legacy side in this process)
 is ignored as well.
 
-Setting a weight goes through `set_weight`, the seam to figway's live state (the
-fleet-wide `figway_routes`, written with its audit rows in one transaction); the admin
-API and `figway canary` check a request with `check_weight` before they call it.
+Setting a weight goes through `set_weight`, a write of figway's live state (the fleet-wide
+`figway_routes`, written with its audit row in one transaction, gateway/live.py); the
+admin API and `figway canary` check a request with `check_weight` before they call it.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from gateway import manifest as mf
-from gateway.changes import ChangeRefused
-from gateway.table import FASTAPI, FLASK
+from gateway.changes import ChangeRefused, Done, change_states
+from gateway.table import FASTAPI, FLASK, RouteState
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from sqlalchemy.orm import Session
 
 BUCKETS = 10_000
@@ -42,7 +45,6 @@ SIDE_HEADER = b"x-figway-side"
 SIDES = {b"flask": FLASK, b"fastapi": FASTAPI}
 # How the side of a request to a manifest route was chosen (metrics, request spans).
 MANIFEST, CANARY, FORCED = "manifest", "canary", "forced"
-NOT_YET = "canaries need the live state (figway apply)"
 
 
 def bucket(route: str, caller: str) -> int:
@@ -103,6 +105,7 @@ def check_weight(
 
 
 def set_weight(
+    path: Path,
     sessions: Callable[[], Session],
     route: str,
     weight: int | None,
@@ -110,12 +113,24 @@ def set_weight(
     actor: str,
     source: str,
     reason: str | None,
-) -> None:
+    publish: Callable[[int], None] | None = None,
+) -> Done:
     """Set the route's canary weight (None: end the canary) fleet-wide, with its audit row,
-    in figway's live state; every gateway follows within its poll. `route` is checked
-    already (check_weight). The one seam the admin API and `figway canary` call.
+    in figway's live state (created from the manifest at `path` if it does not exist: the
+    file cannot say a weight); every gateway follows within its poll, at once when
+    `publish` tells them. `route` is checked already (check_weight). The one write the
+    admin API and `figway canary` make."""
 
-    Until the live state is in (gateway/live.py: its write of owner, weight and mode in
-    one transaction with the audit rows), refused: there is nowhere fleet-wide to put it.
-    """
-    raise ChangeRefused(NOT_YET)
+    def edit(states: dict[str, RouteState]) -> dict[str, RouteState]:
+        return {route: replace(states[route], weight=weight)}
+
+    return change_states(
+        path,
+        edit,
+        sessions=sessions,
+        actor=actor,
+        source=source,
+        action="canary",
+        reason=reason,
+        publish=publish,
+    )

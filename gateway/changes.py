@@ -1,4 +1,7 @@
-"""Flip, roll out, roll back: plan the ownership changes, write the manifest, audit them.
+"""Flip, roll out, roll back: plan the ownership changes, write them, audit them.
+
+Written where the routes are decided: the fleet's live state in the state database once
+it exists (gateway/live.py; `figway apply` creates it), else the manifest file, as below.
 
 `change()` is the one flip path: `figway flip|rollout|rollback` and the admin API both
 call it. Planning is pure; applying happens under the manifest lock, re-reading the file
@@ -22,19 +25,23 @@ import inspect
 import json
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import replace
 from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from gateway import live
 from gateway import manifest as mf
+from gateway.live import Change as Change  # re-exported: planners and tests use ops.Change
+from gateway.live import record as record
 from gateway.state import UPGRADE
 from gateway.state.tables import changes as figway_changes
-from shared.clock import isoformat, utcnow
+from gateway.table import RouteState
+from shared.clock import isoformat
 from shared.db.engine import is_unavailable, unavailable_reason
 
 
@@ -60,14 +67,6 @@ class ChangeFailed(Exception):
 class AuditFailed(ChangeFailed):
     """The audit rows could not be written, so the manifest change was not made (or was
     undone): the state database is down, or figway's tables there are missing or behind."""
-
-
-@dataclass(frozen=True)
-class Change:
-    route: str
-    phase: int
-    from_owner: str
-    to_owner: str
 
 
 Planner = Callable[[mf.Manifest], list[Change]]
@@ -160,6 +159,17 @@ def _require_twins(changes: list[Change], twins: Iterable[str] | None) -> None:
         raise ChangeRefused("no FastAPI twin for: " + ", ".join(missing))
 
 
+class Done(list[Change]):
+    """What change() did, one Change per route moved; `version` is the live state's after
+    it (gateway/live.py), None when the manifest file was written."""
+
+    version: int | None = None
+
+    def __init__(self, changes: Iterable[Change] = (), version: int | None = None) -> None:
+        super().__init__(changes)
+        self.version = version
+
+
 def change(
     path: Path,
     planner: Planner,
@@ -174,8 +184,13 @@ def change(
     check_unverified: Callable[[list[Change]], None] | None = None,
     load_code: bool = False,
     upgrade_hint: str = UPGRADE,
-) -> list[Change]:
+    publish: Callable[[int], None] | None = None,
+) -> Done:
     """The one flip path (CLI and admin API): plan, check, audit and write, all or nothing.
+
+    Where: the live state in the state database once it exists (gateway/live.py: planned
+    against its owners, written with its audit rows in one transaction, then `publish`ed
+    with its new version); else the manifest file, as below.
 
     Routes moving to fastapi need a passing verdict for their code as it is now, unless
     `force`; without one, `check_unverified` (the CLI runs the scenarios itself) may vouch
@@ -190,78 +205,179 @@ def change(
     its apps loaded and never imports on an operator's say).
     """
     twins = None if twins is None else list(twins)
-    vouched: set[str] = set()
-    if not force:
-        planned = planner(mf.load(path))
-        _require_twins(planned, twins)
-        moving = [c.route for c in planned if c.to_owner == "fastapi"]
-        problems = unverified(path, moving, load_code=load_code)
-        if problems:
-            if check_unverified is None:
-                raise NotVerified(list(problems.values()))
-            check_unverified([c for c in planned if c.route in problems])
-            vouched = set(problems)
     session = sessions()
-
-    def stage(changes: list[Change]) -> None:
-        if not force:
-            moving = [c.route for c in changes if c.to_owner == "fastapi"]
-            late = unverified(path, [r for r in moving if r not in vouched], load_code=load_code)
-            if late:
-                raise NotVerified(list(late.values()))
-        try:
-            record(session, changes, actor=actor, source=source, action=action, reason=reason)
-        except SQLAlchemyError as exc:
-            hint = "" if is_unavailable(exc) else f"; {state_hint(upgrade_hint)}"
-            raise AuditFailed(
-                f"the change cannot be recorded in the database, so it was not made "
-                f"({unavailable_reason(exc)}){hint}"
-            ) from exc
-
-    def commit(_changes: list[Change]) -> None:
-        try:
-            session.commit()
-        except SQLAlchemyError as exc:
-            raise AuditFailed(
-                "the database failed to record the change, so it was undone "
-                f"({unavailable_reason(exc)})"
-            ) from exc
-
     try:
-        return apply(path, planner, twins=twins, before_write=stage, after_write=commit)
+        try:
+            states = live.load_states(session)
+        except SQLAlchemyError as exc:
+            raise _not_recorded(exc, upgrade_hint) from exc
+        finally:
+            _rollback(session)
+        if states is not None:
+            return _change_live(
+                path, planner, twins, session, states, actor, source, action, reason, force,
+                check_unverified, load_code, upgrade_hint, publish,
+            )  # fmt: skip
+        manifest = mf.load(path)
+        vouched = _vouch(path, planner(manifest), twins, force, check_unverified, load_code)
+
+        def stage(changes: list[Change]) -> None:
+            _late(path, changes, vouched, force, load_code)
+            try:
+                if live.read_version(session) is not None:
+                    # Created since it was looked for: the file no longer decides.
+                    raise ChangeFailed(
+                        "the live state was created meanwhile (`figway apply`); nothing "
+                        "was changed: run the command again"
+                    )
+                record(session, changes, actor=actor, source=source, action=action, reason=reason)
+            except SQLAlchemyError as exc:
+                raise _not_recorded(exc, upgrade_hint) from exc
+
+        def commit(_changes: list[Change]) -> None:
+            try:
+                session.commit()
+            except SQLAlchemyError as exc:
+                raise AuditFailed(
+                    "the database failed to record the change, so it was undone "
+                    f"({unavailable_reason(exc)})"
+                ) from exc
+
+        return Done(apply(path, planner, twins=twins, before_write=stage, after_write=commit))
     finally:
         session.close()
 
 
-def record(
+def _change_live(
+    path: Path,
+    planner: Planner,
+    twins: list[str] | None,
     session: Session,
-    changes: list[Change],
-    *,
+    states: dict[str, RouteState],
     actor: str,
     source: str,
     action: str,
     reason: str | None,
-) -> None:
-    """One audit row per changed route, in the session's open transaction; the caller
-    commits."""
-    now = utcnow()
-    session.execute(
-        insert(figway_changes),
-        [
-            {
-                "created_at": now,
-                "actor": actor[:80],
-                "source": source,
-                "action": action,
-                "route": c.route,
-                "phase": c.phase,
-                "from_owner": c.from_owner,
-                "to_owner": c.to_owner,
-                "reason": reason,
-            }
-            for c in changes
-        ],
+    force: bool,
+    check_unverified: Callable[[list[Change]], None] | None,
+    load_code: bool,
+    upgrade_hint: str,
+    publish: Callable[[int], None] | None,
+) -> Done:
+    """change() once the live state exists: planned against the live owners over the
+    file's routes, and written by live.write(), re-planned there under its lock."""
+    manifest = mf.load(path)
+    vouched = _vouch(
+        path, planner(live.overlay(manifest, states)), twins, force, check_unverified, load_code
     )
+
+    def edit(current: dict[str, RouteState]) -> dict[str, RouteState]:
+        changes = planner(live.overlay(manifest, current))
+        _require_twins(changes, twins)
+        _late(path, changes, vouched, force, load_code)
+        return {c.route: replace(current[c.route], owner=c.to_owner) for c in changes}
+
+    try:
+        written = live.write(
+            session, manifest, edit, actor=actor, source=source, action=action, reason=reason
+        )
+    except live.NotLive as exc:
+        raise ChangeFailed("the live state was removed meanwhile; nothing was changed") from exc
+    except SQLAlchemyError as exc:
+        raise _not_recorded(exc, upgrade_hint) from exc
+    if written.changes and publish is not None:
+        publish(written.version)
+    return Done(written.changes, written.version)
+
+
+def change_states(
+    path: Path,
+    edit: live.Edit,
+    *,
+    sessions: Callable[[], Session],
+    actor: str,
+    source: str,
+    action: str,
+    reason: str | None,
+    upgrade_hint: str = UPGRADE,
+    publish: Callable[[int], None] | None = None,
+) -> Done:
+    """Any change of the live state beyond owners (a canary's weight, a mode, a sample;
+    action `canary` or `shadow`), through live.write(): `edit` gets every route's state
+    as it is under the write's lock and returns the routes it changes. The live state is
+    created from the file first when it does not exist yet (the file cannot say a weight
+    or a mode). The audit rows note what changed beside the owner. AuditFailed when the
+    state database cannot take it."""
+    manifest = mf.load(path)
+    session = sessions()
+    try:
+        written = live.write(
+            session,
+            manifest,
+            edit,
+            actor=actor,
+            source=source,
+            action=action,
+            reason=reason,
+            create=True,
+        )
+    except SQLAlchemyError as exc:
+        raise _not_recorded(exc, upgrade_hint) from exc
+    finally:
+        session.close()
+    if (written.changes or written.created) and publish is not None:
+        publish(written.version)
+    return Done(written.changes, written.version)
+
+
+def _vouch(
+    path: Path,
+    planned: list[Change],
+    twins: list[str] | None,
+    force: bool,
+    check_unverified: Callable[[list[Change]], None] | None,
+    load_code: bool,
+) -> set[str]:
+    """Before any lock: the routes of the plan moving to fastapi without a passing verdict
+    are vouched for by `check_unverified` (their names returned), else NotVerified."""
+    if force:
+        return set()
+    _require_twins(planned, twins)
+    moving = [c.route for c in planned if c.to_owner == "fastapi"]
+    problems = unverified(path, moving, load_code=load_code)
+    if not problems:
+        return set()
+    if check_unverified is None:
+        raise NotVerified(list(problems.values()))
+    check_unverified([c for c in planned if c.route in problems])
+    return set(problems)
+
+
+def _late(
+    path: Path, changes: list[Change], vouched: set[str], force: bool, load_code: bool
+) -> None:
+    """Under the lock: the plan may have grown since it was vouched for."""
+    if force:
+        return
+    moving = [c.route for c in changes if c.to_owner == "fastapi"]
+    late = unverified(path, [r for r in moving if r not in vouched], load_code=load_code)
+    if late:
+        raise NotVerified(list(late.values()))
+
+
+def _not_recorded(exc: SQLAlchemyError, upgrade_hint: str) -> AuditFailed:
+    hint = "" if is_unavailable(exc) else f"; {state_hint(upgrade_hint)}"
+    return AuditFailed(
+        f"the change cannot be recorded in the database, so it was not made "
+        f"({unavailable_reason(exc)}){hint}"
+    )
+
+
+def _rollback(session: Session) -> None:
+    try:
+        session.rollback()
+    except SQLAlchemyError:
+        session.invalidate()  # a connection lost: the pool makes a new one
 
 
 def history(session: Session, limit: int = 50, route: str | None = None) -> list[dict[str, Any]]:

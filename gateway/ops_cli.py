@@ -1,5 +1,6 @@
 """`figway status | flip | rollout | rollback | canary | history`: ownership changes from a
-shell;
+shell; `figway apply | export`: the fleet's live state (gateway/live.py) from and to the
+file;
 `figway users unlock`: an operator's remedy for an account locked by failed logins."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 
     from gateway import changes as ops
     from gateway import manifest as mf
+    from gateway.table import RouteState
 
     # The parity check of routes moving to fastapi without a passing verdict
     # (parity.cli.vet, handed over by gateway.cli): it runs their scenarios, raising
@@ -75,6 +77,21 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     canary.add_argument("--by", default=None, help="who (default: your login name)")
     canary.set_defaults(handler=cmd_canary)
 
+    apply = sub.add_parser(
+        "apply",
+        help="load the manifest's owners into the live state every gateway serves by "
+        "(creates it: from then on changes go to the state database, not the file)",
+    )
+    apply.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    apply.add_argument("--reason", default=None, help="why (kept in the history)")
+    apply.add_argument("--by", default=None, help="who (default: your login name)")
+    apply.set_defaults(handler=cmd_apply)
+
+    export = sub.add_parser(
+        "export", help="write the live state's owners back into the manifest (comments kept)"
+    )
+    export.set_defaults(handler=cmd_export)
+
     history = sub.add_parser("history", help="the audit history of ownership changes")
     history.add_argument("--limit", type=int, default=50)
     history.add_argument("--route", default=None)
@@ -130,6 +147,7 @@ def _apply(args: argparse.Namespace, planner: ops.Planner, action: str) -> int:
     without a passing verdict from `figway verify` has its scenarios run here first (by
     `args.vet`; without one, such a move is refused as the admin API refuses it)."""
     from gateway import changes as ops
+    from gateway import live
     from gateway import manifest as mf
     from shared.db.engine import sync_sessionmaker
 
@@ -155,6 +173,7 @@ def _apply(args: argparse.Namespace, planner: ops.Planner, action: str) -> int:
             check_unverified=run_parity if vet is not None else None,
             load_code=True,
             upgrade_hint=_upgrade_command(target),
+            publish=live.publisher(target.settings.redis_url),
         )
     except (ops.ChangeRefused, mf.ManifestError, ops.ChangeFailed) as exc:
         return _failed(action, exc)
@@ -164,7 +183,12 @@ def _apply(args: argparse.Namespace, planner: ops.Planner, action: str) -> int:
         print("nothing to change: every route named is already there")
     for change in done:
         print(f"{change.route}: {change.from_owner} -> {change.to_owner}")
-    if done:
+    if done and done.version is not None:
+        print(
+            f"written to the live state (version {done.version}); every gateway follows "
+            "within a second"
+        )
+    elif done:
         print(f"written to {target.manifest_path}; running gateways follow within a second")
     return 0
 
@@ -215,7 +239,7 @@ def _guarded(make: Callable[[], ops.Planner], args: argparse.Namespace, action: 
 def cmd_canary(args: argparse.Namespace) -> int:
     """Check the route (in the manifest, an HTTP route with a FastAPI twin), then set its
     weight through gateway.canary.set_weight, the one write the admin API makes too."""
-    from gateway import canary
+    from gateway import canary, live
     from gateway import changes as ops
     from gateway import manifest as mf
     from shared.db.engine import sync_sessionmaker
@@ -226,13 +250,15 @@ def cmd_canary(args: argparse.Namespace) -> int:
         manifest = mf.load(target.manifest_path)
         route = canary.check_weight(manifest, args.route, args.percent, target.twins())
         engine = _state_engine(target)
-        canary.set_weight(
+        done = canary.set_weight(
+            target.manifest_path,
             sync_sessionmaker(engine),
             route,
             args.percent,
             actor=_actor(args),
             source="cli",
             reason=args.reason,
+            publish=live.publisher(target.settings.redis_url),
         )
     except (ops.ChangeRefused, mf.ManifestError, ops.ChangeFailed) as exc:
         return _failed("canary", exc)
@@ -243,6 +269,7 @@ def cmd_canary(args: argparse.Namespace) -> int:
         print(f"{route}: no canary; its owner serves every caller")
     else:
         print(f"{route}: {args.percent}% of callers on fastapi; running gateways follow")
+    print(f"written to the live state (version {done.version})")
     return 0
 
 
@@ -260,12 +287,20 @@ def cmd_status(args: argparse.Namespace) -> int:
     # find the manifest); the demo's apps are built only when asked: a glance stays quick.
     checked = args.check or not target.is_demo
     problems = _check(target, manifest) if checked else []
+    live_state, live_problem = _read_live(target)
+    file_manifest = manifest
+    if live_state is not None:
+        from gateway import live
+
+        # What the gateways serve by: the live state's owners over the file's routes.
+        manifest = live.overlay(manifest, live_state[1])
     rows = mf.status(manifest)
     if checked:
         verdict = "valid" if not problems else "INVALID"
     else:
         verdict = "not checked against the apps: `figway status --check`"
     print(f"manifest: {path} of {target.name} ({verdict})")
+    _print_live(file_manifest, live_state, live_problem)
     header = f"{'phase':<6}{'name':<38}{'milestone':<11}{'routes':>7}{'flask':>7}{'fastapi':>9}"
     print(header + f"{'migrated':>10}")
     for r in rows:
@@ -292,6 +327,185 @@ def cmd_status(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"  {problem}", file=sys.stderr)
     return 1 if problems else 0
+
+
+def _read_live(target: Target) -> tuple[tuple[int, dict[str, RouteState]] | None, str | None]:
+    """The live state ((version, states), None when not created) or why it cannot be read."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gateway import changes as ops
+    from gateway import live
+
+    if live.never_made(target.settings.state_url):
+        return None, None
+    engine = _state_engine(target)
+    try:
+        with engine.connect() as conn:
+            return live.load_live(conn), None
+    except SQLAlchemyError as exc:
+        return None, ops.state_problem(exc, _upgrade_command(target))
+    finally:
+        engine.dispose()
+
+
+def _print_live(
+    manifest: mf.Manifest,
+    live_state: tuple[int, dict[str, RouteState]] | None,
+    problem: str | None,
+) -> None:
+    from gateway import live
+
+    if problem is not None:
+        print(f"live state: unknown: {problem}")
+        return
+    if live_state is None:
+        print("live state: not created (the manifest file decides)")
+        return
+    version, states = live_state
+    drift = live.drift(manifest, states)
+    if not drift:
+        print(f"live state: version {version} (the owners below), as the file says")
+        return
+    print(
+        f"live state: version {version} (the owners below); {len(drift)} route(s) differ from "
+        "the file (`figway export` writes the owners to it):"
+    )
+    width = max(len(d.route) for d in drift) + 2
+    for d in drift:
+        print(f"  {d.route:<{width}}file {d.file:<8} live {live.describe(d.live)}")
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    """The manifest's owners into the live state, after showing what changes (route: live
+    -> file) and a confirmation."""
+    from dataclasses import replace
+
+    from gateway import changes as ops
+    from gateway import live
+    from gateway import manifest as mf
+    from shared.db.engine import sync_sessionmaker
+
+    target = _target(args)
+    path = target.manifest_path
+    try:
+        manifest = mf.load(path)
+    except mf.ManifestError as exc:
+        print(f"figway apply: manifest {path} is invalid:\n{exc}", file=sys.stderr)
+        return 1
+    live_state, problem = _read_live(target)
+    if problem is not None:
+        print(f"figway apply: {problem}", file=sys.stderr)
+        return 1
+    wanted = {e.key: e.owner for e in manifest.entries}
+    if live_state is None:
+        on_fastapi = sum(1 for o in wanted.values() if o == "fastapi")
+        print(
+            f"live state: not created; this creates it from {path}: {len(wanted)} routes "
+            f"({len(wanted) - on_fastapi} on flask, {on_fastapi} on fastapi). From then on "
+            "flips change the state database, not the file."
+        )
+    else:
+        version, states = live_state
+        current = live.effective(manifest, states)
+        diff = [(k, current[k].owner, o) for k, o in wanted.items() if current[k].owner != o]
+        if not diff:
+            print(f"nothing to apply: the live state (version {version}) has the file's owners")
+            return 0
+        print(f"live state version {version} -> the file's owners (route: live -> file):")
+        for key, was, now in diff:
+            print(f"  {key}: {was} -> {now}")
+    moving = [k for k, o in wanted.items() if o == "fastapi"]
+    twins = target.twins()
+    if twins is not None:
+        available = {mf.twin_key(k) for k in twins}
+        missing = [k for k in moving if mf.twin_key(k) not in available]
+        if missing:
+            twinless = ", ".join(missing)
+            print(f"figway apply: refused: no FastAPI twin for: {twinless}", file=sys.stderr)
+            return 1
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print(
+                "figway apply: not applied: confirmation needs a terminal; pass --yes to "
+                "apply without asking",
+                file=sys.stderr,
+            )
+            return 2
+        if input("apply? [y/N] ").strip().lower() not in {"y", "yes"}:
+            print("not applied")
+            return 1
+
+    def edit(states: dict[str, RouteState]) -> dict[str, RouteState]:
+        return {k: replace(states[k], owner=o) for k, o in wanted.items() if k in states}
+
+    engine = _state_engine(target)
+    try:
+        done = ops.change_states(
+            path,
+            edit,
+            sessions=sync_sessionmaker(engine),
+            actor=_actor(args),
+            source="cli",
+            action="apply",
+            reason=args.reason,
+            upgrade_hint=_upgrade_command(target),
+            publish=live.publisher(target.settings.redis_url),
+        )
+    except (ops.ChangeFailed, mf.ManifestError) as exc:
+        print(f"figway apply: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(
+        f"applied: live state version {done.version}, {len(done)} route(s) changed; "
+        "every gateway follows within a second"
+    )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """The live state's owners into the file, comments and order kept; what the file
+    cannot say (canaries, shadows) is named."""
+    from gateway import live
+    from gateway import manifest as mf
+
+    target = _target(args)
+    path = target.manifest_path
+    live_state, problem = _read_live(target)
+    if problem is not None:
+        print(f"figway export: {problem}", file=sys.stderr)
+        return 1
+    if live_state is None:
+        print(
+            "figway export: live state: not created (the manifest file decides); nothing to export",
+            file=sys.stderr,
+        )
+        return 1
+    version, states = live_state
+    try:
+        with mf.locked(path):
+            manifest = mf.load(path)
+            current = live.effective(manifest, states)
+            moved = {e.key: (e.owner, current[e.key].owner) for e in manifest.entries}
+            moved = {k: v for k, v in moved.items() if v[0] != v[1]}
+            if moved:
+                mf.set_owners(path, {k: v[1] for k, v in moved.items()})
+    except mf.ManifestError as exc:
+        print(f"figway export: manifest {path} is invalid:\n{exc}", file=sys.stderr)
+        return 1
+    for key, (was, now) in moved.items():
+        print(f"{key}: {was} -> {now}")
+    if moved:
+        print(f"written to {path}: the live state's owners (version {version})")
+    else:
+        print(f"nothing to export: {path} has the live state's owners (version {version})")
+    drift = live.drift(manifest, states)
+    unsaid = [d for d in drift if d.live.weight is not None or d.live.mode != live.SERVE]
+    if unsaid:
+        print("not in the file (it has no words for them), kept in the live state:")
+        for d in unsaid:
+            print(f"  {d.route}: {live.describe(d.live)}")
+    return 0
 
 
 def _limit_cell(manifest: mf.Manifest, entry: mf.Entry) -> str:

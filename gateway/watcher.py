@@ -4,6 +4,10 @@ Every gateway process (each uvicorn worker, each separate server) polls the file
 identity (inode, size, mtime) and reloads when it changes; writes are atomic renames, so
 a reload sees the old file or the new one, never half. An invalid file does not take
 effect: the last good table stays and the problem is kept for status and the log.
+
+The table is the file's structure (routes, rules, limits) with the live state's owners
+(gateway/live.py) over it once that exists: the LiveFollower hands them over with
+set_states(), and each reload of the file keeps them.
 """
 
 from __future__ import annotations
@@ -11,12 +15,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from gateway import manifest as mf
-from gateway.table import RouteTable
+from gateway.live import overlay
+from gateway.table import RouteState, RouteTable
 
 log = logging.getLogger("figway.gateway")
 
@@ -42,13 +48,20 @@ class ManifestWatcher:
         path: Path,
         table: RouteTable,
         *,
-        check: Callable[[mf.Manifest], list[mf.Problem]],
+        manifest: mf.Manifest,
+        check: Callable[[mf.Manifest, RouteTable], list[mf.Problem]],
         on_swap: Callable[[RouteTable, RouteTable], None],
         poll_s: float,
     ) -> None:
         self.path = path
         self.table = table
-        self.problems: list[str] = []
+        self.problems: list[str] = []  # the file's, while it is invalid
+        # Why the live state's last version is not served (its table failed the check).
+        self.live_problems: list[str] = []
+        self.manifest = manifest  # the last good file
+        self.states: Mapping[str, RouteState] | None = None  # the live state's, if any
+        # A file reload and a live state change may build tables at once (two threads).
+        self._swap = threading.Lock()
         self._check = check
         self._on_swap = on_swap
         self._poll_s = poll_s
@@ -83,26 +96,56 @@ class ManifestWatcher:
         return await asyncio.to_thread(self._reload)
 
     def _reload(self) -> bool:
-        try:
-            manifest = mf.load(self.path)
-            problems = [str(p) for p in self._check(manifest)]
-        except mf.ManifestError as exc:
-            problems = [str(p) for p in exc.problems]
-        if problems:
-            if problems != self.problems:
-                log.error(
-                    "manifest %s is invalid, still serving the last good one:\n  %s",
-                    self.path,
-                    "\n  ".join(problems),
-                )
-            self.problems = problems
+        with self._swap:
+            try:
+                manifest = mf.load(self.path)
+            except mf.ManifestError as exc:
+                problems = [str(p) for p in exc.problems]
+            else:
+                return self._build(manifest, self.states, file=True)
+            self._file_problems(problems)
             return False
-        self.problems = []
+
+    def set_states(self, states: Mapping[str, RouteState] | None) -> bool:
+        """Serve by these live states (None: by the file alone) over the last good file;
+        True when a new table was swapped in. Called off the loop (it compiles rules)."""
+        with self._swap:
+            return self._build(self.manifest, states, file=False)
+
+    def _build(
+        self, manifest: mf.Manifest, states: Mapping[str, RouteState] | None, *, file: bool
+    ) -> bool:
         old = self.table
-        new = RouteTable.from_manifest(manifest, old.generation + 1, old.default_limit)
+        new = RouteTable.from_manifest(manifest, old.generation + 1, old.default_limit, states)
+        problems = [str(p) for p in self._check(overlay(manifest, states), new)]
+        if problems:
+            if file:
+                self._file_problems(problems)
+            else:
+                if problems != self.live_problems:
+                    log.error(
+                        "the live state cannot be served, still serving the last good table:\n  %s",
+                        "\n  ".join(problems),
+                    )
+                self.live_problems = problems
+            return False
+        if file:
+            self.problems = []
+            self.manifest = manifest
+        self.states = states
+        self.live_problems = []
         # A change of rate limits alone swaps the table too: limits follow the file.
         if new.states() == old.states() and new.limits() == old.limits():
             return False
         self.table = new
         self._on_swap(old, new)
         return True
+
+    def _file_problems(self, problems: list[str]) -> None:
+        if problems != self.problems:
+            log.error(
+                "manifest %s is invalid, still serving the last good one:\n  %s",
+                self.path,
+                "\n  ".join(problems),
+            )
+        self.problems = problems

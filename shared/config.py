@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     legacy_timeout_s: float = Field(30.0, validation_alias=_env("FIGWAY_LEGACY_TIMEOUT"))
     # How often each gateway process looks at the manifest for changes.
     manifest_poll_s: float = Field(0.2, validation_alias=_env("FIGWAY_MANIFEST_POLL"))
+    # How often each gateway process reads the live state's version (gateway/live.py), one
+    # primary-key read; with REDIS_URL, pub/sub wakes it at once and this poll is only a
+    # backstop every few seconds. 0 turns following the live state off.
+    live_poll_s: float = Field(0.5, ge=0, validation_alias=_env("FIGWAY_LIVE_POLL"))
     # Celery, when REDIS_URL is set: the queue downloads go to.
     celery_queue: str = Field("figway", validation_alias=_env("FIGWAY_CELERY_QUEUE"))
     # Socket.IO, when REDIS_URL is set: the pub/sub channel on which any process (a worker,

@@ -22,8 +22,11 @@ UP, HUNG, DOWN = "up", "hung", "down"
 class FaultProxy:
     """Forwards every connection to (host, port) while up; see the module docstring."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, listen: str = "127.0.0.1") -> None:
+        """Forwards to (host, port), listening on `listen` (loopback, or an address a
+        network namespace reaches the host by)."""
         self.target = (host, port)
+        self.listen = listen
         self._state = UP
         self._lock = threading.Lock()
         self._resumed = threading.Condition(self._lock)
@@ -40,7 +43,7 @@ class FaultProxy:
     def _bind(self) -> None:
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
+        listener.bind((self.listen, self.port))
         listener.listen(128)
         self.port = listener.getsockname()[1]
         self._listener = listener

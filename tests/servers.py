@@ -79,8 +79,9 @@ def running(
     ready_path: str = "/api/health",
     timeout: float = 60,
     cwd: Path | None = None,
+    host: str = "127.0.0.1",
 ) -> Iterator[Server]:
-    """Run `command` (a server listening on `port`, in `cwd`); yield its URL once
+    """Run `command` (a server listening on `host`:`port`, in `cwd`); yield its URL once
     `ready_path` answers, stop it at the end. Its output goes to `log`, quoted when it
     fails."""
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -88,7 +89,7 @@ def running(
         proc = subprocess.Popen(
             list(command), env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd
         )
-    url = Server(f"http://127.0.0.1:{port}")
+    url = Server(f"http://{host}:{port}")
     url.pid = proc.pid
     try:
         deadline = time.monotonic() + timeout

@@ -1,9 +1,9 @@
 """Canaries: a route's weight sends that share of its callers to fastapi, each caller kept
 on its side across requests and processes; an admin's X-Figway-Side forces a side.
 
-The weights reach a gateway as the live state's follower will hand them over: a route
-table built from the manifest and the states (tests/canary_server.py `weigh` gives the
-watcher one; real processes get theirs from that module's factory)."""
+The weights reach a gateway as `figway canary` sends them: written into its live state,
+which it follows (tests/canaries.py `weigh`; the admin API and the CLI are tested below,
+and two real processes sharing one state database)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,6 @@ from gateway.app import Gateway, create_gateway
 from gateway.asgi import create_figway
 from gateway.canary import (
     BUCKETS,
-    NOT_YET,
     asked_side,
     bucket,
     check_weight,
@@ -36,16 +35,17 @@ from gateway.canary import (
 )
 from gateway.changes import ChangeRefused
 from gateway.cli import main
+from gateway.state import migrate as state
 from gateway.table import FASTAPI, FLASK
 from shared.auth.tokens import issue_token
 from shared.config import Settings
 from shared.errors import Forbidden
 from tests import foreign_app
-from tests.canary_server import WEIGHTS_VAR, weigh
+from tests.canaries import weigh
 from tests.gateway.test_admin_auth import MANIFEST as FOREIGN_MANIFEST
 from tests.gateway.test_admin_auth import _settings as foreign_settings
 from tests.gateway.test_rate_limit import with_limits
-from tests.servers import base_env, free_port, running
+from tests.servers import base_env, figway, free_port, serving
 from tests.test_contract import legacy_manifest
 
 ROUTE = "GET /api/version"
@@ -190,7 +190,7 @@ def test_other_routes_and_unweighted_routes_keep_their_owner(cgw, canary_setting
 def test_callers_by_address_split_too(canary_settings):
     """Without credentials a caller is its address (distinct clients of the server)."""
     gateway = create_figway(canary_settings)
-    weigh(gateway, {ROUTE: 30})
+    weigh(gateway, {ROUTE: 30}, follow=False)  # read when it starts
     found: Counter[str] = Counter()
     with TestClient(gateway, base_url="http://127.0.0.1") as first:
         first.get("/api/health")  # the lifespan started once, for every client below
@@ -229,7 +229,7 @@ def test_head_is_served_on_either_side_a_canary_picks(cgw, canary_settings):
 def test_a_rate_limit_counts_alike_whichever_side_serves(canary_settings, manifest_path):
     with_limits(manifest_path, {ROUTE: "3/minute"})
     gateway = create_figway(canary_settings)
-    weigh(gateway, {ROUTE: 50})
+    weigh(gateway, {ROUTE: 50}, follow=False)
     users = {n: bearer(canary_settings, n) for n in range(1, 41)}
     by_side = {side_for(ROUTE, f"user:{n}", 50): n for n in users}
     assert set(by_side) == {FLASK, FASTAPI}
@@ -274,8 +274,11 @@ def test_an_admin_forces_a_side_anyone_else_is_ignored(cgw, canary_settings, mak
 def foreign_gateway(tmp_path: Path, **kwargs: Any) -> Gateway:
     manifest = tmp_path / "routes.yaml"
     manifest.write_text(FOREIGN_MANIFEST)
+    # figway's state (its live state holds the weights) in a SQLite file of its own.
+    state_url = f"sqlite:///{tmp_path / 'state.db'}"
+    state.upgrade(state_url)
     return create_gateway(
-        foreign_settings(tmp_path, admin_token=ADMIN_TOKEN),
+        foreign_settings(tmp_path, admin_token=ADMIN_TOKEN, state_database_url=state_url),
         legacy=foreign_app.legacy,
         modern=foreign_app.modern,
         manifest=manifest,
@@ -286,7 +289,7 @@ def foreign_gateway(tmp_path: Path, **kwargs: Any) -> Gateway:
 def test_no_twin_no_fastapi_whatever_the_header_or_weight(tmp_path):
     gateway = foreign_gateway(tmp_path)
     # A weight the write refuses (no twin), as if the twin had gone since.
-    weigh(gateway, {"GET /about": 100, "GET /items": 100})
+    weigh(gateway, {"GET /about": 100, "GET /items": 100}, follow=False)
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}", "X-Figway-Side": "fastapi"}
     with TestClient(gateway, base_url="http://127.0.0.1") as client:
         about = client.get("/about", headers=admin)
@@ -380,8 +383,8 @@ def test_check_weight(tmp_path):
             check_weight(manifest, route, weight, twins)
 
 
-def test_the_admin_api_checks_a_canary_then_reaches_the_seam(cgw):
-    _gateway, client = cgw
+def test_the_admin_api_checks_a_canary_then_sets_it_live(cgw, canary_settings):
+    gateway, client = cgw
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
     def post(body: dict[str, Any], headers: dict[str, str] = admin) -> Any:
@@ -403,9 +406,19 @@ def test_the_admin_api_checks_a_canary_then_reaches_the_seam(cgw):
     assert unknown.status_code == 409 and "no route 'GET /nowhere'" in unknown.json()["error"]
     channel = post({"route": "SOCKETIO /socket.io/", "weight": 30})
     assert channel.status_code == 409 and "Socket.IO" in channel.json()["error"], channel.text
+    user = bearer(canary_settings, 7)
     for weight in (30, 0, 100, None):
-        seam = post({"route": "get /api/version", "weight": weight, "reason": "try"})
-        assert seam.status_code == 409 and seam.json()["error"] == NOT_YET
+        done = post({"route": "get /api/version", "weight": weight, "reason": "try"})
+        assert done.status_code == 200, done.text
+        assert done.json()["route"] == ROUTE and done.json()["weight"] == weight
+        # This process serves by it as soon as it answers.
+        assert gateway.table.state(ROUTE).weight == weight
+        side = client.get("/api/version", headers=user).headers["x-served-by"]
+        assert side == (FLASK if weight is None else side_for(ROUTE, "user:7", weight))
+    history = client.get("/_figway/history", params={"route": ROUTE}, headers=admin).json()
+    assert [(h["action"], h["actor"], h["source"]) for h in history["history"]] == [
+        ("canary", "admin-token", "api")
+    ] * 4
 
 
 def test_the_admin_api_refuses_a_canary_without_a_twin(tmp_path):
@@ -429,7 +442,7 @@ def foreign_manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def test_the_cli_checks_a_canary_then_reaches_the_seam(foreign_manifest, capsys):
+def test_the_cli_checks_a_canary_then_sets_it_live(foreign_manifest, capsys):
     app = ["--app", "tests.foreign_app:make_gateway"]
     before = foreign_manifest.read_bytes()
     for percent in ("101", "-5", "half", "2.5"):
@@ -443,9 +456,22 @@ def test_the_cli_checks_a_canary_then_reaches_the_seam(foreign_manifest, capsys)
     ]:
         assert main([*app, "canary", route, "30"]) == 1
         assert problem in capsys.readouterr().err
-    for percent in ("30", "30%", "0", "100", "off"):
-        assert main([*app, "canary", "get /items", percent, "--reason", "try"]) == 1
-        assert f"figway canary: refused: {NOT_YET}" in capsys.readouterr().err
+    assert main([*app, "db", "upgrade"]) == 0
+    capsys.readouterr()
+    for percent, said in [
+        ("30", "30% of callers on fastapi"),
+        ("30%", "30% of callers on fastapi"),
+        ("0", "0% of callers on fastapi"),
+        ("100", "100% of callers on fastapi"),
+        ("off", "no canary; its owner serves every caller"),
+    ]:
+        assert main([*app, "canary", "get /items", percent, "--reason", "try"]) == 0
+        out = capsys.readouterr().out
+        assert f"GET /items: {said}" in out, out
+    assert "written to the live state (version " in out
+    assert main([*app, "history", "--route", "GET /items"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert len(rows) == 4 and all(" cli  canary   GET /items" in row for row in rows), rows
     assert foreign_manifest.read_bytes() == before  # a canary is no owner change
 
 
@@ -453,38 +479,37 @@ def test_the_cli_checks_a_canary_then_reaches_the_seam(foreign_manifest, capsys)
 
 
 def test_two_gateway_processes_keep_each_caller_on_the_same_side(tmp_path):
-    """Two real servers (uvicorn, each its own process and interpreter hash seed) given the
-    same weight send each of 300 callers to the same side."""
+    """Two real servers (`figway serve`, each its own process and interpreter hash seed)
+    sharing one state database, set at 30% by `figway canary`: of 1,000 callers, each
+    asking both, 25-35% are on fastapi, and on the same side on both; some of them, 20
+    times each across the two, never change side."""
     manifest = legacy_manifest(tmp_path / "migration_status.yaml")
-    env = base_env(tmp_path, FIGWAY_MANIFEST=str(manifest), **{WEIGHTS_VAR: f'{{"{ROUTE}": 30}}'})
+    env = base_env(tmp_path, FIGWAY_MANIFEST=str(manifest))
+    for command in (("db", "upgrade"), ("canary", ROUTE, "30", "--by", "test")):
+        done = figway(*command, env=env)
+        assert done.returncode == 0, done.stderr
     signer = Settings(_env_file=None, secret_key=env["SECRET_KEY"])
-    users = {n: bearer(signer, n) for n in range(1, 301)}
-    seen: list[dict[int, str]] = []
+    users = {n: bearer(signer, n) for n in range(1, 1001)}
     with ExitStack() as servers:
-        urls = []
-        for seed in ("1", "2"):
-            port = free_port()
-            command = [sys.executable, "-m", "uvicorn", "--factory", CANARY_SERVER]
-            log = tmp_path / f"server-{port}.log"
-            urls.append(
-                servers.enter_context(
-                    running(
-                        [*command, "--host", "127.0.0.1", "--port", str(port)],
-                        {**env, "PYTHONHASHSEED": seed},
-                        port,
-                        log,
-                        cwd=ROOT,
-                    )
-                )
+        urls = [
+            servers.enter_context(
+                serving(["serve", "--port", str(port)], {**env, "PYTHONHASHSEED": seed}, port)
             )
-        for url in urls:
-            with httpx.Client(base_url=url, timeout=30) as client:
-                found = {}
-                for n, headers in users.items():
-                    response = client.get("/api/version", headers=headers)
-                    assert response.status_code == 200, response.text
-                    found[n] = response.headers["x-served-by"]
-                seen.append(found)
-    assert seen[0] == seen[1]
-    share = Counter(seen[0].values())[FASTAPI] / len(users)
-    assert 0.22 <= share <= 0.38, share
+            for seed, port in (("1", free_port()), ("2", free_port()))
+        ]
+        clients = [servers.enter_context(httpx.Client(base_url=u, timeout=30)) for u in urls]
+        seen: list[dict[int, str]] = [{}, {}]
+        for n, headers in users.items():
+            for found, client in zip(seen, clients, strict=True):
+                response = client.get("/api/version", headers=headers)
+                assert response.status_code == 200, response.text
+                found[n] = response.headers["x-served-by"]
+        assert seen[0] == seen[1]
+        share = Counter(seen[0].values())[FASTAPI] / len(users)
+        assert 0.25 <= share <= 0.35, share
+        for n in [*[u for u in users if seen[0][u] == FASTAPI][:3], 1, 2, 3]:
+            sides_seen = {
+                clients[i % 2].get("/api/version", headers=users[n]).headers["x-served-by"]
+                for i in range(20)
+            }
+            assert sides_seen == {seen[0][n]}, n

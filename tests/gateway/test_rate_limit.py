@@ -358,7 +358,9 @@ def test_status_routes_shows_the_limits(tmp_path, monkeypatch, capsys):
     with_limits(path, {"GET /about": "10/minute", "POST /items": "writes"}, {"writes": "5/hour"})
     capsys.readouterr()
     assert main(["--app", "tests.foreign_app:make_gateway", "status", "--routes"]) == 0
-    rows = {line.split()[1]: line.split() for line in capsys.readouterr().out.splitlines()[5:]}
+    lines = capsys.readouterr().out.splitlines()
+    listing = lines[next(i for i, line in enumerate(lines) if line.startswith("route")) :]
+    rows = {line.split()[1]: line.split() for line in listing}
     assert rows["/about"][4:6] == ["public", "10/minute"]
     assert rows["/items"][4] == "public" and "writes=5/hour" in rows["/items"]
     assert "-" in rows["/hello/<int:n>"]
