@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import changes as ops
 from gateway import manifest as mf
+from gateway import shadow
 from gateway.legacy_side import LegacyUnavailable
 from gateway.state import state_settings
 from shared.db.engine import LazySyncSessions, end_session
@@ -77,6 +78,12 @@ class FlipBody(_Body):
 class PhaseBody(_Body):
     phase: int
     force: bool = False
+
+
+class ShadowBody(_Body):
+    route: str = Field(min_length=3, max_length=255)
+    # The percentage of the route's safe requests replayed; null stops shadowing.
+    sample: int | None = Field(ge=1, le=100)
 
 
 class RollbackBody(_Body):
@@ -201,6 +208,38 @@ def create_admin_app(gateway: Gateway, admin_auth: AdminAuth | None = None) -> F
             raise Unavailable(ops.state_problem(exc)) from exc
         return {"history": rows}
 
+    @app.get("/_figway/shadow")
+    async def shadow_figures(_user: Admin, route: str | None = None) -> dict[str, Any]:
+        """Shadow traffic, fleet-wide (as `figway shadow-report`): this process's figures
+        written first, so they are in the sums."""
+        key = mf.normalize_key(route) if route else None
+        try:
+            await gateway.shadow.flush()
+            rows = await asyncio.to_thread(
+                _read_shadow,
+                state,
+                key,
+                settings.shadow_absolute_threshold,
+                settings.shadow_relative_threshold,
+            )
+        except SQLAlchemyError as exc:
+            raise Unavailable(ops.state_problem(exc)) from exc
+        return {
+            "routes": rows,
+            "absolute_threshold": settings.shadow_absolute_threshold,
+            "relative_threshold": settings.shadow_relative_threshold,
+        }
+
+    @app.post("/_figway/shadow")
+    async def shadow_route(body: ShadowBody, actor: Admin) -> dict[str, Any]:
+        routes = list(gateway.table.states())
+        try:
+            key = shadow.check_shadow_request(body.route, body.sample, routes)
+            shadow.set_shadow(key, body.sample, actor=actor)
+        except ops.ChangeRefused as exc:
+            raise Conflict(str(exc)) from exc
+        return {"route": key, "sample": body.sample}
+
     @app.get("/_figway/metrics")
     async def metrics(_user: Admin) -> Response:
         gateway.metrics.manifest_ok.set(0 if gateway.watcher.problems else 1)
@@ -225,6 +264,16 @@ def _load_or_none(path: Any) -> mf.Manifest | None:
         return mf.load(path)
     except mf.ManifestError:
         return None
+
+
+def _read_shadow(
+    sessions: Callable[[], Session], route: str | None, absolute: float, relative: float
+) -> list[dict[str, Any]]:
+    session = sessions()
+    try:
+        return shadow.shadow_report(session, route, absolute, relative)
+    finally:
+        end_session(session)
 
 
 def _read_history(

@@ -25,6 +25,7 @@ from gateway.channels import ChannelSessions, handshake_sid, session_id
 from gateway.legacy_side import LegacySide, LegacyUnavailable, flask_session_codec
 from gateway.metrics import GatewayMetrics
 from gateway.ratelimit import RateLimiter, parse_limit
+from gateway.shadow import Shadow
 from gateway.table import FASTAPI, FLASK, RouteTable
 from gateway.watcher import ManifestWatcher
 from shared import tracing
@@ -76,6 +77,8 @@ class Gateway:
         self.flask_session: SessionCookieCodec | None = None
         self._modern_only = tuple(modern_only)
         self._sides: dict[str, ASGIApp] = {FLASK: self.legacy, FASTAPI: self.modern}
+        # Shadow traffic: replays of a shadowed route's requests on the other side.
+        self.shadow = Shadow(settings, self._sides)
         self._stamp = {FLASK: (b"x-served-by", b"flask"), FASTAPI: (b"x-served-by", b"fastapi")}
         self._hosts = TrustedHosts(settings.trusted_hosts)
         self.channel_sessions = ChannelSessions(settings.channel_drain_s)
@@ -168,6 +171,11 @@ class Gateway:
                 return
         if decision.route is None and self._modern_only and self._is_modern_only(scope):
             owner = FASTAPI
+        # A shadowed route's sampled safe request: its answer is kept as it streams, and
+        # replayed once complete (gateway/shadow.py); the caller waits for none of it.
+        capture = None
+        if decision.shadow and self.shadow.sampled(decision.shadow):
+            capture = self.shadow.capture(scope, owner, route)
         # The table turns HEAD into GET for FastAPI; the body is then dropped, as Flask does.
         head_as_get = decision.method != method
         if head_as_get:
@@ -184,10 +192,14 @@ class Gateway:
                 if message.get("more_body", False):
                     return
                 message = {"type": "http.response.body", "body": b""}
+            if capture is not None:
+                capture.sent(message)
             await send(message)
 
         try:
             await self._sides[owner](scope, receive, stamped_send)
+            if capture is not None:
+                self.shadow.submit(capture)
         finally:
             self.metrics.observe(route, owner, status, time.perf_counter() - started)
             if span is not None:
@@ -286,6 +298,7 @@ class Gateway:
                 self.watcher.ensure_running()
                 stack.push_async_callback(self.watcher.stop)
                 stack.push_async_callback(self.limiter.close)
+                stack.push_async_callback(self.shadow.stop)
                 stack.callback(tracing.shutdown, self.settings)  # export what is queued
                 lag = self.metrics.loop_lag_monitor()
                 lag.start()

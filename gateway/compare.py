@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
-from gateway.dom import ONLY_A, ONLY_B, VALUES, dom_differences
+from gateway import dom
 
 # Headers a client can tell apart; the rest (Date, Server, ...) may differ freely.
 COMPARED_HEADERS = (
@@ -51,6 +51,7 @@ STATUS, HEADER, COOKIES, IMAGE, PAGE, BODY, ROWS = (
 )
 # How: both have it and unlike (VALUES), only the first or only the second has it, or two
 # lists of another length (LENGTHS; a and b are the lengths).
+VALUES, ONLY_A, ONLY_B = dom.VALUES, dom.ONLY_A, dom.ONLY_B
 LENGTHS = "lengths"
 
 Path = tuple[str | int, ...]
@@ -153,7 +154,7 @@ def differences(
         if image_a != image_b:
             yield Difference(IMAGE, (), _brief_image(image_a), _brief_image(image_b))
     elif pages:
-        for node in dom_differences(a.body, b.body):
+        for node in dom.dom_differences(a.body, b.body):
             yield Difference(PAGE, (node.path,), node.a, node.b, node.how)
     elif a.body != b.body:  # the same bytes are the same JSON: no parsing
         yield from json_differences(parse_json(a.body), parse_json(b.body), BODY, (), volatile)

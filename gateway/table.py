@@ -33,6 +33,9 @@ _NUMBER_SEGMENT = re.compile(r"/\d{1,18}(?=/|$)")
 
 
 SERVE, SHADOW = "serve", "shadow"
+# What shadow traffic replays: methods that change nothing (RFC 9110's safe methods that
+# carry no body); never a write, whatever the route's mode says.
+SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,9 @@ class Decision:
     # answer: its slash redirect (a path), or its 405 (the path's methods).
     redirect: str | None = None
     allowed: frozenset[str] = frozenset()
+    # A safe request (GET, HEAD) on a route in shadow mode: the percentage of them replayed
+    # against the other side (gateway/shadow.py); 0 for every other request.
+    shadow: int = 0
 
 
 class RouteTable:
@@ -156,8 +162,13 @@ class RouteTable:
             # does not (FastAPI would answer 404); FastAPI answers every other 405 as Flask.
             allowed = outcome.allowed if "//" in path else frozenset()
             return Decision(FASTAPI, None, method, None, outcome.redirect, allowed)
-        owner, limit = self._owners[key], self._limits.get(key)
+        state, limit = self._states[key], self._limits.get(key)
+        owner = state.owner
+        # Only a safe method is ever replayed: a write would happen twice.
+        shadow = 0
+        if state.mode == SHADOW and method in SAFE_METHODS and state.sample:
+            shadow = state.sample
         if method == "HEAD" and owner == FASTAPI:
             # Flask answers HEAD as GET without a body; the gateway does the same for FastAPI.
-            return Decision(owner, key, "GET", limit)
-        return Decision(owner, key, method, limit)
+            return Decision(owner, key, "GET", limit, shadow=shadow)
+        return Decision(owner, key, method, limit, shadow=shadow)
