@@ -78,7 +78,11 @@ class Gateway:
         self._modern_only = tuple(modern_only)
         self._sides: dict[str, ASGIApp] = {FLASK: self.legacy, FASTAPI: self.modern}
         # Shadow traffic: replays of a shadowed route's requests on the other side.
-        self.shadow = Shadow(settings, self._sides)
+        self.shadow = Shadow(
+            settings,
+            self._sides,
+            legacy_busy=lambda: self.legacy.in_flight >= settings.legacy_threads,
+        )
         self._stamp = {FLASK: (b"x-served-by", b"flask"), FASTAPI: (b"x-served-by", b"fastapi")}
         self._hosts = TrustedHosts(settings.trusted_hosts)
         self.channel_sessions = ChannelSessions(settings.channel_drain_s)

@@ -10,10 +10,15 @@ tasks replays each job in-process: the other side's app, and the owner a second 
 the caller's headers and cookies (the same user), no body, a fresh receive and send.
 
 The noise filter is Diffy's: a field (`$.generated_at`) that differs between the owner's two
-answers is noise for that route, counted. A comparison matches when the other side differs
-in noisy fields only. A field is reported when the rate at which the other side differs
-there exceeds the noise rate by more than FIGWAY_SHADOW_ABSOLUTE_THRESHOLD percentage points
-and by more than FIGWAY_SHADOW_RELATIVE_THRESHOLD percent of the noise rate.
+answers is noise for that route, counted. A field is reported when the rate at which the
+other side differs there exceeds the noise rate by more than FIGWAY_SHADOW_ABSOLUTE_THRESHOLD
+percentage points (default 0.03) and by more than FIGWAY_SHADOW_RELATIVE_THRESHOLD percent of
+the noise rate (default 20); a field never noisy is reported at its first difference. A
+comparison matches when every field where the other side differs is noise: the owner's
+second answer differs there too, or the field is not reported.
+
+Replays never take from the callers: only bodiless GETs and HEADs; the queue is bounded and
+never waited on; with every thread of the legacy side busy, a job is dropped, not run.
 
 Each process keeps its figures in memory and writes its totals every FIGWAY_SHADOW_FLUSH
 seconds to figway_shadow_routes and figway_shadow_fields (the async engine, off the request
@@ -25,6 +30,7 @@ Turning shadowing on and off is the live state's (figway_routes.mode and sample)
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import random
@@ -206,6 +212,7 @@ class Shadow:
         settings: Settings,
         sides: Mapping[str, ASGIApp],
         *,
+        legacy_busy: Callable[[], bool] = lambda: False,
         engine_factory: Callable[[], AsyncEngine] | None = None,
     ) -> None:
         self.max_body = settings.shadow_max_body
@@ -219,6 +226,10 @@ class Shadow:
         self.routes: dict[str, RouteStats] = {}
         self.process = process_id()
         self._sides = sides
+        # The legacy side's threads are the callers' first: a replay there waits for none
+        # of them and takes none a caller needs (dropped instead, counted).
+        self._legacy_busy = legacy_busy
+        self._flushing = asyncio.Lock()  # the flusher's and the admin API's, one at a time
         self._settings = settings
         self._engine_factory = engine_factory
         self._engine: AsyncEngine | None = None
@@ -272,10 +283,16 @@ class Shadow:
         if self._tasks:
             return
         loop = asyncio.get_running_loop()
+        # Started by the first sampled request: in a context of their own, not its (its
+        # trace span, its client's state), which every later replay would inherit.
+        fresh = contextvars.Context()
         self._tasks = [
-            loop.create_task(self._work(), name=f"shadow-{i}") for i in range(self.workers)
+            loop.create_task(self._work(), name=f"shadow-{i}", context=fresh.copy())
+            for i in range(self.workers)
         ]
-        self._tasks.append(loop.create_task(self._flush_every(), name="shadow-flush"))
+        self._tasks.append(
+            loop.create_task(self._flush_every(), name="shadow-flush", context=fresh.copy())
+        )
 
     async def stop(self) -> None:
         """At shutdown: the workers cancelled (what is queued is dropped), the figures
@@ -308,6 +325,10 @@ class Shadow:
         """Replay `job` on the other side and on its owner again, and compare."""
         stats = self._stats(job.route)
         other_side = FASTAPI if job.owner == FLASK else FLASK
+        if self._legacy_busy():  # both replays call it (the owner or the other side)
+            stats.dropped += 1
+            self._changed = True
+            return
         async with asyncio.timeout(self.timeout_s):
             other = await self._call(other_side, job.scope)
             again = await self._call(job.owner, job.scope)
@@ -340,8 +361,12 @@ class Shadow:
                 real = True  # past the bound on fields: counted, not named
                 continue
             found.differing += 1
-            if name in noise or found.noise:
-                continue  # noise: the owner differs from itself there too
+            if name in noise:
+                continue  # noise: the owner's second answer differs there too
+            if not reported(
+                stats.compared, found.differing, found.noise, self.absolute, self.relative
+            ):
+                continue  # a field of the route's noise: differs as often on the owner
             real = True
             if found.example is None and stats.examples < self.examples:
                 stats.examples += 1
@@ -422,6 +447,10 @@ class Shadow:
 
     async def flush(self) -> None:
         """Write this process's totals (its rows replaced) to the state database."""
+        async with self._flushing:
+            await self._flush()
+
+    async def _flush(self) -> None:
         if not self._changed:
             return
         self._changed = False

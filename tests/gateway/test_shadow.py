@@ -460,3 +460,21 @@ def test_the_admin_api_checks_a_shadow_request_then_needs_the_live_state(shadowe
     wrong = client.post("/_figway/shadow", json={"route": "GET /same", "sample": 0}, headers=AUTH)
     assert wrong.status_code == 400  # the app's validation error, in its shape
     assert client.get("/_figway/shadow").status_code == 401
+
+
+def test_a_field_is_reported_past_both_thresholds_over_its_noise():
+    """Diffy's test: the difference rate over the noise rate, by percentage points
+    (absolute) and by a share of the noise rate (relative)."""
+    from gateway.shadow import reported
+
+    # Never noisy: reported at its first difference, however rare, past 0.03 points.
+    assert reported(1000, 1, 0, absolute=0.03, relative=20)
+    assert not reported(10_000, 1, 0, absolute=0.03, relative=20)  # 0.01 points
+    # As noisy on the owner as against the twin: a timestamp, never reported.
+    assert not reported(100, 100, 100, absolute=0.03, relative=20)
+    # Noisy half the time, different every time: 50 points and 100% over the noise.
+    assert reported(100, 100, 50, absolute=0.03, relative=20)
+    # 10% over the noise rate: under a 20% relative threshold, over a 5% one.
+    assert not reported(1000, 550, 500, absolute=0.03, relative=20)
+    assert reported(1000, 550, 500, absolute=0.03, relative=5)
+    assert not reported(0, 0, 0, absolute=0.03, relative=20)

@@ -1,0 +1,167 @@
+"""What shadow traffic costs the owner: one route's p99 latency and CPU per request with
+every one of its requests replayed (sample 100) against none, side by side in one run.
+
+Each side is its own `figway serve` (the same workers, the same manifest: the hello-world
+route owned by flask, its FastAPI twin beside it), built by `shadowed` below, which puts
+the route in shadow mode as the live state will (gateway/live.py, `figway shadow`). The
+load is paced (wrk's `delay`: each connection waits between requests), so the servers are
+busy but not saturated: the latency measured is what a caller sees, not a queue's length.
+Rounds rotate the order of the sides, as bench/ratelimit.py's do. CPU per request counts
+the servers' processes over the callers' requests: the replays (the twin, and the owner a
+second time for the noise filter) are in it, as they are in the bill.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from contextlib import ExitStack
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from bench.harness import (
+    WORKERS,
+    Load,
+    base_env,
+    figway,
+    median,
+    rotating_cpu_rounds,
+    serve_figway,
+)
+from bench.report import Goal, Scenario, Side
+
+if TYPE_CHECKING:
+    from gateway.app import Gateway
+
+ROOT = Path(__file__).resolve().parent.parent
+ROUTE, PATH = "GET /api/version", "/api/version"
+SAMPLE_VAR = "FIGWAY_BENCH_SHADOW_SAMPLE"
+TOKEN = "bench-admin-token-0123456789abcdef"  # noqa: S105 - a throwaway server's
+CONNECTIONS = 8
+DELAY_MS = 20  # per connection, between requests: at most 400 requests a second offered
+GOAL = 1.05  # the issue's: shadowing costs the owner's p99 at most 5%
+OFF, ON = "shadow off", "shadow on (sample 100)"
+
+
+def shadowed() -> Gateway:
+    """For `figway --app bench.shadow:shadowed serve`: the demo's gateway, with ROUTE in
+    shadow mode at FIGWAY_BENCH_SHADOW_SAMPLE percent (unset: served alone)."""
+    from gateway import manifest as mf
+    from gateway.asgi import create_figway
+    from gateway.table import SHADOW, RouteTable
+
+    gateway = create_figway()
+    sample = int(os.environ.get(SAMPLE_VAR, "0"))
+    if sample:
+        table = gateway.table
+        states = table.states()
+        states[ROUTE] = replace(states[ROUTE], mode=SHADOW, sample=sample)
+        manifest = mf.load(gateway.watcher.path)
+        gateway.watcher.table = RouteTable.from_manifest(
+            manifest, table.generation, table.default_limit, states
+        )
+    return gateway
+
+
+def shadow_cost(workdir: Path, quick: bool) -> Scenario:
+    work = workdir / "shadow"
+    work.mkdir(parents=True, exist_ok=True)
+    manifest = work / "migration_status.yaml"
+    shutil.copy(ROOT / "migration_status.yaml", manifest)
+    script = work / "paced.lua"
+    script.write_text(f"function delay()\n  return {DELAY_MS}\nend\n")
+    env = base_env(
+        work,
+        FIGWAY_MANIFEST=str(manifest),
+        FIGWAY_ADMIN_TOKEN=TOKEN,
+        FIGWAY_SHADOW_FLUSH="0.5",
+        FIGWAY_APP="bench.shadow:shadowed",
+        PYTHONPATH=str(ROOT),
+    )
+    figway("db", "upgrade", env=env)
+    rounds, seconds = (1, 1.0) if quick else (5, 5.0)
+    sides = {OFF: env, ON: {**env, SAMPLE_VAR: "100"}}
+    with ExitStack() as stack:
+        servers = {
+            name: stack.enter_context(serve_figway(side_env, work / "logs" / f"{i}.log"))
+            for i, (name, side_env) in enumerate(sides.items())
+        }
+        measured = rotating_cpu_rounds(servers, PATH, CONNECTIONS, rounds, seconds, script)
+        time.sleep(1.0)  # every worker's figures flushed (FIGWAY_SHADOW_FLUSH)
+        figures = _figures(servers[ON][0])
+    return _report(measured, rounds, seconds, figures)
+
+
+def _figures(url: str) -> dict[str, Any]:
+    """The shadowed route's figures, fleet-wide (every worker of the server)."""
+    response = httpx.get(
+        url + "/_figway/shadow",
+        params={"route": ROUTE},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=10,
+    )
+    response.raise_for_status()
+    routes = response.json()["routes"]
+    found: dict[str, Any] = routes[0] if routes else {}
+    return found
+
+
+def _report(
+    measured: dict[str, list[tuple[Load, float]]],
+    rounds: int,
+    seconds: float,
+    figures: dict[str, Any],
+) -> Scenario:
+    p99 = {name: median([load.p99_ms for load, _ in found]) for name, found in measured.items()}
+    cpu = {name: median([ms for _, ms in found]) for name, found in measured.items()}
+
+    def side(name: str) -> Side:
+        load = min(measured[name], key=lambda found: abs(found[0].p99_ms - p99[name]))[0]
+        ratio = cpu[name] / max(cpu[OFF], 1e-9)
+        return Side(name, load, (f"{cpu[name]:.3f}", f"{ratio:.2f}"))
+
+    requests = sum(load.requests for load, _ in measured[ON])
+    replayed = figures.get("compared", 0) + figures.get("errors", 0)
+    notes = [
+        "rounds, p99 ms: "
+        + "; ".join(
+            f"{name} " + ", ".join(f"{load.p99_ms:.2f}" for load, _ in found)
+            for name, found in measured.items()
+        ),
+        "rounds, CPU ms per request: "
+        + "; ".join(
+            f"{name} " + ", ".join(f"{ms:.3f}" for _, ms in found)
+            for name, found in measured.items()
+        ),
+        f"shadow on: {requests} requests, {replayed} replayed and compared "
+        f"({figures.get('matched', 0)} matched, {figures.get('differing', 0)} differing), "
+        f"{figures.get('dropped', 0)} dropped (queue full), {figures.get('skipped', 0)} "
+        f"skipped, {figures.get('errors', 0)} errors; noisy fields: "
+        f"{', '.join(figures.get('noise', {})) or 'none'}",
+        "a replay is two more requests served in the same processes (the twin, and the "
+        "owner again for the noise filter): the CPU per request counts them",
+    ]
+    return Scenario(
+        "Shadow traffic: the owner's latency with every request replayed",
+        f"`{ROUTE}` owned by flask through `figway serve --workers {WORKERS}`, shadowing off "
+        f"and on at sample 100 (each request replayed on the FastAPI twin and on flask "
+        f"again); wrk with {CONNECTIONS} connections paced at {DELAY_MS} ms between requests, "
+        f"{rounds} round(s) of {seconds:g} s per side (the order rotating); the round with "
+        "the median p99 is shown. Columns after the errors: CPU per request (the servers' "
+        "processes over the callers' requests), and as a multiple of shadowing off's.",
+        sides=[side(name) for name in measured],
+        goals=[
+            Goal(
+                "p99 with shadowing on / off",
+                p99[ON] / max(p99[OFF], 1e-9),
+                GOAL,
+                higher_is_better=False,
+            )
+        ],
+        notes=notes,
+        extra_columns=("CPU ms/req", "x off"),
+    )
