@@ -18,6 +18,7 @@ import pytest
 from fastapi import FastAPI, Request
 from flask import Flask
 from flask import request as flask_request
+from pydantic import SecretStr
 from sqlalchemy import create_engine, select
 from starlette.testclient import TestClient
 
@@ -25,8 +26,9 @@ from gateway import manifest as mf
 from gateway.app import Gateway, create_gateway
 from gateway.state.migrate import upgrade
 from gateway.state.tables import shadow_fields, shadow_routes
-from gateway.table import SERVE, SHADOW, RouteState, RouteTable
+from gateway.table import SHADOW, RouteState, RouteTable
 from shared.config import Settings
+from tests import foreign_app
 from tests.polling import wait_for
 
 TOKEN = "operator-token-0123456789abcdef"
@@ -147,16 +149,9 @@ def make_apps(sides: Sides) -> tuple[Flask, FastAPI]:
 
 
 def settings(where: Path, **changes: Any) -> Settings:
-    return Settings(
-        _env_file=None,
-        env="test",
-        var_dir=where / "var",
-        database_url=f"sqlite:///{where / 'app.db'}",
-        secret_key="foreign-secret-key-0123456789abcdef",
-        redis_url=None,
-        admin_token=TOKEN,
-        **changes,
-    )
+    """The foreign app's settings (tests/foreign_app.py), with an admin token."""
+    update = {"admin_token": SecretStr(TOKEN), **changes}
+    return foreign_app.settings(where).model_copy(update=update)
 
 
 def build(where: Path, sides: Sides, **changes: Any) -> Gateway:
@@ -169,13 +164,11 @@ def build(where: Path, sides: Sides, **changes: Any) -> Gateway:
 
 
 def shadowing(gateway: Gateway, sample: int = 100, **routes: str) -> None:
-    """Every GET route in shadow mode at `sample` percent, as the live state will say
-    (gateway/live.py builds the table with these states)."""
+    """Every route in shadow mode at `sample` percent, as the live state will say
+    (gateway/live.py builds the table with these states): POST /rows too, which `figway
+    shadow` refuses, so that the gateway's own guard is what keeps a write from a replay."""
     loaded = mf.load(gateway.watcher.path)
-    states = {
-        e.key: RouteState(e.owner, mode=SHADOW if e.method == "GET" else SERVE, sample=sample)
-        for e in loaded.entries
-    }
+    states = {e.key: RouteState(e.owner, mode=SHADOW, sample=sample) for e in loaded.entries}
     gateway.watcher.table = RouteTable.from_manifest(loaded, 1, states=states)
 
 
