@@ -5,9 +5,10 @@ the two answers compared (gateway/compare.py), field by field.
 On the request path (Gateway._http), only what is cheap: the sample's coin toss, a copy of
 the scope, and the owner's answer appended to a buffer as it streams to the caller (a body
 past `FIGWAY_SHADOW_MAX_BODY` is not compared: `skipped`). Once the answer is complete, the
-job is put on a bounded queue without waiting (full: `dropped`). A fixed number of worker
-tasks replays each job in-process: the other side's app, and the owner a second time, with
-the caller's headers and cookies (the same user), no body, a fresh receive and send.
+job is put on a queue bounded in jobs and in bytes, never waited on (full: `dropped`). A
+fixed number of worker tasks replays each job in-process: the other side's app, and the
+owner a second time, with the caller's headers and cookies (the same user), no body, a
+fresh receive and send.
 
 The noise filter is Diffy's: a field (`$.generated_at`) that differs between the owner's two
 answers is noise for that route, counted. A field is reported when the rate at which the
@@ -223,6 +224,9 @@ class Shadow:
         self.relative = settings.shadow_relative_threshold
         self.workers = settings.shadow_workers
         self.queue: asyncio.Queue[Capture] = asyncio.Queue(settings.shadow_queue)
+        # The answers the queue holds, in bytes, and the most it may: a bound on memory.
+        self.queued_bytes = 0
+        self.max_queued_bytes = settings.shadow_queue_bytes
         self.routes: dict[str, RouteStats] = {}
         self.process = process_id()
         self._sides = sides
@@ -261,10 +265,15 @@ class Shadow:
             stats.skipped += 1
             return
         self.ensure_running()
+        if self.queued_bytes + capture.size > self.max_queued_bytes:
+            stats.dropped += 1
+            return
         try:
             self.queue.put_nowait(capture)
         except asyncio.QueueFull:
             stats.dropped += 1
+            return
+        self.queued_bytes += capture.size
 
     def _stats(self, route: str) -> RouteStats:
         stats = self.routes.get(route)
@@ -312,6 +321,7 @@ class Shadow:
     async def _work(self) -> None:
         while True:
             job = await self.queue.get()
+            self.queued_bytes -= job.size
             try:
                 await self.replay(job)
             except Exception:

@@ -178,6 +178,10 @@ class Settings(BaseSettings):
     # answer is skipped, counted), how long one replay may take, and how often a process
     # writes its figures to figway_shadow_* (`figway shadow-report`).
     shadow_queue: int = Field(1000, ge=1, validation_alias=_env("FIGWAY_SHADOW_QUEUE"))
+    # ...and the bytes of the answers they hold, all together (past it: dropped too).
+    shadow_queue_bytes: int = Field(
+        32 * 1024 * 1024, ge=0, validation_alias=_env("FIGWAY_SHADOW_QUEUE_BYTES")
+    )
     shadow_workers: int = Field(2, ge=1, validation_alias=_env("FIGWAY_SHADOW_WORKERS"))
     shadow_max_body: int = Field(256 * 1024, ge=0, validation_alias=_env("FIGWAY_SHADOW_MAX_BODY"))
     shadow_timeout_s: float = Field(10.0, gt=0, validation_alias=_env("FIGWAY_SHADOW_TIMEOUT"))
