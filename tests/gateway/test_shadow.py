@@ -45,6 +45,7 @@ routes:
   - {route: "GET /rows", phase: 1, owner: flask, auth: public}
   - {route: "POST /rows", phase: 1, owner: flask, auth: public}
   - {route: "GET /modern", phase: 1, owner: fastapi, auth: public}
+  - {route: "GET /hold", phase: 1, owner: flask, auth: public}
 """
 BIG = 64 * 1024
 
@@ -56,6 +57,7 @@ class Sides:
         self.rows: dict[str, list[str]] = {"flask": [], "fastapi": []}
         self.calls: dict[str, int] = {"flask": 0, "fastapi": 0}
         self.release = threading.Event()  # the twin of /slow answers once set
+        self.holding = threading.Event()  # /hold holds a legacy thread until set
 
 
 def make_apps(sides: Sides) -> tuple[Flask, FastAPI]:
@@ -106,6 +108,11 @@ def make_apps(sides: Sides) -> tuple[Flask, FastAPI]:
         # Holds the one shadow worker until the test lets it go.
         await asyncio.to_thread(sides.release.wait, 30)
         return {"slow": True}
+
+    @legacy.get("/hold")
+    def hold() -> dict[str, Any]:
+        sides.holding.wait(30)
+        return {"held": True}
 
     @legacy.get("/big")
     def big() -> dict[str, Any]:
@@ -289,6 +296,26 @@ def test_a_full_queue_drops_and_counts_the_caller_unaffected(tmp_path, sides, st
             sides.release.set()
         stats = compared(gateway, "GET /slow", 3)
         assert (stats.compared, stats.matched, stats.dropped) == (3, 3, 7)
+
+
+def test_a_replay_takes_no_legacy_thread_a_caller_could_need(tmp_path, sides, state_url):
+    gateway = build(tmp_path, sides, state_database_url=state_url, legacy_threads=1)
+    shadowing(gateway)
+    with TestClient(gateway, base_url="http://127.0.0.1") as client:
+        held = threading.Thread(target=client.get, args=("/hold",))
+        held.start()
+        try:
+            wait_for(lambda: gateway.legacy.in_flight == 1)
+            # Owned by fastapi, replayed on flask: its one thread is a caller's, so the
+            # replay is dropped rather than queued behind it.
+            assert client.get("/modern").json()["n"] == 2
+            wait_for(lambda: gateway.shadow.routes["GET /modern"].dropped == 1)
+        finally:
+            sides.holding.set()
+            held.join(30)
+        assert client.get("/modern").status_code == 200
+        stats = compared(gateway, "GET /modern", 1)
+        assert (stats.compared, stats.dropped) == (1, 1)
 
 
 def test_a_body_past_the_limit_is_skipped(tmp_path, sides, state_url):
