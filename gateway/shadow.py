@@ -310,6 +310,10 @@ class Shadow:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # What was queued is dropped; a queue and a lock of their own for the next event
+        # loop, if the app is started again (each test client's lifespan is one).
+        self.queue = asyncio.Queue(self.queue.maxsize)
+        self.queued_bytes = 0
         try:
             await asyncio.wait_for(self.flush(), timeout=5.0)
         except Exception:  # the state database is down: these figures are lost
@@ -317,6 +321,7 @@ class Shadow:
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
+        self._flushing = asyncio.Lock()
 
     async def _work(self) -> None:
         while True:

@@ -391,6 +391,12 @@ def test_a_sample_of_zero_replays_nothing_and_shutdown_leaves_no_task(tmp_path, 
         tasks = gateway.shadow.tasks
         assert len(tasks) == gateway.settings.shadow_workers + 1  # and the flusher
     assert all(task.done() for task in tasks)
+    assert gateway.shadow.tasks == ()
+    # Started again (another event loop): replays go on.
+    with TestClient(gateway, base_url="http://127.0.0.1") as client:
+        for n in (2, 3):  # the second waits on the queue: one of this loop's
+            client.get("/same")
+            compared(gateway, "GET /same", n)
 
 
 DIR_VAR, STATE_VAR = "FIGWAY_SHADOW_TEST_DIR", "FIGWAY_SHADOW_TEST_STATE"
