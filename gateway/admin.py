@@ -235,7 +235,7 @@ def create_admin_app(gateway: Gateway, admin_auth: AdminAuth | None = None) -> F
         routes = list(gateway.table.states())
         try:
             key = shadow.check_shadow_request(body.route, body.sample, routes)
-            shadow.set_shadow(key, body.sample, actor=actor)
+            shadow.set_shadow(key, body.sample, actor=actor, reason=body.reason)
         except ops.ChangeRefused as exc:
             raise Conflict(str(exc)) from exc
         return {"route": key, "sample": body.sample}

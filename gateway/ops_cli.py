@@ -326,7 +326,7 @@ def cmd_shadow(args: argparse.Namespace) -> int:
         manifest = mf.load(target.manifest_path)
         sample = None if args.off else args.sample
         key = shadow.check_shadow_request(args.route, sample, [e.key for e in manifest.entries])
-        shadow.set_shadow(key, sample, actor=_actor(args))
+        shadow.set_shadow(key, sample, actor=_actor(args), reason=args.reason)
     except (ops.ChangeRefused, mf.ManifestError) as exc:
         print(f"figway shadow: refused: {exc}", file=sys.stderr)
         return 1

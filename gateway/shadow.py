@@ -73,8 +73,9 @@ def process_id() -> str:
     return f"{socket.gethostname()[:80]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def set_shadow(route: str, sample: int | None, *, actor: str) -> None:
-    """Shadow `route` (`sample` percent of its safe requests), or stop (`sample` None).
+def set_shadow(route: str, sample: int | None, *, actor: str, reason: str | None = None) -> None:
+    """Shadow `route` (`sample` percent of its safe requests), or stop (`sample` None);
+    `actor` and `reason` for the history.
 
     The seam for the live state (gateway/live.py, figway_routes' mode and sample): until
     it is wired here, every call is refused. `route` and `sample` are checked before
