@@ -200,11 +200,17 @@ class Gateway:
                 capture.sent(message)
             await send(message)
 
+        # The callers in this process now: shadow replays wait for a moment without any.
+        shadow = self.shadow
+        shadow.callers += 1
         try:
             await self._sides[owner](scope, receive, stamped_send)
             if capture is not None:
-                self.shadow.submit(capture)
+                shadow.submit(capture)
         finally:
+            shadow.callers -= 1
+            if not shadow.callers:
+                shadow.idle.set()
             self.metrics.observe(route, owner, status, time.perf_counter() - started)
             if span is not None:
                 span.end(owner, _decision(decision.route, owner), status)

@@ -61,6 +61,10 @@ log = logging.getLogger("figway.shadow")
 # Bodies up to this size are compared on the event loop (well under a millisecond); larger
 # ones in a thread, so a big JSON answer never holds up the callers' requests.
 _ON_LOOP_BYTES = 16 * 1024
+# How long a replay waits for a moment with no caller in the process before it runs anyway:
+# on a busy process replays run in the gaps, on one never idle (long streams) at a bounded
+# pace, a few a second per worker.
+YIELD_S = 0.05
 # Bounds on what a route remembers: its distinct fields, and an example value's length.
 MAX_FIELDS = 200
 FIELD_CHARS = 255
@@ -228,6 +232,10 @@ class Shadow:
         # The answers the queue holds, in bytes, and the most it may: a bound on memory.
         self.queued_bytes = 0
         self.max_queued_bytes = settings.shadow_queue_bytes
+        # The callers being served in this process (Gateway._http counts them), and the
+        # moment there are none: a replay runs in the gaps between the callers' requests.
+        self.callers = 0
+        self.idle = asyncio.Event()
         self.routes: dict[str, RouteStats] = {}
         self.process = process_id()
         self._sides = sides
@@ -315,6 +323,7 @@ class Shadow:
         # loop, if the app is started again (each test client's lifespan is one).
         self.queue = asyncio.Queue(self.queue.maxsize)
         self.queued_bytes = 0
+        self.idle = asyncio.Event()
         try:
             await asyncio.wait_for(self.flush(), timeout=5.0)
         except Exception:  # the state database is down: these figures are lost
@@ -341,12 +350,14 @@ class Shadow:
         """Replay `job` on the other side and on its owner again, and compare."""
         stats = self._stats(job.route)
         other_side = FASTAPI if job.owner == FLASK else FLASK
-        if self._legacy_busy():  # both replays call it (the owner or the other side)
-            stats.dropped += 1
-            self._changed = True
-            return
         async with asyncio.timeout(self.timeout_s):
+            await self._yield_to_callers()
+            if self._legacy_busy():  # both replays call it (the owner or the other side)
+                stats.dropped += 1
+                self._changed = True
+                return
             other = await self._call(other_side, job.scope)
+            await self._yield_to_callers()
             again = await self._call(job.owner, job.scope)
         self._changed = True
         if other is None or again is None:
@@ -359,6 +370,17 @@ class Shadow:
         else:
             raw, noise = _compare(owner, other, again)
         self.record(job, raw, noise)
+
+    async def _yield_to_callers(self) -> None:
+        """Wait, YIELD_S at most, for a moment when this process serves no caller."""
+        if not self.callers:
+            return
+        self.idle.clear()
+        try:
+            async with asyncio.timeout(YIELD_S):
+                await self.idle.wait()
+        except TimeoutError:
+            pass  # never idle: run anyway, the pace bounded by the wait
 
     def record(self, job: Capture, raw: list[compare.Difference], noise: set[str]) -> None:
         """One comparison's figures: `raw`, where the other side differed; `noise`, the
