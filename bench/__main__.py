@@ -11,7 +11,18 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import capacity, cpu, database, gateway, jobs, memory, metadata, ratelimit, tracing
+from bench import (
+    capacity,
+    cpu,
+    database,
+    gateway,
+    jobs,
+    memory,
+    metadata,
+    ratelimit,
+    shadow,
+    tracing,
+)
 from bench.harness import require_wrk
 from bench.report import Scenario, charts, render
 
@@ -48,6 +59,10 @@ STEPS: dict[str, Step] = {
     "tracing": (
         "tracing cost: the hello-world route's CPU per request, tracing off against on (OTLP)",
         lambda w, q, _t: [tracing.tracing_cost(w, q)],
+    ),
+    "shadow": (
+        "shadow traffic: the owner's p99 and CPU per request, every request replayed or none",
+        lambda w, q, _t: [shadow.shadow_cost(w, q)],
     ),
     "database": (
         "database-bound: the video list on 10,000 videos, the FastAPI twin against Flask",

@@ -295,18 +295,23 @@ def serve_figway(env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
 
 
 def rotating_cpu_rounds(
-    servers: dict[str, tuple[str, int]], path: str, connections: int, rounds: int, seconds: float
+    servers: dict[str, tuple[str, int]],
+    path: str,
+    connections: int,
+    rounds: int,
+    seconds: float,
+    script: Path | None = None,
 ) -> dict[str, list[tuple[Load, float]]]:
-    """Load each server at `path` with wrk, `rounds` times; per round, its load and its
-    processes' CPU ms per request. Each round starts with another server, so drift in the
-    machine's load hits them alike."""
+    """Load each server at `path` with wrk (running `script`, if given), `rounds` times;
+    per round, its load and its processes' CPU ms per request. Each round starts with
+    another server, so drift in the machine's load hits them alike."""
     measured: dict[str, list[tuple[Load, float]]] = {name: [] for name in servers}
     names = list(servers)
     for round_ in range(rounds):
         for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
             url, pid = servers[name]
             before = tree_cpu_s(pid)
-            load = wrk(url + path, connections=connections, seconds=seconds)
+            load = wrk(url + path, connections=connections, seconds=seconds, script=script)
             cpu_ms = (tree_cpu_s(pid) - before) * 1000 / max(1, load.requests)
             if load.non_2xx:
                 raise RuntimeError(f"{name}: {load.non_2xx} answers were not 2xx")

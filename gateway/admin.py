@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import Scope
 
-from gateway import canary, live
+from gateway import canary, live, shadow
 from gateway import changes as ops
 from gateway import manifest as mf
 from gateway.legacy_side import LegacyUnavailable
@@ -111,6 +111,12 @@ class CanaryBody(_Body):
 class PhaseBody(_Body):
     phase: int
     force: bool = False
+
+
+class ShadowBody(_Body):
+    route: str = Field(min_length=3, max_length=255)
+    # The percentage of the route's safe requests replayed; null stops shadowing.
+    sample: int | None = Field(ge=1, le=100)
 
 
 class RollbackBody(_Body):
@@ -278,6 +284,57 @@ def create_admin_app(gateway: Gateway, admin_auth: AdminAuth | None = None) -> F
             raise Unavailable(ops.state_problem(exc)) from exc
         return {"history": rows}
 
+    @app.get("/_figway/shadow")
+    async def shadow_figures(_user: Admin, route: str | None = None) -> dict[str, Any]:
+        """Shadow traffic, fleet-wide (as `figway shadow-report`): this process's figures
+        written first, so they are in the sums."""
+        key = mf.normalize_key(route) if route else None
+        try:
+            await gateway.shadow.flush()
+            rows = await asyncio.to_thread(
+                _read_shadow,
+                state,
+                key,
+                settings.shadow_absolute_threshold,
+                settings.shadow_relative_threshold,
+            )
+        except SQLAlchemyError as exc:
+            raise Unavailable(ops.state_problem(exc)) from exc
+        return {
+            "routes": rows,
+            "absolute_threshold": settings.shadow_absolute_threshold,
+            "relative_threshold": settings.shadow_relative_threshold,
+        }
+
+    @app.post("/_figway/shadow")
+    async def shadow_route(body: ShadowBody, actor: Admin) -> dict[str, Any]:
+        routes = list(gateway.table.states())
+        try:
+            key = shadow.check_shadow_request(body.route, body.sample, routes)
+            if body.sample is not None:
+                # The other side answers the replays: when it is Flask's, built first.
+                await asyncio.to_thread(gateway.legacy.ensure)
+            done = await asyncio.to_thread(
+                shadow.set_shadow,
+                path,
+                state,
+                key,
+                body.sample,
+                actor=actor,
+                source="api",
+                reason=body.reason,
+                publish=publish,
+            )
+        except LegacyUnavailable as exc:
+            raise Conflict(str(exc)) from exc
+        except ops.ChangeRefused as exc:
+            raise Conflict(str(exc)) from exc
+        except ops.ChangeFailed as exc:
+            raise Unavailable(str(exc)) from exc
+        if gateway.live is not None:
+            await gateway.live.refresh()  # this process serves by it before answering
+        return {"route": key, "sample": body.sample, "live_version": done.version}
+
     @app.get("/_figway/metrics")
     async def metrics(_user: Admin) -> Response:
         gateway.metrics.manifest_ok.set(0 if gateway.watcher.problems else 1)
@@ -323,6 +380,16 @@ def _load_or_none(path: Any) -> mf.Manifest | None:
         return mf.load(path)
     except mf.ManifestError:
         return None
+
+
+def _read_shadow(
+    sessions: Callable[[], Session], route: str | None, absolute: float, relative: float
+) -> list[dict[str, Any]]:
+    session = sessions()
+    try:
+        return shadow.shadow_report(session, route, absolute, relative)
+    finally:
+        end_session(session)
 
 
 def _read_history(

@@ -30,6 +30,7 @@ from gateway.legacy_side import LegacySide, LegacyUnavailable, flask_session_cod
 from gateway.live import LiveFollower
 from gateway.metrics import GatewayMetrics
 from gateway.ratelimit import RateLimiter, parse_limit
+from gateway.shadow import Shadow
 from gateway.table import FASTAPI, FLASK, RouteTable, call_method
 from gateway.watcher import ManifestWatcher
 from shared import tracing
@@ -87,6 +88,12 @@ class Gateway:
         self.flask_session: SessionCookieCodec | None = None
         self._modern_only = tuple(modern_only)
         self._sides: dict[str, ASGIApp] = {FLASK: self.legacy, FASTAPI: self.modern}
+        # Shadow traffic: replays of a shadowed route's requests on the other side.
+        self.shadow = Shadow(
+            settings,
+            self._sides,
+            legacy_busy=lambda: self.legacy.in_flight >= settings.legacy_threads,
+        )
         self._stamp = {FLASK: (b"x-served-by", b"flask"), FASTAPI: (b"x-served-by", b"fastapi")}
         self._hosts = TrustedHosts(settings.trusted_hosts)
         self.channel_sessions = ChannelSessions(settings.channel_drain_s)
@@ -192,6 +199,12 @@ class Gateway:
                     owner, call = side, call_method(side, method)
                 if how != MANIFEST:
                     self.metrics.chosen(route, owner, how)
+        # A shadowed route's sampled safe request: its answer, from the side serving it,
+        # is kept as it streams, and replayed on the other once complete
+        # (gateway/shadow.py); the caller waits for none of it.
+        capture = None
+        if decision.shadow and self.shadow.sampled(decision.shadow):
+            capture = self.shadow.capture(scope, owner, route)
         # HEAD is called as GET on FastAPI; the body is then dropped, as Flask does.
         head_as_get = call != method
         if head_as_get:
@@ -208,11 +221,21 @@ class Gateway:
                 if message.get("more_body", False):
                     return
                 message = {"type": "http.response.body", "body": b""}
+            if capture is not None:
+                capture.sent(message)
             await send(message)
 
+        # The callers in this process now: shadow replays wait for a moment without any.
+        shadow = self.shadow
+        shadow.callers += 1
         try:
             await self._sides[owner](scope, receive, stamped_send)
+            if capture is not None:
+                shadow.submit(capture)
         finally:
+            shadow.callers -= 1
+            if not shadow.callers:
+                shadow.idle.set()
             self.metrics.observe(route, owner, status, time.perf_counter() - started)
             if span is not None:
                 span.end(owner, how if decision.route is not None else _decision(owner), status)
@@ -356,6 +379,7 @@ class Gateway:
                     stack.push_async_callback(self.live.stop)
                     await self.live.start()
                 stack.push_async_callback(self.limiter.close)
+                stack.push_async_callback(self.shadow.stop)
                 stack.callback(tracing.shutdown, self.settings)  # export what is queued
                 lag = self.metrics.loop_lag_monitor()
                 lag.start()

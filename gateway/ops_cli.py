@@ -1,6 +1,7 @@
 """`figway status | flip | rollout | rollback | canary | history`: ownership changes from a
 shell; `figway apply | export`: the fleet's live state (gateway/live.py) from and to the
-file;
+file; `figway shadow | shadow-report`: shadow traffic (gateway/shadow.py), turned on and
+read;
 `figway users unlock`: an operator's remedy for an account locked by failed logins."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import argparse
 import getpass
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gateway.target import Target
 
@@ -96,6 +97,28 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     history.add_argument("--limit", type=int, default=50)
     history.add_argument("--route", default=None)
     history.set_defaults(handler=cmd_history)
+
+    shadow = sub.add_parser(
+        "shadow",
+        help="replay a sample of a GET route's requests on the other side and compare: "
+        'figway shadow "GET /api/videos" --sample 10 (--off to stop)',
+    )
+    shadow.add_argument("route", help='"METHOD PATH" as in the manifest (GET routes only)')
+    amount = shadow.add_mutually_exclusive_group(required=True)
+    amount.add_argument(
+        "--sample", type=_sample, help="the percentage of the route's requests replayed, 1-100"
+    )
+    amount.add_argument("--off", action="store_true", help="stop shadowing the route")
+    shadow.add_argument("--reason", default=None, help="why")
+    shadow.add_argument("--by", default=None, help="who (default: your login name)")
+    shadow.set_defaults(handler=cmd_shadow)
+
+    report = sub.add_parser(
+        "shadow-report",
+        help="shadow traffic, fleet-wide: requests compared, match rate, noise, differences",
+    )
+    report.add_argument("--route", default=None, help='one route, "METHOD PATH"')
+    report.set_defaults(handler=cmd_shadow_report)
 
     users = sub.add_parser("users", help="user accounts")
     users_sub = users.add_subparsers(dest="users_command", required=True)
@@ -560,6 +583,115 @@ def cmd_history(args: argparse.Namespace) -> int:
             f"{row['route']}: {row['from']} -> {row['to']}{reason}"
         )
     return 0
+
+
+def _sample(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole percentage, 1 to 100") from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{value}: a percentage, 1 to 100")
+    return value
+
+
+def cmd_shadow(args: argparse.Namespace) -> int:
+    from gateway import changes as ops
+    from gateway import live, shadow
+    from gateway import manifest as mf
+    from shared.db.engine import sync_sessionmaker
+
+    target = _target(args)
+    engine: Engine | None = None
+    try:
+        manifest = mf.load(target.manifest_path)
+        sample = None if args.off else args.sample
+        key = shadow.check_shadow_request(args.route, sample, [e.key for e in manifest.entries])
+        engine = _state_engine(target)
+        done = shadow.set_shadow(
+            target.manifest_path,
+            sync_sessionmaker(engine),
+            key,
+            sample,
+            actor=_actor(args),
+            source="cli",
+            reason=args.reason,
+            publish=live.publisher(target.settings.redis_url),
+        )
+    except (ops.ChangeRefused, mf.ManifestError) as exc:
+        print(f"figway shadow: refused: {exc}", file=sys.stderr)
+        return 1
+    except ops.ChangeFailed as exc:
+        print(f"figway shadow: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if engine is not None:
+            engine.dispose()
+    print(f"{key}: shadow {'off' if sample is None else f'{sample}%'}")
+    print(f"written to the live state (version {done.version})")
+    return 0
+
+
+def cmd_shadow_report(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gateway import changes as ops
+    from gateway import manifest as mf
+    from gateway.shadow import shadow_report
+    from shared.db.engine import sync_sessionmaker
+
+    target = _target(args)
+    settings = target.settings
+    route = mf.normalize_key(args.route) if args.route else None
+    engine = _state_engine(target)
+    try:
+        with sync_sessionmaker(engine)() as session:
+            found = shadow_report(
+                session,
+                route,
+                settings.shadow_absolute_threshold,
+                settings.shadow_relative_threshold,
+            )
+    except SQLAlchemyError as exc:
+        print(
+            f"figway shadow-report: {ops.state_problem(exc, _upgrade_command(target))}",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        engine.dispose()
+    if not found:
+        print("no shadow traffic recorded" + (f" for {route}" if route else ""))
+    for row in found:
+        print(shadow_lines(row))
+    return 0
+
+
+def shadow_lines(row: dict[str, Any]) -> str:
+    """One route's shadow figures as `figway shadow-report` prints them."""
+    rate = "-" if row["match_rate"] is None else f"{100 * row['match_rate']:.1f}%"
+    lines = [
+        f"{row['route']}: {row['compared']} compared, {row['matched']} matched ({rate}), "
+        f"{row['differing']} differing; {row['dropped']} dropped, {row['skipped']} skipped, "
+        f"{row['errors']} errors"
+    ]
+    if row["noise"]:
+        noisy = ", ".join(f"{name} ({count})" for name, count in row["noise"].items())
+        lines.append(f"  noise: {noisy}")
+    if not row["differences"]:
+        lines.append("  differences: none past the thresholds")
+    for found in row["differences"]:
+        lines.append(
+            f"  {found['field']}: differs in {found['differing']} of {row['compared']} "
+            f"(noise {found['noise']})"
+        )
+        example = found["example"]
+        if example is not None:
+            lines.append(
+                f"    e.g. {example['method']} {example['target']}: owner {example['owner']}, "
+                f"other {example['other']}"
+            )
+    return "\n".join(lines)
 
 
 def cmd_users_unlock(args: argparse.Namespace) -> int:

@@ -33,6 +33,9 @@ _NUMBER_SEGMENT = re.compile(r"/\d{1,18}(?=/|$)")
 
 
 SERVE, SHADOW = "serve", "shadow"
+# What shadow traffic replays: methods that change nothing (RFC 9110's safe methods that
+# carry no body); never a write, whatever the route's mode says.
+SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,9 @@ class Decision:
     # A canary's weight (0-100): the percentage of callers the gateway sends to fastapi
     # whatever the owner, each caller to its own side (gateway/canary.py); None: no canary.
     weight: int | None = None
+    # A safe request (GET, HEAD) on a route in shadow mode: the percentage of them replayed
+    # against the other side (gateway/shadow.py); 0 for every other request.
+    shadow: int = 0
 
 
 class RouteTable:
@@ -161,7 +167,13 @@ class RouteTable:
             return Decision(FASTAPI, None, method, None, outcome.redirect, allowed)
         state, limit = self._states[key], self._limits.get(key)
         owner = state.owner
-        return Decision(owner, key, call_method(owner, method), limit, weight=state.weight)
+        # Only a safe method is ever replayed: a write would happen twice.
+        shadow = 0
+        if state.mode == SHADOW and method in SAFE_METHODS and state.sample:
+            shadow = state.sample
+        return Decision(
+            owner, key, call_method(owner, method), limit, weight=state.weight, shadow=shadow
+        )
 
 
 def call_method(side: str, method: str) -> str:

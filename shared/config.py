@@ -177,6 +177,31 @@ class Settings(BaseSettings):
     # ("60/minute"; empty: no limit), and the prefix of the counters' keys in Redis.
     rate_limit_default: str = Field("", validation_alias=_env("FIGWAY_RATE_LIMIT_DEFAULT"))
     rate_limit_prefix: str = Field("figway:rl:", validation_alias=_env("FIGWAY_RATE_LIMIT_PREFIX"))
+    # Shadow traffic (gateway/shadow.py): replays waiting at most (more are dropped,
+    # counted), the tasks replaying them at once, the largest body compared (a larger
+    # answer is skipped, counted), how long one replay may take, and how often a process
+    # writes its figures to figway_shadow_* (`figway shadow-report`).
+    shadow_queue: int = Field(1000, ge=1, validation_alias=_env("FIGWAY_SHADOW_QUEUE"))
+    # ...and the bytes of the answers they hold, all together (past it: dropped too).
+    shadow_queue_bytes: int = Field(
+        32 * 1024 * 1024, ge=0, validation_alias=_env("FIGWAY_SHADOW_QUEUE_BYTES")
+    )
+    shadow_workers: int = Field(2, ge=1, validation_alias=_env("FIGWAY_SHADOW_WORKERS"))
+    shadow_max_body: int = Field(256 * 1024, ge=0, validation_alias=_env("FIGWAY_SHADOW_MAX_BODY"))
+    shadow_timeout_s: float = Field(10.0, gt=0, validation_alias=_env("FIGWAY_SHADOW_TIMEOUT"))
+    shadow_flush_s: float = Field(10.0, gt=0, validation_alias=_env("FIGWAY_SHADOW_FLUSH"))
+    # Diffy's noise filter: a field is reported when its difference rate (owner against
+    # the other side) exceeds its noise rate (owner against itself) by more than this many
+    # percentage points (absolute) and by more than this percentage of the noise rate
+    # (relative).
+    shadow_absolute_threshold: float = Field(
+        0.03, ge=0, le=100, validation_alias=_env("FIGWAY_SHADOW_ABSOLUTE_THRESHOLD")
+    )
+    shadow_relative_threshold: float = Field(
+        20.0, ge=0, validation_alias=_env("FIGWAY_SHADOW_RELATIVE_THRESHOLD")
+    )
+    # The differences kept with an example (method, path, both values), per route.
+    shadow_examples: int = Field(10, ge=0, validation_alias=_env("FIGWAY_SHADOW_EXAMPLES"))
     # OpenTelemetry spans (shared/tracing): off; otlp (to the standard
     # OTEL_EXPORTER_OTLP_ENDPOINT, default http://localhost:4318, as OTEL_SERVICE_NAME,
     # default figway); console (printed, to look at one locally).

@@ -17,6 +17,7 @@ from parity.harness import Harness
 from parity.vet import require_parity
 from tests import foreign_app
 from tests.conftest import table_names
+from tests.test_migrations import STATE_TABLES
 
 GATEWAY = "tests.foreign_app:make_gateway"
 FLASK = "tests.foreign_app:legacy"
@@ -49,7 +50,6 @@ def owners(path: Path) -> dict[str, str]:
     return {e.key: e.owner for e in mf.load(path).entries}
 
 
-STATE_TABLES = {"figway_changes", "figway_routes", "figway_live_version", "figway_alembic_version"}
 UPGRADE_FOREIGN = f"figway db upgrade --app {GATEWAY}"
 
 
@@ -152,12 +152,12 @@ def test_db_commands_make_figways_own_tables_for_another_app(manifest, workdir, 
     assert manifest.read_bytes() == before
 
     assert main(["--app", GATEWAY, "db", "current"]) == 0
-    assert capsys.readouterr().out == "figway state: empty (head: figway_0002)\n"
+    assert capsys.readouterr().out == "figway state: empty (head: figway_0003)\n"
     assert main(["--app", GATEWAY, "db", "upgrade"]) == 0
     assert capsys.readouterr().out == "figway state: database at head\n"
     assert table_names(url) == STATE_TABLES
     assert main(["--app", GATEWAY, "db", "current"]) == 0
-    assert capsys.readouterr().out == "figway state: figway_0002 (head: figway_0002)\n"
+    assert capsys.readouterr().out == "figway state: figway_0003 (head: figway_0003)\n"
     assert main(["--app", GATEWAY, "history"]) == 0
     assert capsys.readouterr().out == "no ownership changes recorded\n"
     assert main(["--app", GATEWAY, "db", "downgrade"]) == 0
@@ -209,7 +209,7 @@ def test_demo_db_commands_run_figways_history_then_the_demos(tmp_path, monkeypat
     assert {"users", "videos", "figway_changes"} <= table_names(url)
     assert main(["db", "current"]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "figway state: figway_0002 (head: figway_0002)",
+        "figway state: figway_0003 (head: figway_0003)",
         "demo app: 0004_media_paths (head: 0004_media_paths)",
     ]
     # A revision of one history moves that one only.
@@ -218,7 +218,7 @@ def test_demo_db_commands_run_figways_history_then_the_demos(tmp_path, monkeypat
     assert main(["db", "downgrade", "figway_0001"]) == 0
     assert main(["db", "current"]) == 0
     assert capsys.readouterr().out.splitlines()[-2:] == [
-        "figway state: figway_0001 (head: figway_0002)",
+        "figway state: figway_0001 (head: figway_0003)",
         "demo app: 0003_login_throttle (head: 0004_media_paths)",
     ]
     assert main(["db", "downgrade"]) == 0

@@ -20,6 +20,16 @@ from shared.db.engine import sync_url
 from shared.db.migrate import current_revision, downgrade, head_revision, upgrade
 from tests.conftest import table_names
 
+# figway's own tables at head, its version table among them.
+STATE_TABLES = {
+    "figway_changes",
+    "figway_routes",
+    "figway_live_version",
+    "figway_shadow_routes",
+    "figway_shadow_fields",
+    "figway_alembic_version",
+}
+
 
 def test_upgrade_creates_every_table_and_downgrade_removes_them(empty_database):
     upgrade(empty_database)
@@ -63,14 +73,9 @@ def test_models_and_migrations_do_not_drift(empty_database):
 def test_figways_state_upgrades_downgrades_and_says_where_it_is(empty_database):
     assert state.current_revision(empty_database) is None
     state.upgrade(empty_database)
-    assert state.current_revision(empty_database) == state.head_revision() == "figway_0002"
+    assert state.current_revision(empty_database) == state.head_revision() == "figway_0003"
     # Its own tables only, its own version table: none of the demo's.
-    assert table_names(empty_database) == {
-        "figway_changes",
-        "figway_routes",
-        "figway_live_version",
-        "figway_alembic_version",
-    }
+    assert table_names(empty_database) == STATE_TABLES
     assert current_revision(empty_database) is None
     state.downgrade(empty_database)
     assert table_names(empty_database) == {"figway_alembic_version"}
@@ -89,13 +94,7 @@ def test_the_two_histories_share_a_database_and_leave_each_other_alone(empty_dat
         state.head_revision(),
     )
     downgrade(empty_database)
-    assert table_names(empty_database) == {
-        "alembic_version",
-        "figway_alembic_version",
-        "figway_changes",
-        "figway_routes",
-        "figway_live_version",
-    }
+    assert table_names(empty_database) == {"alembic_version", *STATE_TABLES}
     assert state.current_revision(empty_database) == state.head_revision()
     upgrade(empty_database)
     state.downgrade(empty_database)

@@ -62,5 +62,43 @@ live_version = Table(
 )
 
 
+# Shadow traffic's figures (gateway/shadow.py), one row per process and route: each process
+# writes its own totals since it started (replacing its rows), so the fleet's figures are
+# the sums over processes (`figway shadow-report`, GET /_figway/shadow).
+shadow_routes = Table(
+    "figway_shadow_routes",
+    metadata,
+    Column("process", String(120), primary_key=True),  # host:pid:start
+    Column("route", String(255), primary_key=True),
+    Column("compared", Integer, nullable=False),  # replayed and compared
+    Column("matched", Integer, nullable=False),  # no difference beyond the route's noise
+    Column("differing", Integer, nullable=False),
+    Column("dropped", Integer, nullable=False),  # the replay queue was full
+    Column("skipped", Integer, nullable=False),  # a body past the size compared
+    Column("errors", Integer, nullable=False),  # a replay failed or timed out
+    Column("updated_at", UTCDateTime, nullable=False),
+    **MYSQL_TABLE_ARGS,
+)
+
+# A field of a shadowed route's answers (`status`, `header location`, `$.items[0].id`): how
+# often the other side's answer differed there, how often the owner's second answer did
+# (noise), and the first difference with an example.
+shadow_fields = Table(
+    "figway_shadow_fields",
+    metadata,
+    Column("process", String(120), primary_key=True),
+    Column("route", String(255), primary_key=True),
+    Column("field", String(255), primary_key=True),
+    Column("differing", Integer, nullable=False),
+    Column("noise", Integer, nullable=False),
+    Column("example_method", String(16)),
+    Column("example_target", String(512)),  # path and query
+    Column("example_owner", String(512)),  # the owner's value, truncated
+    Column("example_other", String(512)),
+    Column("example_at", UTCDateTime),
+    **MYSQL_TABLE_ARGS,
+)
+
+
 def owns(table: str) -> bool:
     return table.startswith(PREFIX)

@@ -35,7 +35,7 @@ class Scenario:
     # A multipart/form-data body, field -> (filename, bytes, content type): an upload. The
     # runner encodes it once, so both sides get the very same bytes.
     files: dict[str, tuple[str, bytes, str]] | None = None
-    # Headers compared beyond parity.compare.COMPARED_HEADERS: "etag" and "last-modified"
+    # Headers compared beyond gateway.compare.COMPARED_HEADERS: "etag" and "last-modified"
     # where both sides stat the very same file (the static ones), not each its own copy.
     compared_headers: tuple[str, ...] = ()
 

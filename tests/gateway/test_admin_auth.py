@@ -19,6 +19,7 @@ from shared.config import Settings
 from shared.errors import Forbidden
 from tests import foreign_app
 from tests.conftest import table_names
+from tests.test_migrations import STATE_TABLES
 
 TOKEN = "operator-token-0123456789abcdef"
 MANIFEST = """\
@@ -135,12 +136,7 @@ def test_the_admin_api_of_any_app_flips_and_keeps_history_in_figways_tables(tmp_
         assert history[1]["reason"] == "twin ready"
         one = client.get("/_figway/history", params={"route": "get /about"}, headers=auth)
         assert one.json() == {"history": []}
-    assert table_names(state_url) == {
-        "figway_changes",
-        "figway_routes",
-        "figway_live_version",
-        "figway_alembic_version",
-    }
+    assert table_names(state_url) == STATE_TABLES
 
 
 def test_without_figways_tables_the_admin_api_changes_nothing_and_says_what_to_run(

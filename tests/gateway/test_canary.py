@@ -2,7 +2,7 @@
 on its side across requests and processes; an admin's X-Figway-Side forces a side.
 
 The weights reach a gateway as `figway canary` sends them: written into its live state,
-which it follows (tests/canaries.py `weigh`; the admin API and the CLI are tested below,
+which it follows (tests/live_states.py `weigh`; the admin API and the CLI are tested below,
 and two real processes sharing one state database)."""
 
 from __future__ import annotations
@@ -41,10 +41,10 @@ from shared.auth.tokens import issue_token
 from shared.config import Settings
 from shared.errors import Forbidden
 from tests import foreign_app
-from tests.canaries import weigh
 from tests.gateway.test_admin_auth import MANIFEST as FOREIGN_MANIFEST
 from tests.gateway.test_admin_auth import _settings as foreign_settings
 from tests.gateway.test_rate_limit import with_limits
+from tests.live_states import weigh
 from tests.servers import base_env, figway, free_port, serving
 from tests.test_contract import legacy_manifest
 

@@ -1,4 +1,4 @@
-"""Phase 4: the server-rendered pages, compared as a normalised DOM (parity/dom.py), with
+"""Phase 4: the server-rendered pages, compared as a normalised DOM (gateway/dom.py), with
 their redirects, 403 and 404 pages, Vary and the sliding session cookie."""
 
 from __future__ import annotations

@@ -1,10 +1,14 @@
 """Two HTML documents compared as a normalised DOM: elements with their attributes sorted,
 text with its whitespace collapsed and empty text dropped (stdlib html.parser). Markup that
 a browser reads alike (attribute order, indentation, `&#34;` for `&quot;`) is alike here;
-a difference is named by the path of the first node that differs."""
+a difference is named by the path of the node that differs.
+
+Shared by the parity tool (its first difference) and shadow traffic (every difference, for
+its noise filter): gateway/compare.py; stdlib only, so a serving process may import it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from itertools import zip_longest
@@ -92,9 +96,22 @@ def parse(html: str) -> Element:
     return builder.root
 
 
-def dom_difference(a: bytes, b: bytes) -> str | None:
-    """The first node where page `a` (flask's) and `b` (fastapi's) differ, as
-    "<path>: flask ..., fastapi ...", or None when they are alike."""
+# How a node differs: both there and unlike (VALUES), or only in the first (ONLY_A) or only
+# in the second (ONLY_B) document.
+VALUES, ONLY_A, ONLY_B = "values", "only-a", "only-b"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeDifference:
+    path: str  # "/html[1]/body[1]/ul[1]/li[2]/text()[1]"
+    how: str  # VALUES, ONLY_A or ONLY_B
+    a: str = ""  # the first document's node, briefly (VALUES only)
+    b: str = ""
+
+
+def dom_differences(a: bytes, b: bytes) -> Iterator[NodeDifference]:
+    """Every node where page `a` and page `b` differ, in document order; an element that
+    differs in its tag or attributes is one difference (its children are not looked at)."""
     return _diff(parse(_text(a)), parse(_text(b)), "")
 
 
@@ -102,9 +119,10 @@ def _text(body: bytes) -> str:
     return body.decode("utf-8", "replace")
 
 
-def _diff(a: Element, b: Element, path: str) -> str | None:
+def _diff(a: Element, b: Element, path: str) -> Iterator[NodeDifference]:
     if (a.tag, a.attrs) != (b.tag, b.attrs):
-        return f"{path or '/'}: flask {a.brief()}, fastapi {b.brief()}"
+        yield NodeDifference(path or "/", VALUES, a.brief(), b.brief())
+        return
     seen: dict[str, int] = {}
     for x, y in zip_longest(a.children, b.children):
         either = x if x is not None else y
@@ -113,15 +131,12 @@ def _diff(a: Element, b: Element, path: str) -> str | None:
         seen[name] = seen.get(name, 0) + 1
         where = f"{path}/{name}[{seen[name]}]"
         if x is None or y is None:
-            return f"{where}: only on {'flask' if y is None else 'fastapi'}"
-        if isinstance(x, str) or isinstance(y, str):
+            yield NodeDifference(where, ONLY_A if y is None else ONLY_B)
+        elif isinstance(x, str) or isinstance(y, str):
             if x != y:
-                return f"{where}: flask {_brief(x)}, fastapi {_brief(y)}"
-            continue
-        found = _diff(x, y, where)
-        if found is not None:
-            return found
-    return None
+                yield NodeDifference(where, VALUES, _brief(x), _brief(y))
+        else:
+            yield from _diff(x, y, where)
 
 
 def _brief(node: Element | str) -> str:

@@ -1,0 +1,154 @@
+"""What shadow traffic costs the owner: one route's p99 latency and CPU per request with
+every one of its requests replayed (sample 100) against none, side by side in one run.
+
+Each side is its own `figway serve` (the same workers, the same manifest: the hello-world
+route owned by flask, its FastAPI twin beside it), each with its own database; on the
+"on" side `figway shadow` puts the route in shadow mode in its live state. The
+load is paced (wrk's `delay`: each connection waits between requests), so the servers are
+busy but not saturated: the latency measured is what a caller sees, not a queue's length.
+Rounds rotate the order of the sides, as bench/ratelimit.py's do. CPU per request counts
+the servers' processes over the callers' requests: the replays (the twin, and the owner a
+second time for the noise filter) are in it, as they are in the bill.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.harness import (
+    WORKERS,
+    Load,
+    base_env,
+    figway,
+    median,
+    rotating_cpu_rounds,
+    serve_figway,
+)
+from bench.report import Goal, Scenario, Side
+
+ROOT = Path(__file__).resolve().parent.parent
+ROUTE, PATH = "GET /api/version", "/api/version"
+TOKEN = "bench-admin-token-0123456789abcdef"  # noqa: S105 - a throwaway server's
+CONNECTIONS = 8
+DELAY_MS = 20  # per connection, between requests: at most 400 requests a second offered
+GOAL = 1.05  # the issue's: shadowing costs the owner's p99 at most 5%
+OFF, ON = "shadow off", "shadow on (sample 100)"
+
+
+def shadow_cost(workdir: Path, quick: bool) -> Scenario:
+    work = workdir / "shadow"
+    work.mkdir(parents=True, exist_ok=True)
+    manifest = work / "migration_status.yaml"
+    shutil.copy(ROOT / "migration_status.yaml", manifest)
+    script = work / "paced.lua"
+    script.write_text(f"function delay()\n  return {DELAY_MS}\nend\n")
+    sides = {
+        name: base_env(
+            work / f"side-{i}",  # a database each: the live state of one is not the other's
+            FIGWAY_MANIFEST=str(manifest),
+            FIGWAY_ADMIN_TOKEN=TOKEN,
+            FIGWAY_SHADOW_FLUSH="0.5",
+        )
+        for i, name in enumerate((OFF, ON))
+    }
+    for env in sides.values():
+        figway("db", "upgrade", env=env)
+    figway("shadow", ROUTE, "--sample", "100", "--by", "bench", env=sides[ON])
+    rounds, seconds = (1, 1.0) if quick else (7, 5.0)
+    with ExitStack() as stack:
+        servers = {
+            name: stack.enter_context(serve_figway(side_env, work / "logs" / f"{i}.log"))
+            for i, (name, side_env) in enumerate(sides.items())
+        }
+        measured = rotating_cpu_rounds(servers, PATH, CONNECTIONS, rounds, seconds, script)
+        time.sleep(1.0)  # every worker's figures flushed (FIGWAY_SHADOW_FLUSH)
+        figures = _figures(servers[ON][0])
+    return _report(measured, rounds, seconds, figures)
+
+
+def _figures(url: str) -> dict[str, Any]:
+    """The shadowed route's figures, fleet-wide (every worker of the server)."""
+    response = httpx.get(
+        url + "/_figway/shadow",
+        params={"route": ROUTE},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=10,
+    )
+    response.raise_for_status()
+    routes = response.json()["routes"]
+    found: dict[str, Any] = routes[0] if routes else {}
+    return found
+
+
+def _report(
+    measured: dict[str, list[tuple[Load, float]]],
+    rounds: int,
+    seconds: float,
+    figures: dict[str, Any],
+) -> Scenario:
+    p99 = {name: median([load.p99_ms for load, _ in found]) for name, found in measured.items()}
+    # A round's two sides run back to back, so their ratio sees the same machine: the
+    # median of these ratios stands up to drift (other work on the host) better than the
+    # ratio of the medians, which it reports beside.
+    paired = [
+        on.p99_ms / max(off.p99_ms, 1e-9)
+        for (off, _), (on, _) in zip(measured[OFF], measured[ON], strict=True)
+    ]
+    cpu = {name: median([ms for _, ms in found]) for name, found in measured.items()}
+
+    def side(name: str) -> Side:
+        load = min(measured[name], key=lambda found: abs(found[0].p99_ms - p99[name]))[0]
+        ratio = cpu[name] / max(cpu[OFF], 1e-9)
+        return Side(name, load, (f"{cpu[name]:.3f}", f"{ratio:.2f}"))
+
+    requests = sum(load.requests for load, _ in measured[ON])
+    replayed = figures.get("compared", 0) + figures.get("errors", 0)
+    notes = [
+        "rounds, p99 ms: "
+        + "; ".join(
+            f"{name} " + ", ".join(f"{load.p99_ms:.2f}" for load, _ in found)
+            for name, found in measured.items()
+        ),
+        "p99 on / off per round: "
+        + ", ".join(f"{ratio:.2f}" for ratio in paired)
+        + f"; the ratio of the sides' median p99s: {p99[ON] / max(p99[OFF], 1e-9):.2f}",
+        "rounds, CPU ms per request: "
+        + "; ".join(
+            f"{name} " + ", ".join(f"{ms:.3f}" for _, ms in found)
+            for name, found in measured.items()
+        ),
+        f"shadow on: {requests} requests, {replayed} replayed and compared "
+        f"({figures.get('matched', 0)} matched, {figures.get('differing', 0)} differing), "
+        f"{figures.get('dropped', 0)} dropped (queue full), {figures.get('skipped', 0)} "
+        f"skipped, {figures.get('errors', 0)} errors; noisy fields: "
+        f"{', '.join(figures.get('noise', {})) or 'none'}",
+        "a replay is two more requests served in the same processes (the twin, and the "
+        "owner again for the noise filter): the CPU per request counts them",
+    ]
+    return Scenario(
+        "Shadow traffic: the owner's latency with every request replayed",
+        f"`{ROUTE}` owned by flask through `figway serve --workers {WORKERS}`, shadowing off "
+        f"and on at sample 100 (each request replayed on the FastAPI twin and on flask "
+        f"again); wrk with {CONNECTIONS} connections paced at {DELAY_MS} ms between requests, "
+        f"{rounds} round(s) of {seconds:g} s per side (the order rotating); the round with "
+        "the median p99 is shown, the goal is the median of each round's ratio of the two "
+        "sides' p99. Columns after the errors: CPU per request (the servers' "
+        "processes over the callers' requests), and as a multiple of shadowing off's.",
+        sides=[side(name) for name in measured],
+        goals=[
+            Goal(
+                "p99 with shadowing on / off (median of the rounds' ratios)",
+                median(paired),
+                GOAL,
+                higher_is_better=False,
+            )
+        ],
+        notes=notes,
+        extra_columns=("CPU ms/req", "x off"),
+    )
