@@ -84,6 +84,12 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "(creates it: from then on changes go to the state database, not the file)",
     )
     apply.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    apply.add_argument(
+        "--if-missing",
+        action="store_true",
+        help="only create the live state when there is none (what each replica runs as it "
+        "starts: a restart never undoes the operators' changes); implies --yes",
+    )
     apply.add_argument("--reason", default=None, help="why (kept in the history)")
     apply.add_argument("--by", default=None, help="who (default: your login name)")
     apply.set_defaults(handler=cmd_apply)
@@ -427,6 +433,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
             f"({len(wanted) - on_fastapi} on flask, {on_fastapi} on fastapi). From then on "
             "flips change the state database, not the file."
         )
+    elif args.if_missing:
+        print(f"live state version {live_state[0]} exists: left as it is")
+        return 0
     else:
         version, states = live_state
         current = live.effective(manifest, states)
@@ -446,7 +455,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
             twinless = ", ".join(missing)
             print(f"figway apply: refused: no FastAPI twin for: {twinless}", file=sys.stderr)
             return 1
-    if not args.yes:
+    if not (args.yes or args.if_missing):
         if not sys.stdin.isatty():
             print(
                 "figway apply: not applied: confirmation needs a terminal; pass --yes to "

@@ -207,6 +207,18 @@ def test_apply_creates_the_live_state_and_flips_then_change_it_not_the_file(cli,
     assert states_in(url)[VERSION].owner == "flask"  # type: ignore[index]
     code, out, _ = run(capsys, "apply", "--yes")
     assert "nothing to apply" in out
+    # What a replica runs as it starts: an existing live state is never undone by it.
+    assert run(capsys, "flip", VERSION, "--to", "fastapi", "--force")[0] == 0
+    code, out, _ = run(capsys, "apply", "--if-missing")
+    assert code == 0 and "exists: left as it is" in out
+    assert states_in(url)[VERSION].owner == "fastapi"  # type: ignore[index]
+
+
+def test_apply_if_missing_creates_it_without_asking(cli, settings, capsys):
+    code, out, _ = run(capsys, "apply", "--if-missing")
+    assert code == 0 and "creates it" in out
+    states = states_in(settings.database_url)
+    assert states is not None and len(states) == len(mf.load(cli).entries)
 
 
 def test_export_writes_the_live_owners_into_the_file_keeping_its_comments(cli, settings, capsys):
