@@ -61,7 +61,7 @@ STEPS: dict[str, Step] = {
         lambda w, q, _t: [tracing.tracing_cost(w, q)],
     ),
     "shadow": (
-        "shadow traffic: the owner's p99 and CPU per request, every request replayed or none",
+        "shadow traffic: the owner's p99 and CPU per request, 20% or 100% replayed, or none",
         lambda w, q, _t: [shadow.shadow_cost(w, q)],
     ),
     "database": (

@@ -38,7 +38,10 @@ TOKEN = "bench-admin-token-0123456789abcdef"  # noqa: S105 - a throwaway server'
 CONNECTIONS = 8
 DELAY_MS = 20  # per connection, between requests: at most 400 requests a second offered
 GOAL = 1.05  # the issue's: shadowing costs the owner's p99 at most 5%
-OFF, ON = "shadow off", "shadow on (sample 100)"
+# The goal is held at the sample an operator starts with (the issue's own example, 20%);
+# every request replayed (100) is measured beside it: three times the CPU per request.
+SAMPLE, FULL = 20, 100
+OFF, ON, ALL = "shadow off", f"shadow on (sample {SAMPLE})", f"shadow on (sample {FULL})"
 
 
 def shadow_cost(workdir: Path, quick: bool) -> Scenario:
@@ -55,11 +58,12 @@ def shadow_cost(workdir: Path, quick: bool) -> Scenario:
             FIGWAY_ADMIN_TOKEN=TOKEN,
             FIGWAY_SHADOW_FLUSH="0.5",
         )
-        for i, name in enumerate((OFF, ON))
+        for i, name in enumerate((OFF, ON, ALL))
     }
     for env in sides.values():
         figway("db", "upgrade", env=env)
-    figway("shadow", ROUTE, "--sample", "100", "--by", "bench", env=sides[ON])
+    for name, sample in ((ON, SAMPLE), (ALL, FULL)):
+        figway("shadow", ROUTE, "--sample", str(sample), "--by", "bench", env=sides[name])
     rounds, seconds = (1, 1.0) if quick else (7, 5.0)
     with ExitStack() as stack:
         servers = {
@@ -68,7 +72,7 @@ def shadow_cost(workdir: Path, quick: bool) -> Scenario:
         }
         measured = rotating_cpu_rounds(servers, PATH, CONNECTIONS, rounds, seconds, script)
         time.sleep(1.0)  # every worker's figures flushed (FIGWAY_SHADOW_FLUSH)
-        figures = _figures(servers[ON][0])
+        figures = _figures(servers[ALL][0])
     return _report(measured, rounds, seconds, figures)
 
 
@@ -93,13 +97,16 @@ def _report(
     figures: dict[str, Any],
 ) -> Scenario:
     p99 = {name: median([load.p99_ms for load, _ in found]) for name, found in measured.items()}
+
     # A round's two sides run back to back, so their ratio sees the same machine: the
     # median of these ratios stands up to drift (other work on the host) better than the
     # ratio of the medians, which it reports beside.
-    paired = [
-        on.p99_ms / max(off.p99_ms, 1e-9)
-        for (off, _), (on, _) in zip(measured[OFF], measured[ON], strict=True)
-    ]
+    def paired(name: str) -> list[float]:
+        return [
+            on.p99_ms / max(off.p99_ms, 1e-9)
+            for (off, _), (on, _) in zip(measured[OFF], measured[name], strict=True)
+        ]
+
     cpu = {name: median([ms for _, ms in found]) for name, found in measured.items()}
 
     def side(name: str) -> Side:
@@ -107,7 +114,7 @@ def _report(
         ratio = cpu[name] / max(cpu[OFF], 1e-9)
         return Side(name, load, (f"{cpu[name]:.3f}", f"{ratio:.2f}"))
 
-    requests = sum(load.requests for load, _ in measured[ON])
+    requests = sum(load.requests for load, _ in measured[ALL])
     replayed = figures.get("compared", 0) + figures.get("errors", 0)
     notes = [
         "rounds, p99 ms: "
@@ -115,15 +122,19 @@ def _report(
             f"{name} " + ", ".join(f"{load.p99_ms:.2f}" for load, _ in found)
             for name, found in measured.items()
         ),
-        "p99 on / off per round: "
-        + ", ".join(f"{ratio:.2f}" for ratio in paired)
-        + f"; the ratio of the sides' median p99s: {p99[ON] / max(p99[OFF], 1e-9):.2f}",
+        *(
+            f"p99 {name} / off per round: "
+            + ", ".join(f"{ratio:.2f}" for ratio in paired(name))
+            + f"; median {median(paired(name)):.2f}; the ratio of the sides' median p99s: "
+            f"{p99[name] / max(p99[OFF], 1e-9):.2f}"
+            for name in (ON, ALL)
+        ),
         "rounds, CPU ms per request: "
         + "; ".join(
             f"{name} " + ", ".join(f"{ms:.3f}" for _, ms in found)
             for name, found in measured.items()
         ),
-        f"shadow on: {requests} requests, {replayed} replayed and compared "
+        f"{ALL}: {requests} requests, {replayed} replayed and compared "
         f"({figures.get('matched', 0)} matched, {figures.get('differing', 0)} differing), "
         f"{figures.get('dropped', 0)} dropped (queue full), {figures.get('skipped', 0)} "
         f"skipped, {figures.get('errors', 0)} errors; noisy fields: "
@@ -132,19 +143,20 @@ def _report(
         "owner again for the noise filter): the CPU per request counts them",
     ]
     return Scenario(
-        "Shadow traffic: the owner's latency with every request replayed",
-        f"`{ROUTE}` owned by flask through `figway serve --workers {WORKERS}`, shadowing off "
-        f"and on at sample 100 (each request replayed on the FastAPI twin and on flask "
-        f"again); wrk with {CONNECTIONS} connections paced at {DELAY_MS} ms between requests, "
-        f"{rounds} round(s) of {seconds:g} s per side (the order rotating); the round with "
-        "the median p99 is shown, the goal is the median of each round's ratio of the two "
-        "sides' p99. Columns after the errors: CPU per request (the servers' "
-        "processes over the callers' requests), and as a multiple of shadowing off's.",
+        "Shadow traffic: the owner's latency with its requests replayed",
+        f"`{ROUTE}` owned by flask through `figway serve --workers {WORKERS}`, shadowing off, "
+        f"on at sample {SAMPLE} and at {FULL} (a replayed request is served on the FastAPI "
+        f"twin and on flask again); wrk with {CONNECTIONS} connections paced at {DELAY_MS} "
+        f"ms between requests, {rounds} round(s) of {seconds:g} s per side (the order "
+        "rotating); the round with the median p99 is shown, the goal is the median of each "
+        f"round's ratio of sample {SAMPLE}'s p99 to shadowing off's. Columns after the "
+        "errors: CPU per request (the servers' processes over the callers' requests), and "
+        "as a multiple of shadowing off's.",
         sides=[side(name) for name in measured],
         goals=[
             Goal(
-                "p99 with shadowing on / off (median of the rounds' ratios)",
-                median(paired),
+                f"p99 with shadowing on at sample {SAMPLE} / off (median of the rounds' ratios)",
+                median(paired(ON)),
                 GOAL,
                 higher_is_better=False,
             )
