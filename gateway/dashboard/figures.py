@@ -167,17 +167,22 @@ def _when(text: str) -> datetime:
 @dataclass(frozen=True)
 class Chart:
     """An inline SVG's geometry (the template draws it): a step line through the points,
-    carried on to `now`."""
+    carried on to `now`, over gridlines at 0, 50 and 100%."""
 
     width: int
     height: int
     points: list[tuple[float, float, Point]]  # x, y, the point
     path: str  # the step line's polyline points
+    grid: list[tuple[float, str]]  # y, label
+    left: int
+    right: int
+    bottom: int
     start: str
     end: str
 
 
-CHART_W, CHART_H, PAD = 640, 150, 28
+CHART_W, CHART_H = 640, 170
+LEFT, RIGHT, TOP, BOTTOM = 40, 12, 10, 30  # room for the axes' labels
 # Changes closer together than this (a demo, a test) would sit on one another on a time
 # axis: they are spread evenly instead, in their order.
 EVEN_BELOW_S = 60.0
@@ -189,28 +194,32 @@ def chart(points: Sequence[Point], now: datetime) -> Chart | None:
     first = points[0].at
     last = max(now, points[-1].at)
     span = (last - first).total_seconds()
-    inner_w, inner_h = CHART_W - 2 * PAD, CHART_H - 2 * PAD
+    inner_w, inner_h = CHART_W - LEFT - RIGHT, CHART_H - TOP - BOTTOM
 
     def x(i: int, at: datetime) -> float:
         if span < EVEN_BELOW_S:  # all within moments: spread evenly, in order
-            return PAD + inner_w * i / len(points)
-        return PAD + inner_w * (at - first).total_seconds() / span
+            return LEFT + inner_w * i / len(points)
+        return LEFT + inner_w * (at - first).total_seconds() / span
 
     def y(percent: float) -> float:
-        return PAD + inner_h * (1 - percent / 100)
+        return round(TOP + inner_h * (1 - percent / 100), 1)
 
-    placed = [(round(x(i, p.at), 1), round(y(p.percent), 1), p) for i, p in enumerate(points)]
+    placed = [(round(x(i, p.at), 1), y(p.percent), p) for i, p in enumerate(points)]
     steps: list[str] = []
     for i, (px, py, _) in enumerate(placed):
         if i:
             steps.append(f"{px},{placed[i - 1][1]}")
         steps.append(f"{px},{py}")
-    steps.append(f"{PAD + inner_w},{placed[-1][1]}")
+    steps.append(f"{LEFT + inner_w},{placed[-1][1]}")
     return Chart(
         width=CHART_W,
         height=CHART_H,
         points=placed,
         path=" ".join(steps),
+        grid=[(y(pct), f"{pct}%") for pct in (0, 50, 100)],
+        left=LEFT,
+        right=CHART_W - RIGHT,
+        bottom=CHART_H - 8,
         start=_label(first),
         end=_label(last),
     )

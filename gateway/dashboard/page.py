@@ -25,6 +25,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.staticfiles import StaticFiles
 
 from gateway import live
+from gateway import manifest as mf
 from gateway.dashboard import figures, session
 from gateway.table import FASTAPI, FLASK, SAFE_METHODS, SHADOW
 from shared.errors import AppError, AuthRequired
@@ -40,6 +41,12 @@ HISTORY_SHOWN = 50
 HISTORY_CHARTED = 1000
 # The sign-in form's body: a token, no file; anything longer is no token of ours.
 LOGIN_BODY_MAX = 4096
+# The security headers' frame-ancestors (shared/web/headers.py), and more: only the page's
+# own files run or load (the favicon is an empty data: URL, to ask the server nothing).
+CSP = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none';"
+    " form-action 'self'; frame-ancestors 'none'"
+)
 
 Actor = Callable[[Request], Awaitable[str]]
 Status = Callable[[str], Awaitable[dict[str, Any]]]
@@ -76,7 +83,9 @@ def install(
     def page(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         html = templates().get_template(name).render(**context)
         # The page changes with every request and names who is signed in: never cached.
-        return HTMLResponse(html, status_code, headers={"Cache-Control": "no-store"})
+        # Its script and style are its own files: nothing inline, nothing from elsewhere.
+        headers = {"Cache-Control": "no-store", "Content-Security-Policy": CSP}
+        return HTMLResponse(html, status_code, headers=headers)
 
     def denied(request: Request, exc: AppError | None, message: str | None = None) -> Response:
         """The 401/403 page: why, and the token's sign-in form (when a token is set)."""
@@ -218,6 +227,7 @@ async def _context(
                     "state": live.describe(current),
                     "drift": drift.get(entry.key),
                     "shadowable": entry.method in SAFE_METHODS,
+                    "channel": entry.method == mf.CHANNEL,  # no canary: sessions stick
                     "flask": sides.get(FLASK, figures.SideFigures()),
                     "fastapi": sides.get(FASTAPI, figures.SideFigures()),
                     "shadow": _shadow_text(found) if found else None,
