@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from gateway import manifest as mf
 from tests.browser.harness import PageServer, PageWatch, screenshot, serve_pages
@@ -18,7 +18,7 @@ from tests.browser.harness import PageServer, PageWatch, screenshot, serve_pages
 TOKEN = "browser-dashboard-token-0123456789"
 ROUTE = "GET /api/version"  # on fastapi in the committed manifest, with its twin
 PATH = "/api/version"
-LAPTOP = {"width": 1366, "height": 768}
+LAPTOP: ViewportSize = {"width": 1366, "height": 768}
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +38,6 @@ def context(browser: Browser, server: PageServer) -> Iterator[BrowserContext]:
     ctx = browser.new_context(base_url=server.url, viewport=LAPTOP)
     yield ctx
     ctx.close()
-
-
-def row(page: Page, route: str) -> object:
-    return page.locator(f'tr[data-route="{route}"]')
 
 
 def test_an_operator_signs_in_and_flips_canaries_and_shadows_a_route(

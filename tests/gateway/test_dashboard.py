@@ -430,3 +430,28 @@ def test_auto_changes_and_gates_are_shown_when_present(dash):
     assert figures.gate_rows(None) == [] and figures.gate_rows({"GET /x": {"tripped": False}}) == [
         {"route": "GET /x", "tripped": False}
     ]
+
+
+def test_without_figways_tables_the_page_shows_the_routes_and_says_what_to_run(tmp_path):
+    settings = Settings(
+        _env_file=None,
+        env="test",
+        var_dir=tmp_path / "var",
+        database_url="mysql://root@127.0.0.1:9/none",
+        state_database_url=f"sqlite:///{tmp_path / 'never-upgraded.db'}",
+        secret_key="dashboard-secret-key-0123456789abcdef",
+        redis_url=None,
+        admin_token=TOKEN,
+    )
+    manifest = tmp_path / "routes.yaml"
+    manifest.write_text(MANIFEST)
+    legacy, modern = _apps()
+    gateway = create_gateway(settings, legacy=legacy, modern=modern, manifest=manifest)
+    with TestClient(gateway, base_url="http://127.0.0.1") as client:
+        sign_in(client)
+        shown = client.get("/_figway/")
+        assert shown.status_code == 200, shown.text
+        for route in ROUTES:
+            route_row(shown.text, route)
+        assert shown.text.count("figway db upgrade") >= 2  # the history's and the shadow's
+        assert client.get("/_figway/figures").json()["shadow_problem"]
