@@ -1,9 +1,11 @@
 """The admin HTTP API under /_figway/: status, flips, rollouts, rollbacks, canaries, history,
 metrics.
 
-Who may use it is pluggable (`admin_actor`): the bearer token `FIGWAY_ADMIN_TOKEN`, and
-whatever `admin_auth` callable the gateway was given (figway's demo passes one that admits
-its own admin users, gateway/asgi.py). Without either, nobody.
+Who may use it is pluggable (`admin_actor`): the bearer token `FIGWAY_ADMIN_TOKEN` (or the
+dashboard's sign-in cookie that proves it, gateway/dashboard/session.py), and whatever
+`admin_auth` callable the gateway was given (figway's demo passes one that admits its own
+admin users, gateway/asgi.py). Without either, nobody. The dashboard (GET /_figway/,
+gateway/dashboard/page.py) shows all of it in a browser and calls these endpoints.
 Flips go through gateway.changes.change, as the CLI's do. This process never runs parity
 scenarios (nor imports the parity package): a move to fastapi needs a passing verdict that
 `figway verify` recorded for the code as it is now, or `force`. A canary's weight is
@@ -30,12 +32,22 @@ from starlette.types import Scope
 from gateway import canary, live, shadow
 from gateway import changes as ops
 from gateway import manifest as mf
+from gateway.dashboard import page as dashboard
+from gateway.dashboard import session as dashboard_session
 from gateway.legacy_side import LegacyUnavailable
 from gateway.state import state_settings
 from shared.config import Settings
 from shared.db.engine import LazySyncSessions, end_session
-from shared.errors import AppError, AuthRequired, Conflict, Unavailable, ValidationFailed
+from shared.errors import (
+    AppError,
+    AuthRequired,
+    Conflict,
+    Forbidden,
+    Unavailable,
+    ValidationFailed,
+)
 from shared.web.errors import register_error_handlers
+from shared.web.origin import STATE_CHANGING
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -64,6 +76,23 @@ async def actor_of(request: Request, settings: Settings, hook: AdminAuth | None)
         and header[:7].lower() == "bearer "
         and hmac.compare_digest(header[7:].strip().encode(), token.get_secret_value().encode())
     ):
+        return TOKEN_ACTOR
+    signed = request.cookies.get(dashboard_session.COOKIE)
+    if (
+        token is not None
+        and signed is not None
+        and dashboard_session.valid(signed, token.get_secret_value())
+    ):
+        # A browser's cookie: its writes must come from the dashboard's own script, the
+        # one that sets the header (a cross-site form cannot).
+        if (
+            request.method in STATE_CHANGING
+            and request.headers.get(dashboard_session.CSRF_HEADER) != "1"
+        ):
+            raise Forbidden(
+                f"Signed in by cookie: a change needs the {dashboard_session.CSRF_HEADER}"
+                " header (the dashboard's buttons send it)"
+            )
         return TOKEN_ACTOR
     if hook is not None:
         return await hook(request)
@@ -334,6 +363,34 @@ def create_admin_app(gateway: Gateway, admin_auth: AdminAuth | None = None) -> F
         if gateway.live is not None:
             await gateway.live.refresh()  # this process serves by it before answering
         return {"route": key, "sample": body.sample, "live_version": done.version}
+
+    async def read_history(limit: int) -> list[dict[str, Any]]:
+        try:
+            return await asyncio.to_thread(_read_history, state, limit, None)
+        except SQLAlchemyError as exc:
+            raise Unavailable(ops.state_problem(exc)) from exc
+
+    async def read_shadow() -> list[dict[str, Any]]:
+        try:
+            await gateway.shadow.flush()
+            return await asyncio.to_thread(
+                _read_shadow,
+                state,
+                None,
+                settings.shadow_absolute_threshold,
+                settings.shadow_relative_threshold,
+            )
+        except SQLAlchemyError as exc:
+            raise Unavailable(ops.state_problem(exc)) from exc
+
+    dashboard.install(
+        app,
+        gateway,
+        actor=admin_actor,
+        status=status,
+        history=read_history,
+        shadow=read_shadow,
+    )
 
     @app.get("/_figway/metrics")
     async def metrics(_user: Admin) -> Response:

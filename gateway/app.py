@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("figway.gateway")
 ADMIN_PREFIX = "/_figway/"
+ADMIN_ROOT = "/_figway"  # redirected to the dashboard (/_figway/) by the admin app
 UNMATCHED = "<unmatched>"
 
 
@@ -154,7 +155,7 @@ class Gateway:
         path: str = scope["path"]
         # The admin API is never rate limited: it is no manifest route, and an operator
         # must be able to flip or roll back while clients are being refused.
-        if path.startswith(ADMIN_PREFIX) and self.admin is not None:
+        if (path.startswith(ADMIN_PREFIX) or path == ADMIN_ROOT) and self.admin is not None:
             await self.admin(scope, receive, send)
             return
         if self.table.channels:

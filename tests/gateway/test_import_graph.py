@@ -79,6 +79,11 @@ def test_a_gateway_for_another_app_and_its_admin_api_load_nothing_of_the_demo(tm
             history = client.get("/_figway/history", headers=auth)
             assert len(history.json()["history"]) == 1, history.text
             assert client.get("/items").json()["side"] == "fastapi"
+            # The dashboard too: the page, its figures, its static files.
+            page = client.get("/_figway/", headers=auth)
+            assert page.status_code == 200 and "GET /items" in page.text, page.status_code
+            assert client.get("/_figway/figures", headers=auth).status_code == 200
+            assert client.get("/_figway/static/dashboard.js").status_code == 200
         """
     assert loaded(script, env) == []
 
