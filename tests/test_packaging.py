@@ -55,3 +55,14 @@ def test_the_shared_templates_and_static_files_are_package_data():
     assert "legacy_flask" not in PYPROJECT["tool"]["setuptools"]["package-data"]
     legacy = Path(__file__).parents[1] / "legacy_flask"
     assert not (legacy / "templates").exists() and not (legacy / "static").exists()
+
+
+def test_the_dashboards_template_and_static_files_are_package_data():
+    """A wheel carries /_figway/'s page: its templates and static files under gateway/."""
+    gateway = Path(__file__).parents[1] / "gateway"
+    patterns = PYPROJECT["tool"]["setuptools"]["package-data"]["gateway"]
+    packaged = {p for pattern in patterns for p in gateway.glob(pattern) if p.is_file()}
+    dashboard = gateway / "dashboard"
+    files = {p for d in ("templates", "static") for p in (dashboard / d).rglob("*") if p.is_file()}
+    assert {p.suffix for p in files} >= {".html", ".css", ".js"}
+    assert files - packaged == set()
