@@ -500,6 +500,14 @@ def followed_within(servers: list[Server], side: str, limit: float) -> float:
     return time.monotonic() - started
 
 
+def admin_post(url: str, path: str, body: dict[str, Any]) -> None:
+    done = httpx.post(
+        url + path, json=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["live_version"] is not None
+
+
 def admin_flip(url: str, to: str) -> None:
     done = httpx.post(
         url + "/_figway/flip",
@@ -522,7 +530,8 @@ def run_fleet(
     a_env: dict[str, str], b_env: dict[str, str], launch: Launch = on_loopback
 ) -> list[float]:
     """Two `figway serve` processes: the live state made by `figway apply` on host a, then
-    flips through the admin API of one and of the other, under load on both."""
+    flips, a rollback and a canary's weight through the admin API of one and of the other,
+    under load on both."""
     done = figway("db", "upgrade", env=a_env)  # the app's database (the state's is made)
     assert done.returncode == 0, done.stderr
     b_db = Path(b_env["FIGWAY_VAR_DIR"]) / "figway.db"
@@ -538,6 +547,14 @@ def run_fleet(
             for via, to in ((a, "fastapi"), (b, "flask"), (a, "fastapi")):
                 admin_flip(via, to)
                 took.append(followed_within([a, b], to, 1.0))
+            # A rollback through one, then a canary through the other: at 100%, every
+            # caller is on fastapi though flask owns the route.
+            admin_post(b, "/_figway/rollback", {"route": VERSION, "reason": "fleet"})
+            took.append(followed_within([a, b], "flask", 1.0))
+            admin_post(a, "/_figway/canary", {"route": VERSION, "weight": 100})
+            took.append(followed_within([a, b], "fastapi", 1.0))
+            admin_post(b, "/_figway/canary", {"route": VERSION, "weight": None})
+            took.append(followed_within([a, b], "flask", 1.0))
         assert set(load.results) == {"200"}, load.results
         assert load.results["200"] > 50
     # Each host's file is as it was: the live state decided.
