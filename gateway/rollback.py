@@ -242,7 +242,6 @@ class Watchdog:
                 # this one's doing.
                 watch = self._watches[entry.key] = _Watch(state, entry.gates, why)
                 gateway.windows[entry.key] = watch.window
-                self.trips.pop(entry.key, None)
             watch.state, watch.gates, watch.why = state, entry.gates, why
             await self._judge(entry.key, watch)
         for key in [k for k in self._watches if k not in watching]:
@@ -305,6 +304,11 @@ class Watchdog:
             await follower.refresh()
         else:
             await gateway.watcher.refresh(force=True)
+        # Watched no more; should it be at risk still (an operator's change meanwhile),
+        # the next turn watches it afresh.
+        if self._watches.get(key) is watch:
+            del self._watches[key]
+            gateway.windows.pop(key, None)
 
     def _write(self, key: str, seen: RouteState, reason: str, live_mode: bool) -> tuple[bool, bool]:
         return roll_back(
