@@ -48,6 +48,7 @@ from gateway.table import FASTAPI, FLASK, RouteState
 from gateway.window import Figures, RouteWindow
 from shared.clock import isoformat, utcnow
 from shared.db.base import UTCDateTime
+from shared.db.engine import LazySyncSessions, unavailable_reason
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -56,7 +57,6 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from gateway.app import Gateway
-    from shared.db.engine import LazySyncSessions
 
 log = logging.getLogger("figway.gateway")
 
@@ -289,8 +289,9 @@ class Watchdog:
         except (SQLAlchemyError, ops.ChangeFailed, ops.ChangeRefused, mf.ManifestError) as exc:
             watch.retry_at = time.monotonic() + RETRY_S
             if not watch.failed:
+                why = unavailable_reason(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
                 log.warning("auto-rollback of %s (%s) failed, tried again every %gs: %s",
-                            key, trip.reason, RETRY_S, exc)  # fmt: skip
+                            key, trip.reason, RETRY_S, why)  # fmt: skip
             watch.failed = True
             return
         watch.failed = False
@@ -381,7 +382,6 @@ class Watchdog:
     def _sessions_now(self) -> LazySyncSessions:
         if self._sessions is None:
             from gateway.state import state_settings
-            from shared.db.engine import LazySyncSessions
 
             # Never traced: the watchdog's reads are no request's work.
             quiet = state_settings(self._settings, 1).model_copy(update={"tracing": "off"})

@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from flask import Flask
 from pydantic import SecretStr
 from sqlalchemy import create_engine, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 from starlette.testclient import TestClient
 
@@ -39,6 +40,7 @@ from shared.db.engine import sync_url
 from shared.db.scratch import scratch_database
 from tests import foreign_app
 from tests.conftest import MARIADB_SERVER_URL, service_missing
+from tests.faults import FaultProxy
 from tests.live_states import weigh
 from tests.polling import wait_for
 
@@ -101,12 +103,14 @@ def settings(where: Path, state_url: str, **changes: Any) -> Settings:
     return foreign_app.settings(where).model_copy(update=update)
 
 
-def build(where: Path, state_url: str, manifest: str = MANIFEST) -> Gateway:
+def build(where: Path, state_url: str, **changes: Any) -> Gateway:
     where.mkdir(parents=True, exist_ok=True)
     path = where / "routes.yaml"
-    path.write_text(manifest)
+    path.write_text(MANIFEST)
     legacy, modern = make_apps()
-    return create_gateway(settings(where, state_url), legacy=legacy, modern=modern, manifest=path)
+    return create_gateway(
+        settings(where, state_url, **changes), legacy=legacy, modern=modern, manifest=path
+    )
 
 
 @pytest.fixture
@@ -402,3 +406,29 @@ def test_two_gateways_both_seeing_failures_roll_back_once(shared_db, tmp_path, c
         all_flask(two, "/fails", users[:10])
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warned) == 1 and warned[0].startswith(f"auto-rollback: {FAILS} back to flask")
+
+
+@pytest.mark.mariadb
+def test_a_rollback_the_state_database_cannot_take_is_tried_again(shared_db, tmp_path, caplog):
+    """The state database gone when the gate trips: the canary goes on (nothing could be
+    written, and the fleet must not disagree), one warning, tried again until it is back."""
+    caplog.set_level(logging.INFO, "figway.gateway")
+    direct = make_url(shared_db)
+    with FaultProxy(direct.host or "127.0.0.1", direct.port or 3306) as proxy:
+        via = direct.set(port=proxy.port).render_as_string(hide_password=False)
+        gateway = build(tmp_path / "a", via, db_connect_timeout_s=1, db_read_timeout_s=1)
+        with TestClient(gateway, base_url="http://127.0.0.1") as client:
+            weigh(gateway, {FAILS: 50})
+            wait_for(lambda: watching(client, FAILS))
+            users = callers(gateway)
+            proxy.down()
+            with Load([client], "/fails", users):
+                wait_for(lambda: [r for r in caplog.records if "failed, tried again" in r.message])
+                assert gateway.table.state(FAILS) == RouteState(FLASK, weight=50)
+                proxy.resume()
+                rolled_back(gateway, FAILS, timeout=20)
+            all_flask(client, "/fails", users[:10])
+    (row,) = rollbacks(shared_db)
+    assert row[:4] == ("auto", "gate", "rollback", FAILS)
+    failed = [r for r in caplog.records if "auto-rollback of" in r.getMessage()]
+    assert len(failed) == 1 and failed[0].levelname == "WARNING"
