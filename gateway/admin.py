@@ -237,6 +237,9 @@ def create_admin_app(gateway: Gateway, admin_auth: AdminAuth | None = None) -> F
             "serving": gateway.table.owners(),
             "legacy_in_flight": gateway.legacy.in_flight,
             "live": _live_status(gateway, manifest),
+            # The auto-rollback gates: each watched route's figures in this process
+            # (gateway/rollback.py), and the routes it saw trip.
+            "gates": gateway.watchdog.status() if gateway.watchdog is not None else [],
         }
 
     @app.post("/_figway/flip")

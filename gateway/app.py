@@ -30,9 +30,11 @@ from gateway.legacy_side import LegacySide, LegacyUnavailable, flask_session_cod
 from gateway.live import LiveFollower
 from gateway.metrics import GatewayMetrics
 from gateway.ratelimit import RateLimiter, parse_limit
+from gateway.rollback import Watchdog
 from gateway.shadow import Shadow
 from gateway.table import FASTAPI, FLASK, RouteTable, call_method
 from gateway.watcher import ManifestWatcher
+from gateway.window import RouteWindow
 from shared import tracing
 from shared.auth.session_cookie import SCOPE_KEY as FLASK_SESSION_KEY
 from shared.auth.session_cookie import SessionCookieCodec
@@ -77,6 +79,10 @@ class Gateway:
         self.watcher = watcher
         # The fleet's live state (gateway/live.py), followed from the lifespan's start.
         self.live: LiveFollower | None = None
+        # The watched routes' sliding windows, kept by the watchdog (gateway/rollback.py),
+        # which rolls a route back to flask when its gates trip; set by create_gateway.
+        self.windows: dict[str, RouteWindow] = {}
+        self.watchdog: Watchdog | None = None
         self.metrics = metrics
         self.admin: ASGIApp | None = None  # set by create_gateway (it needs the gateway)
         self.modern_keys: list[str] | None = None  # the twins a route may be flipped to
@@ -237,7 +243,13 @@ class Gateway:
             shadow.callers -= 1
             if not shadow.callers:
                 shadow.idle.set()
-            self.metrics.observe(route, owner, status, time.perf_counter() - started)
+            ended = time.perf_counter()
+            self.metrics.observe(route, owner, status, ended - started)
+            # A watched route's window (gateway/window.py), for the auto-rollback gates.
+            if self.windows:
+                window = self.windows.get(route)
+                if window is not None:
+                    window.add(owner, status, ended - started, ended)
             if span is not None:
                 span.end(owner, how if decision.route is not None else _decision(owner), status)
 
@@ -379,6 +391,11 @@ class Gateway:
                     # stopped before the watcher.
                     stack.push_async_callback(self.live.stop)
                     await self.live.start()
+                if self.watchdog is not None:
+                    # After the live state's first read (it watches what is served), and
+                    # stopped before the follower.
+                    stack.push_async_callback(self.watchdog.stop)
+                    self.watchdog.start()
                 stack.push_async_callback(self.limiter.close)
                 stack.push_async_callback(self.shadow.stop)
                 stack.callback(tracing.shutdown, self.settings)  # export what is queued
@@ -597,6 +614,7 @@ def create_gateway(
         modern_only=modern_only,
     )
     gateway.live = LiveFollower(settings, watcher)
+    gateway.watchdog = Watchdog(gateway)
     gateway_ref.append(gateway)
     gateway.modern_keys = modern_keys
     gateway.flask_session = flask_session

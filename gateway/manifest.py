@@ -22,6 +22,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
+from gateway.gates import DEFAULTS as DEFAULT_GATES
+from gateway.gates import Gates, parse_gates
 from gateway.ratelimit import check_limits
 from gateway.rules import check_rule
 from shared.auth.roles import AUTH_LEVELS
@@ -75,6 +77,9 @@ class Entry:
     # The rate limit as written: a rate ("60/minute"), a group under `limits`, or "none";
     # None when the entry has none (the default then applies). See gateway/ratelimit.py.
     limit: str | None = None
+    # The auto-rollback gates (gateway/gates.py): the entry's own over the manifest's,
+    # resolved; None when neither watches it (`gates: none`).
+    gates: Gates | None = DEFAULT_GATES
 
     @property
     def key(self) -> str:
@@ -90,6 +95,9 @@ class Manifest:
     by_key: Mapping[str, Entry] = field(default_factory=dict, compare=False)
     # Named rate limits (`limits:` at the top), shared by the routes that name them.
     limits: Mapping[str, str] = field(default_factory=dict)
+    # The gates of routes that declare none (`gates:` at the top; DEFAULT_GATES when the
+    # file says nothing; None for `gates: none`).
+    gates: Gates | None = DEFAULT_GATES
 
     def entry(self, key: str) -> Entry | None:
         return self.by_key.get(normalize_key(key))
@@ -134,7 +142,11 @@ def parse(text: str, path: Path) -> Manifest:
         raise ManifestError([Problem(name, 1, None, "expected a mapping with phases and routes")])
     problems: list[Problem] = []
     phases = _phases(doc, name, problems)
-    entries = _entries(doc, name, {p.number for p in phases}, problems)
+    top_gates: Gates | None = DEFAULT_GATES
+    if "gates" in doc:
+        top_gates, gate_problems = parse_gates(doc["gates"], DEFAULT_GATES)
+        problems += [Problem(name, _line(doc, "gates"), None, m) for m in gate_problems]
+    entries = _entries(doc, name, {p.number for p in phases}, problems, top_gates)
     groups, limit_problems = check_limits(doc.get("limits"), {e.key: e.limit for e in entries})
     lines = {e.key: e.line for e in entries}
     for route, message in limit_problems:
@@ -149,6 +161,7 @@ def parse(text: str, path: Path) -> Manifest:
         routes_line=_line(doc, "routes") or 1,
         by_key={e.key: e for e in entries},
         limits=groups,
+        gates=top_gates,
     )
 
 
@@ -170,7 +183,11 @@ def _phases(doc: CommentedMap, name: str, problems: list[Problem]) -> list[Phase
 
 
 def _entries(
-    doc: CommentedMap, name: str, phase_numbers: set[int], problems: list[Problem]
+    doc: CommentedMap,
+    name: str,
+    phase_numbers: set[int],
+    problems: list[Problem],
+    top_gates: Gates | None,
 ) -> list[Entry]:
     raw = doc.get("routes")
     if not isinstance(raw, CommentedSeq):
@@ -202,6 +219,17 @@ def _entries(
         elif match["method"] != CHANNEL and (rule_problem := check_rule(match["path"])):
             # Refused here, not when the gateway routes: the table must compile every rule.
             entry_problems.append(rule_problem)
+        gates = top_gates
+        if "gates" in item:
+            if match["method"] == CHANNEL:
+                # A channel's sessions follow its owner; nothing here counts them.
+                entry_problems.append("gates: a Socket.IO channel is never rolled back on its own")
+            else:
+                # Over the top's; over the defaults when the top says `none`.
+                gates, gate_problems = parse_gates(item["gates"], top_gates or DEFAULT_GATES)
+                entry_problems += gate_problems
+        elif match["method"] == CHANNEL:
+            gates = None
         problems += [Problem(name, line, route, msg) for msg in entry_problems]
         if route in seen:
             problems.append(
@@ -221,6 +249,7 @@ def _entries(
                 str(item.get("notes") or ""),
                 line or 0,
                 None if item.get("limit") is None else str(item["limit"]),
+                gates,
             )
         )
     return entries

@@ -72,6 +72,13 @@ class GatewayMetrics:
             "Requests to a rate-limited route served uncounted: Redis did not answer",
             registry=self.registry,
         )
+        self.auto_rollbacks = Counter(
+            "figway_auto_rollbacks_total",
+            "Routes this process rolled back to flask because a gate tripped "
+            "(gateway/rollback.py), by route and gate (error_rate, p99_ratio)",
+            ("route", "gate"),
+            registry=self.registry,
+        )
         self.legacy_in_flight = Gauge(
             "figway_legacy_in_flight",
             "Legacy requests running or waiting for a thread",

@@ -33,6 +33,10 @@ HEADER = """\
 #          a rate ("60/minute"), a group named in a top-level `limits:` mapping (e.g.
 #          `limits: {writes: "30/minute"}`; its routes share one budget), or none (not
 #          even FIGWAY_RATE_LIMIT_DEFAULT, which applies to a route without `limit`)
+#   gates: optional, when the gateway rolls the route back to flask on its own while it
+#          is in canary or for `watch` after a flip to fastapi: a mapping over the
+#          top-level `gates:` (default {error_rate: 5%, p99_ratio: 1.5, window: 60s,
+#          min_requests: 20, watch: 10m, p99_floor: 100ms}), or none (never)
 """
 
 

@@ -17,8 +17,8 @@ changes = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("created_at", UTCDateTime, nullable=False),
-    Column("actor", String(80), nullable=False),
-    Column("source", String(16), nullable=False),  # cli or api
+    Column("actor", String(80), nullable=False),  # who; `auto` for an auto-rollback
+    Column("source", String(16), nullable=False),  # cli, api, or gate (an auto-rollback)
     Column("action", String(16), nullable=False),  # flip, rollout, rollback
     Column("route", String(255), nullable=False),
     Column("phase", Integer),
