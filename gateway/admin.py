@@ -272,36 +272,61 @@ def create_admin_app(gateway: Gateway, admin_auth: AdminAuth | None = None) -> F
             planner = ops.plan_all("flask")
         return await change(planner, "rollback", body.reason, actor, to_flask=True)
 
-    @app.post("/_figway/canary")
-    async def set_canary(body: CanaryBody, actor: Admin) -> dict[str, Any]:
+    async def live_change(
+        write: Callable[..., ops.Done],
+        route: str,
+        value: int | None,
+        *,
+        other_side: bool,
+        reason: str | None,
+        actor: str,
+    ) -> ops.Done:
+        """A canary's weight or a shadow mode (`write`: canary.set_weight, shadow.set_shadow),
+        checked already: the legacy side built first when it will serve (`other_side`), the
+        live state's write (its transaction, its audit row), both off the loop; this process
+        serves by it before it answers."""
         try:
-            manifest = await asyncio.to_thread(mf.load, path)
-            route = canary.check_weight(manifest, body.route, body.weight, gateway.modern_keys)
-            if body.weight:
-                # Some callers go to flask: its side first, as for a flip to flask.
+            if other_side:
                 await asyncio.to_thread(gateway.legacy.ensure)
-            # The live state's write (its transaction, its audit row): off the loop.
             done = await asyncio.to_thread(
-                canary.set_weight,
+                write,
                 path,
                 state,
                 route,
-                body.weight,
+                value,
                 actor=actor,
                 source="api",
-                reason=body.reason,
+                reason=reason,
                 publish=publish,
             )
         except LegacyUnavailable as exc:
             raise Conflict(str(exc)) from exc
         except ops.ChangeRefused as exc:
             raise Conflict(str(exc)) from exc
-        except mf.ManifestError as exc:
-            raise Conflict(f"the manifest is invalid: {exc}") from exc
         except ops.ChangeFailed as exc:
             raise Unavailable(str(exc)) from exc
         if gateway.live is not None:
-            await gateway.live.refresh()  # this process serves by it before answering
+            await gateway.live.refresh()
+        return done
+
+    @app.post("/_figway/canary")
+    async def set_canary(body: CanaryBody, actor: Admin) -> dict[str, Any]:
+        try:
+            manifest = await asyncio.to_thread(mf.load, path)
+            route = canary.check_weight(manifest, body.route, body.weight, gateway.modern_keys)
+        except ops.ChangeRefused as exc:
+            raise Conflict(str(exc)) from exc
+        except mf.ManifestError as exc:
+            raise Conflict(f"the manifest is invalid: {exc}") from exc
+        # A weight sends some callers to flask: its side is needed.
+        done = await live_change(
+            canary.set_weight,
+            route,
+            body.weight,
+            other_side=bool(body.weight),
+            reason=body.reason,
+            actor=actor,
+        )
         return {"route": route, "weight": body.weight, "live_version": done.version}
 
     @app.get("/_figway/history")
@@ -343,28 +368,17 @@ def create_admin_app(gateway: Gateway, admin_auth: AdminAuth | None = None) -> F
         routes = list(gateway.table.states())
         try:
             key = shadow.check_shadow_request(body.route, body.sample, routes)
-            if body.sample is not None:
-                # The other side answers the replays: when it is Flask's, built first.
-                await asyncio.to_thread(gateway.legacy.ensure)
-            done = await asyncio.to_thread(
-                shadow.set_shadow,
-                path,
-                state,
-                key,
-                body.sample,
-                actor=actor,
-                source="api",
-                reason=body.reason,
-                publish=publish,
-            )
-        except LegacyUnavailable as exc:
-            raise Conflict(str(exc)) from exc
         except ops.ChangeRefused as exc:
             raise Conflict(str(exc)) from exc
-        except ops.ChangeFailed as exc:
-            raise Unavailable(str(exc)) from exc
-        if gateway.live is not None:
-            await gateway.live.refresh()  # this process serves by it before answering
+        # The other side answers the replays: when it is Flask's, it is needed.
+        done = await live_change(
+            shadow.set_shadow,
+            key,
+            body.sample,
+            other_side=body.sample is not None,
+            reason=body.reason,
+            actor=actor,
+        )
         return {"route": key, "sample": body.sample, "live_version": done.version}
 
     async def read_history(limit: int) -> list[dict[str, Any]]:
