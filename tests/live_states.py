@@ -5,7 +5,6 @@ within its poll."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
@@ -16,6 +15,7 @@ from gateway import changes as ops
 from gateway.app import Gateway
 from gateway.table import SHADOW, RouteState
 from shared.db.engine import sync_url
+from tests.polling import wait_for
 
 Edit = Callable[[dict[str, RouteState]], dict[str, RouteState]]
 
@@ -57,14 +57,14 @@ def weigh(
     write_states(gateway, edit, "canary")
     if not follow:
         return
-    deadline = time.monotonic() + 5
-    while any(
-        gateway.table.state(route).weight != weight
-        or (owner is not None and gateway.table.owner(route) != owner)
-        for route, weight in weights.items()
-    ):
-        assert time.monotonic() < deadline, "the gateway did not follow its live state"
-        time.sleep(0.02)
+    wait_for(
+        lambda: all(
+            gateway.table.state(route).weight == weight
+            and (owner is None or gateway.table.owner(route) == owner)
+            for route, weight in weights.items()
+        ),
+        5,
+    )
 
 
 def shadowing(gateway: Gateway, sample: int = 100) -> None:

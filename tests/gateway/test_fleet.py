@@ -42,6 +42,7 @@ from shared.db.engine import sync_url
 from shared.db.scratch import scratch_database
 from tests.conftest import MARIADB_SERVER_URL, service_missing
 from tests.faults import FaultProxy
+from tests.polling import wait_for
 from tests.servers import Server, base_env, figway, free_port, redis_prefix, running, serving
 from tests.test_contract import legacy_manifest
 
@@ -334,10 +335,7 @@ def test_a_gateway_follows_the_live_state_and_its_admin_api_writes_it(gw_setting
         set_weight(path, url, "GET /api/health", 10)  # creates the live state
         flip(path, url, VERSION, "fastapi")  # through the database now: the file stays
         assert mf.load(path).entry(VERSION).owner == "flask"  # type: ignore[union-attr]
-        deadline = time.monotonic() + 1.0
-        while client.get("/api/version").headers["x-served-by"] != "fastapi":
-            assert time.monotonic() < deadline, "not followed within a second"
-            time.sleep(0.02)
+        wait_for(lambda: client.get("/api/version").headers["x-served-by"] == "fastapi", 1.0)
         status = client.get("/_figway/status", headers=auth).json()
         assert status["live"]["version"] == 2
         assert {d["route"]: d["state"] for d in status["live"]["drift"]} == {
@@ -358,11 +356,12 @@ def test_a_gateway_follows_the_live_state_and_its_admin_api_writes_it(gw_setting
         with engine.begin() as conn:
             conn.execute(live_version.delete())
         engine.dispose()
-        deadline = time.monotonic() + 1.0
-        while (live_now := client.get("/_figway/status", headers=auth).json()["live"])["drift"]:
-            assert time.monotonic() < deadline, live_now
-            time.sleep(0.02)
-        assert live_now["version"] is None
+
+        def live_now() -> dict[str, Any]:
+            return dict(client.get("/_figway/status", headers=auth).json()["live"])
+
+        wait_for(lambda: not live_now()["drift"], 1.0)
+        assert live_now()["version"] is None
     assert not [r for r in caplog.records if r.levelname in {"WARNING", "ERROR"}]
 
 
@@ -403,20 +402,15 @@ def test_a_state_database_gone_keeps_the_last_table_and_says_so(fleet_db, gw_set
             # Read at the start: never served by the file meanwhile.
             assert client.get("/api/version").headers["x-served-by"] == "fastapi"
             proxy.down()
-            deadline = time.monotonic() + 5
-            while not client.get("/_figway/status", headers=auth).json()["live"]["problems"]:
-                assert time.monotonic() < deadline, "the problem is not surfaced"
-                time.sleep(0.05)
-            problems = client.get("/_figway/status", headers=auth).json()["live"]["problems"]
+            problems = wait_for(
+                lambda: client.get("/_figway/status", headers=auth).json()["live"]["problems"], 5
+            )
             assert "the state database is unavailable" in problems[0]
             assert client.get("/api/version").headers["x-served-by"] == "fastapi"
             time.sleep(0.3)  # polls failing all along
             proxy.resume()
             flip(path, fleet_db, VERSION, "flask")
-            deadline = time.monotonic() + 5
-            while client.get("/api/version").headers["x-served-by"] != "flask":
-                assert time.monotonic() < deadline, "not followed once back"
-                time.sleep(0.05)
+            wait_for(lambda: client.get("/api/version").headers["x-served-by"] == "flask", 5)
             assert client.get("/_figway/status", headers=auth).json()["live"]["problems"] == []
     warned = [r for r in caplog.records if "live state:" in r.getMessage()]
     assert [r.levelname for r in warned] == ["WARNING", "INFO"], [r.getMessage() for r in warned]
@@ -490,13 +484,7 @@ def served_by(url: str) -> str:
 def followed_within(servers: list[Server], side: str, limit: float) -> float:
     """Seconds until every server serves VERSION from `side`; fails past `limit`."""
     started = time.monotonic()
-    waiting = list(servers)
-    while waiting:
-        waiting = [s for s in waiting if served_by(s) != side]
-        elapsed = time.monotonic() - started
-        assert elapsed < limit, f"{waiting} still not on {side} after {elapsed:.2f}s"
-        if waiting:
-            time.sleep(0.02)
+    wait_for(lambda: all(served_by(s) == side for s in servers), limit)
     return time.monotonic() - started
 
 
