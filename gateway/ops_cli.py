@@ -268,38 +268,66 @@ def _guarded(make: Callable[[], ops.Planner], args: argparse.Namespace, action: 
 def cmd_canary(args: argparse.Namespace) -> int:
     """Check the route (in the manifest, an HTTP route with a FastAPI twin), then set its
     weight through gateway.canary.set_weight, the one write the admin API makes too."""
-    from gateway import canary, live
+    from gateway import canary
+
+    target = _target(args)
+    done = _live_change(
+        "canary",
+        target,
+        args,
+        lambda manifest: canary.check_weight(manifest, args.route, args.percent, target.twins()),
+        canary.set_weight,
+        args.percent,
+    )
+    if done is None:
+        return 1
+    route, version = done
+    if args.percent is None:
+        print(f"{route}: no canary; its owner serves every caller")
+    else:
+        print(f"{route}: {args.percent}% of callers on fastapi; running gateways follow")
+    print(f"written to the live state (version {version})")
+    return 0
+
+
+def _live_change(
+    command: str,
+    target: Target,
+    args: argparse.Namespace,
+    check: Callable[[mf.Manifest], str],
+    write: Callable[..., ops.Done],
+    value: int | None,
+) -> tuple[str, int | None] | None:
+    """A canary's weight or a shadow mode from the command line: `check` the request
+    against the manifest (it answers the route's key), then `write` it into the live state
+    (canary.set_weight, shadow.set_shadow). The route and the live version, or None once
+    it said why nothing changed."""
     from gateway import changes as ops
+    from gateway import live
     from gateway import manifest as mf
     from shared.db.engine import sync_sessionmaker
 
-    target = _target(args)
     engine: Engine | None = None
     try:
-        manifest = mf.load(target.manifest_path)
-        route = canary.check_weight(manifest, args.route, args.percent, target.twins())
+        key = check(mf.load(target.manifest_path))
         engine = _state_engine(target)
-        done = canary.set_weight(
+        done = write(
             target.manifest_path,
             sync_sessionmaker(engine),
-            route,
-            args.percent,
+            key,
+            value,
             actor=_actor(args),
             source="cli",
             reason=args.reason,
             publish=live.publisher(target.settings.redis_url),
         )
     except (ops.ChangeRefused, mf.ManifestError, ops.ChangeFailed) as exc:
-        return _failed("canary", exc)
+        _failed(command, exc)
+        return None
     finally:
         if engine is not None:
             engine.dispose()
-    if args.percent is None:
-        print(f"{route}: no canary; its owner serves every caller")
-    else:
-        print(f"{route}: {args.percent}% of callers on fastapi; running gateways follow")
-    print(f"written to the live state (version {done.version})")
-    return 0
+    return key, done.version
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -605,39 +633,24 @@ def _sample(text: str) -> int:
 
 
 def cmd_shadow(args: argparse.Namespace) -> int:
-    from gateway import changes as ops
-    from gateway import live, shadow
-    from gateway import manifest as mf
-    from shared.db.engine import sync_sessionmaker
+    from gateway import shadow
 
-    target = _target(args)
-    engine: Engine | None = None
-    try:
-        manifest = mf.load(target.manifest_path)
-        sample = None if args.off else args.sample
-        key = shadow.check_shadow_request(args.route, sample, [e.key for e in manifest.entries])
-        engine = _state_engine(target)
-        done = shadow.set_shadow(
-            target.manifest_path,
-            sync_sessionmaker(engine),
-            key,
-            sample,
-            actor=_actor(args),
-            source="cli",
-            reason=args.reason,
-            publish=live.publisher(target.settings.redis_url),
-        )
-    except (ops.ChangeRefused, mf.ManifestError) as exc:
-        print(f"figway shadow: refused: {exc}", file=sys.stderr)
+    sample = None if args.off else args.sample
+    done = _live_change(
+        "shadow",
+        _target(args),
+        args,
+        lambda manifest: shadow.check_shadow_request(
+            args.route, sample, [e.key for e in manifest.entries]
+        ),
+        shadow.set_shadow,
+        sample,
+    )
+    if done is None:
         return 1
-    except ops.ChangeFailed as exc:
-        print(f"figway shadow: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        if engine is not None:
-            engine.dispose()
+    key, version = done
     print(f"{key}: shadow {'off' if sample is None else f'{sample}%'}")
-    print(f"written to the live state (version {done.version})")
+    print(f"written to the live state (version {version})")
     return 0
 
 
