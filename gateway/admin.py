@@ -212,6 +212,10 @@ def create_admin_app(gateway: Gateway, admin_auth: AdminAuth | None = None) -> F
         except mf.ManifestError as exc:
             raise Conflict(f"the manifest is invalid: {exc}") from exc
         except ops.ChangeFailed as exc:  # the audit could not be written: nothing changed
+            # The file held the change for a moment before it was put back, and the
+            # watcher's poll may have served it: this process serves the file as it is now
+            # before answering, never a change the answer says did not happen.
+            await gateway.watcher.refresh(force=True)
             raise Unavailable(str(exc)) from exc
         if done:
             # This process serves by it before answering (the others within a second).

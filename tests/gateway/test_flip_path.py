@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -369,6 +370,9 @@ def down_after_writing(monkeypatch: pytest.MonkeyPatch, proxy: FaultProxy) -> No
 
     def set_owners(*args: object, **kwargs: object) -> mf.Manifest:
         written = real(*args, **kwargs)  # type: ignore[arg-type]
+        # Long enough for the watcher's poll (0.05 s) to serve the written file: the
+        # answer must still come from a gateway serving the file put back.
+        time.sleep(0.3)
         proxy.down()
         return written
 
