@@ -8,7 +8,6 @@ import json
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from starlette.testclient import TestClient
 
 from gateway import changes as ops
 from gateway import manifest as mf
+from gateway.app import Gateway
 from gateway.asgi import create_figway
 from gateway.state.tables import changes as figway_changes
 from shared.auth.tokens import issue_token
@@ -28,6 +28,7 @@ from shared.config import Settings
 from shared.db.engine import sync_url
 from tests.conftest import _empty_tables
 from tests.faults import FaultProxy
+from tests.polling import wait_for
 from tests.servers import base_env, figway, free_port
 from tests.test_contract import legacy_manifest
 
@@ -364,22 +365,27 @@ def admin_token(settings: Settings, database_url: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {issue_token(settings, user_id, 'admin')['access_token']}"}
 
 
-def down_after_writing(monkeypatch: pytest.MonkeyPatch, proxy: FaultProxy) -> None:
-    """The database goes away between the manifest's write and the audit's commit."""
+def down_after_writing(
+    monkeypatch: pytest.MonkeyPatch, proxy: FaultProxy, gateway: Gateway | None = None
+) -> None:
+    """The database goes away between the manifest's write and the audit's commit; with a
+    `gateway`, once its watcher serves the written file (its answer must still come from a
+    gateway serving the file put back)."""
     real = mf.set_owners
 
     def set_owners(*args: object, **kwargs: object) -> mf.Manifest:
         written = real(*args, **kwargs)  # type: ignore[arg-type]
-        # Long enough for the watcher's poll (0.05 s) to serve the written file: the
-        # answer must still come from a gateway serving the file put back.
-        time.sleep(0.3)
+        if gateway is not None:
+            wait_for(lambda: gateway.table.owners()[VERSION] == "fastapi")
         proxy.down()
         return written
 
     monkeypatch.setattr(mf, "set_owners", set_owners)
 
 
-def down_before_staging(monkeypatch: pytest.MonkeyPatch, proxy: FaultProxy) -> None:
+def down_before_staging(
+    monkeypatch: pytest.MonkeyPatch, proxy: FaultProxy, _gateway: Gateway | None = None
+) -> None:
     real = ops.record
 
     def record(*args: object, **kwargs: object) -> None:
@@ -397,9 +403,10 @@ def test_the_admin_api_answers_503_and_changes_nothing_when_the_database_goes(
     settings, proxy = proxied
     auth = admin_token(settings, mariadb_database)
     before = settings.manifest.read_bytes()
-    with TestClient(create_figway(settings), base_url="http://127.0.0.1") as client:
+    gateway = create_figway(settings)
+    with TestClient(gateway, base_url="http://127.0.0.1") as client:
         assert client.get("/_figway/status", headers=auth).status_code == 200
-        when(monkeypatch, proxy)
+        when(monkeypatch, proxy, gateway)
         flip = {"route": VERSION, "to": "fastapi", "force": True}
         failed = client.post("/_figway/flip", json=flip, headers=auth)
         assert failed.status_code == 503, failed.text
