@@ -31,7 +31,7 @@ from gateway.live import LiveFollower
 from gateway.metrics import GatewayMetrics
 from gateway.ratelimit import RateLimiter, parse_limit
 from gateway.rollback import Watchdog
-from gateway.shadow import Shadow
+from gateway.shadow import Shadow, ShadowCollector
 from gateway.table import FASTAPI, FLASK, RouteTable, call_method
 from gateway.watcher import ManifestWatcher
 from gateway.window import RouteWindow
@@ -101,6 +101,7 @@ class Gateway:
             self._sides,
             legacy_busy=lambda: self.legacy.in_flight >= settings.legacy_threads,
         )
+        metrics.registry.register(ShadowCollector(self.shadow))
         self._stamp = {FLASK: (b"x-served-by", b"flask"), FASTAPI: (b"x-served-by", b"fastapi")}
         self._hosts = TrustedHosts(settings.trusted_hosts)
         self.channel_sessions = ChannelSessions(settings.channel_drain_s)

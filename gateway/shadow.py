@@ -37,10 +37,12 @@ import os
 import random
 import socket
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 from sqlalchemy import delete, insert, select
 from starlette.types import ASGIApp, Message, Scope
 
@@ -571,6 +573,32 @@ class Shadow:
 
                 self._engine = create_async_engine(state_settings(self._settings, pool_size=1))
         return self._engine
+
+
+# What became of a route's sampled requests, as figway_shadow_requests_total's `result`.
+RESULTS = ("matched", "differing", "dropped", "skipped", "errors")
+
+
+class ShadowCollector(Collector):
+    """figway_shadow_requests_total{route, result}: this process's shadow figures (the ones
+    it flushes to figway_shadow_routes) as Prometheus counters, read when scraped, so the
+    request path counts nothing more. Counters: a process's figures only ever grow."""
+
+    def __init__(self, shadow: Shadow) -> None:
+        self._shadow = shadow
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "figway_shadow_requests",
+            "Sampled requests of shadowed routes in this process, by what became of them: "
+            "replayed and matched or differing, dropped (queue full, legacy threads busy), "
+            "skipped (a body, too big, incomplete) or errors",
+            labels=("route", "result"),
+        )
+        for route, stats in list(self._shadow.routes.items()):
+            for result in RESULTS:
+                family.add_metric((route, result), getattr(stats, result))
+        yield family
 
 
 def _compare(

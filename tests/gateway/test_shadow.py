@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -18,16 +19,18 @@ import pytest
 from fastapi import FastAPI, Request
 from flask import Flask
 from flask import request as flask_request
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from sqlalchemy import create_engine, select
 from starlette.testclient import TestClient
 
 from gateway.app import Gateway, create_gateway
+from gateway.canary import side_for
 from gateway.state.migrate import upgrade
 from gateway.state.tables import shadow_fields, shadow_routes
 from shared.config import Settings
 from tests import foreign_app
-from tests.live_states import shadowing
+from tests.live_states import shadowing, weigh
 from tests.polling import wait_for
 
 TOKEN = "operator-token-0123456789abcdef"
@@ -362,6 +365,62 @@ def test_heads_are_replayed_as_heads(shadowed, sides):
     stats = compared(gateway, "GET /modern", 1)
     # Status and headers compared; no body on either side.
     assert (stats.matched, stats.differing) == (1, 0)
+
+
+def test_a_canary_route_is_replayed_on_the_side_that_did_not_serve_each_caller(
+    tmp_path, sides, state_url
+):
+    """Shadow mode and a canary weight on one route: each caller's answer, from its side,
+    is replayed on the other side and on that side again."""
+    gateway = build(tmp_path, sides, state_database_url=state_url)
+    shadowing(gateway)
+    weigh(gateway, {"GET /differs": 50}, follow=False)  # the mode kept, read at start
+    served: Counter[str] = Counter()
+    with TestClient(gateway, base_url="http://127.0.0.1") as first:
+        first.get("/same")  # the lifespan started once, for every client below
+        for n in range(40):
+            address = f"10.1.0.{n + 1}"
+            client = TestClient(gateway, base_url="http://127.0.0.1", client=(address, 4000))
+            answer = client.get("/differs")
+            side = answer.headers["x-served-by"]
+            assert side == side_for("GET /differs", f"addr:{address}", 50)
+            assert answer.json()["items"][0]["price"] == (10 if side == "flask" else 11)
+            served[side] += 1
+        stats = compared(gateway, "GET /differs", 40)
+        compared(gateway, "GET /same", 1)
+    assert served["flask"] and served["fastapi"], served  # both sides had callers
+    assert (stats.compared, stats.differing, stats.errors) == (40, 40, 0)
+    # A caller's own side answered twice (the caller, the noise replay), the other once.
+    fastapi = sides.calls["fastapi"] - 1  # without /same's replay on the twin
+    flask = sides.calls["flask"] - 2  # without /same itself and its noise replay
+    assert (flask, fastapi) == (2 * served["flask"] + served["fastapi"],
+                                2 * served["fastapi"] + served["flask"])  # fmt: skip
+    assert stats.fields["$.items[0].price"].differing == 40
+
+
+def test_the_shadow_figures_are_prometheus_counters(shadowed):
+    gateway, client = shadowed
+    for _ in range(3):
+        client.get("/differs")
+    for _ in range(2):
+        client.get("/same")
+    compared(gateway, "GET /differs", 3)
+    compared(gateway, "GET /same", 2)
+    client.post("/rows")  # a write: never sampled, never counted
+    text = client.get("/_figway/metrics", headers=AUTH).text
+    found = {
+        (sample.labels["route"], sample.labels["result"]): sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "figway_shadow_requests"
+        for sample in family.samples
+        if sample.name == "figway_shadow_requests_total"
+    }
+    assert {k: v for k, v in found.items() if v} == {
+        ("GET /differs", "differing"): 3.0,
+        ("GET /same", "matched"): 2.0,
+    }
+    assert ("GET /same", "dropped") in found  # every result named, 0 until it happens
+    assert not any(route == "POST /rows" for route, _ in found)
 
 
 def test_a_sample_of_zero_replays_nothing_and_shutdown_leaves_no_task(tmp_path, sides, state_url):
