@@ -27,8 +27,9 @@ from starlette.staticfiles import StaticFiles
 from gateway import live
 from gateway import manifest as mf
 from gateway.dashboard import figures, session
+from gateway.ratelimit import RouteLimit, parse_limit
 from gateway.table import FASTAPI, FLASK, SAFE_METHODS, SHADOW
-from shared.errors import AppError, AuthRequired
+from shared.errors import AppError, AuthRequired, RateLimited
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -41,6 +42,10 @@ HISTORY_SHOWN = 50
 HISTORY_CHARTED = 1000
 # The sign-in form's body: a token, no file; anything longer is no token of ours.
 LOGIN_BODY_MAX = 4096
+# Sign-in attempts a caller (its user, else its address) may make, counted where the
+# gateway counts its rate limits (in Redis when REDIS_URL is set: across the fleet).
+LOGIN_RATE = "10/minute"
+LOGIN_LIMIT = RouteLimit("figway:dashboard-login", parse_limit(LOGIN_RATE), LOGIN_RATE)
 # The security headers' frame-ancestors (shared/web/headers.py), and more: only the page's
 # own files run or load (the favicon is an empty data: URL, to ask the server nothing).
 CSP = (
@@ -88,7 +93,7 @@ def install(
         return HTMLResponse(html, status_code, headers=headers)
 
     def denied(request: Request, exc: AppError | None, message: str | None = None) -> Response:
-        """The 401/403 page: why, and the token's sign-in form (when a token is set)."""
+        """The 401/403/429 page: why, and the token's sign-in form (when a token is set)."""
         code = exc.status if exc is not None else 401
         return page(
             "denied.html",
@@ -129,6 +134,16 @@ def install(
             return denied(
                 request, AuthRequired(), "No admin token is set here (FIGWAY_ADMIN_TOKEN)."
             )
+        # Counted before the token is read, whatever it turns out to be: a guess costs
+        # the guesser its budget (the token is long; this keeps it so).
+        wait = await gateway.limiter.retry_after(LOGIN_LIMIT, request.scope)
+        if wait is not None:
+            log.warning("dashboard sign-in refused: too many attempts from one caller")
+            refused = denied(
+                request, RateLimited(), f"Too many sign-in attempts: try again in {wait} s."
+            )
+            refused.headers["Retry-After"] = str(wait)
+            return refused
         body = b""
         async for chunk in request.stream():
             body += chunk

@@ -177,6 +177,20 @@ def test_a_wrong_token_is_refused_and_a_forged_or_stale_cookie_opens_nothing(das
     assert dash.get("/_figway/status").status_code == 200
 
 
+def test_sign_ins_are_limited_per_caller(dash):
+    """Ten attempts a minute from one caller, a right token included; another caller
+    keeps its own budget."""
+    for n in range(10):
+        assert sign_in(dash, f"guess-{n}").status_code == 401
+    refused = sign_in(dash)  # the right token, past the budget: not even read
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert "Too many sign-in attempts: try again in" in refused.text
+    assert 'action="/_figway/login"' in refused.text and "set-cookie" not in refused.headers
+    elsewhere = TestClient(dash.app, base_url="http://127.0.0.1", client=("10.9.8.7", 4000))
+    assert sign_in(elsewhere).status_code == 303
+
+
 def test_writes_by_cookie_need_the_dashboards_header(dash, tmp_path):
     sign_in(dash)
     before = (tmp_path / "routes.yaml").read_bytes()
