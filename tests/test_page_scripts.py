@@ -13,8 +13,6 @@ from shared.web.pages import STATIC, STATIC_URL_PATH, TEMPLATES
 
 SCRIPT = re.compile(r"<script\b([^>]*)>(.*?)</script>", re.DOTALL)
 SRC = re.compile(r'\bsrc="([^"]+)"')
-# The scripts that need window.figway, made by api.js.
-USES_API = {"playlists.js", "video-edit.js", "settings.js", "artists.js"}
 
 
 def scripts(template: Path) -> list[tuple[str, str]]:
@@ -34,10 +32,31 @@ def test_scripts_are_deferred_static_files(template: Path) -> None:
         assert re.search(r"\bdefer\b", attrs), f"{template.name}: {url} not deferred"
 
 
+def script_names(template: Path) -> list[str]:
+    return [Path(src.group(1)).name for attrs, _ in scripts(template) if (src := SRC.search(attrs))]
+
+
+def test_the_layout_loads_api_js_before_any_page_script_and_app_js() -> None:
+    """api.js makes window.figway, which app.js and every page script use: the layout
+    loads it first, ahead of the page's block of scripts and app.js (deferred scripts run
+    in the order written)."""
+    layout = (TEMPLATES / "base.html").read_text()
+    api_at = layout.index('src="/static/js/api.js"')
+    assert api_at < layout.index("{% block scripts %}") < layout.index('src="/static/js/app.js"')
+
+
 @pytest.mark.parametrize("template", sorted(TEMPLATES.glob("*.html")), ids=lambda p: p.name)
-def test_api_js_comes_before_the_scripts_using_it(template: Path) -> None:
-    names = [
-        Path(src.group(1)).name for attrs, _ in scripts(template) if (src := SRC.search(attrs))
-    ]
-    for name in USES_API.intersection(names):
-        assert "api.js" in names and names.index("api.js") < names.index(name), (template, names)
+def test_every_page_has_the_layout_and_loads_api_js_once(template: Path) -> None:
+    if template.name in ("base.html", "_macros.html"):
+        return
+    assert '{% extends "base.html" %}' in template.read_text(), template.name
+    assert "api.js" not in script_names(template), f"{template.name}: the layout loads it"
+
+
+def test_no_page_script_talks_to_the_server_but_through_api_js() -> None:
+    """One way to call the JSON API (api.js: its errors in the legacy shape made readable,
+    controls disabled while a request runs): no script of the pages fetches by itself."""
+    for script in sorted((STATIC / "js").glob("*.js")):
+        if script.name == "api.js":
+            continue
+        assert "fetch(" not in script.read_text(), f"{script.name} calls fetch itself"

@@ -1,13 +1,11 @@
 // The admin page: create a user (POST /api/users), change a role (PUT
 // /api/users/<id>/role), delete a user (DELETE /api/users/<id>), read the log again
-// (GET /api/admin/logs). Uses app.js (sendJson, getJson, failure).
+// (GET /api/admin/logs). Needs api.js (window.figway).
 "use strict";
 
 (() => {
+  const { api, busy } = window.figway;
   let status = null;
-  const say = (text) => {
-    if (status) status.textContent = text;
-  };
 
   async function createUser(form) {
     const fields = new FormData(form);
@@ -18,78 +16,41 @@
     };
     const email = fields.get("email").trim();
     if (email) data.email = email;
-    const button = form.querySelector("button");
-    button.disabled = true;
-    try {
-      const result = await sendJson("POST", form.dataset.createUser, data);
-      if (result.ok) {
-        // The table is the server's to render (dates, the role menus): read it again.
-        window.location.reload();
-        return;
-      }
-      say(failure(result));
-    } catch (err) {
-      say("Network error: " + err.message);
-    }
-    button.disabled = false;
+    const created = await busy(form.querySelector("button"), status, () =>
+      api.post(form.dataset.createUser, data),
+    );
+    // The table is the server's to render (dates, the role menus): read it again.
+    if (created !== undefined) window.location.reload();
   }
 
   async function setRole(select) {
     const before = select.dataset.current;
-    select.disabled = true;
-    try {
-      const result = await sendJson("PUT", select.dataset.role, { role: select.value });
-      if (result.ok) {
-        select.dataset.current = result.body.role;
-        say(result.body.username + " is now " + result.body.role + ".");
-      } else {
-        select.value = before;
-        say(failure(result));
-      }
-    } catch (err) {
-      select.value = before;
-      say("Network error: " + err.message);
-    } finally {
-      select.disabled = false;
-    }
+    const changed = await busy(select, status, async () => {
+      const user = await api.put(select.dataset.role, { role: select.value });
+      select.dataset.current = user.role;
+      return user.username + " is now " + user.role + ".";
+    });
+    if (changed === undefined) select.value = before;
   }
 
   async function deleteUser(button) {
     const row = button.closest("tr");
     const name = row.querySelector("td").firstChild.textContent.trim();
     if (!window.confirm("Delete " + name + "?")) return;
-    button.disabled = true;
-    try {
-      const result = await sendJson("DELETE", button.dataset.deleteUser);
-      if (result.ok) {
-        row.remove();
-        say(name + " deleted.");
-        return;
-      }
-      say(failure(result));
-    } catch (err) {
-      say("Network error: " + err.message);
-    }
-    button.disabled = false;
+    await busy(button, status, async () => {
+      await api.del(button.dataset.deleteUser);
+      row.remove();
+      return name + " deleted.";
+    });
   }
 
   async function refreshLog(button) {
-    button.disabled = true;
-    try {
-      const result = await getJson(button.dataset.refreshLog);
-      if (result.ok) {
-        const lines = result.body.lines;
-        document.querySelector("[data-log]").textContent = lines.length
-          ? lines.map((line) => line + "\n").join("")
-          : "The log is empty.";
-      } else {
-        say(failure(result));
-      }
-    } catch (err) {
-      say("Network error: " + err.message);
-    } finally {
-      button.disabled = false;
-    }
+    await busy(button, status, async () => {
+      const { lines } = await api.get(button.dataset.refreshLog);
+      document.querySelector("[data-log]").textContent = lines.length
+        ? lines.map((line) => line + "\n").join("")
+        : "The log is empty.";
+    });
   }
 
   document.addEventListener("DOMContentLoaded", () => {

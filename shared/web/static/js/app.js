@@ -2,80 +2,46 @@
 // handler is attached here through data attributes, and text is set with textContent only.
 "use strict";
 
-// Every write of the pages goes through here (the other page scripts too): same origin,
-// so the session cookie goes with it; the answer as { ok, status, body }.
-async function sendJson(method, url, data) {
-  const response = await fetch(url, {
-    method,
-    credentials: "same-origin",
-    headers:
-      data === undefined
-        ? { Accept: "application/json" }
-        : { "Content-Type": "application/json", Accept: "application/json" },
-    body: data === undefined ? undefined : JSON.stringify(data),
-  });
-  let body = null;
-  try {
-    body = await response.json();
-  } catch (_) {
-    // Not JSON (a proxy error page): the status alone tells the story.
-  }
-  return { ok: response.ok, status: response.status, body };
-}
-
-async function postJson(url) {
-  return sendJson("POST", url, {});
-}
-
-async function getJson(url) {
-  return sendJson("GET", url);
-}
-
-// What a failed write tells the user: the legacy error's message, else its status.
-function failure(result) {
-  return (result.body && result.body.error) || "Failed (HTTP " + result.status + ").";
-}
+// Every request of the pages goes through api.js (window.figway), loaded before this file.
 
 async function logOut(button) {
   button.disabled = true;
   try {
-    await postJson("/auth/logout");
-  } finally {
+    await window.figway.api.post("/auth/logout");
+  } catch (_) {
     // Whatever the answer, the login page is where a user who asked to leave belongs.
+  } finally {
     window.location.assign("/login");
   }
 }
 
 async function queueDownload(button) {
   const status = button.parentElement.querySelector("[data-download-status]");
-  button.disabled = true;
   const show = (text) => {
     if (status) status.textContent = text;
   };
+  button.disabled = true;
   show("Queuing…");
+  let queued;
   try {
-    const result = await postJson(button.dataset.download);
-    if (result.ok) {
-      const id = result.body && result.body.download_id;
-      show("Queued (download #" + id + ").");
-      if (Number.isInteger(id)) {
-        const bar = document.createElement("progress");
-        bar.max = 100;
-        bar.value = 0;
-        bar.setAttribute("data-download-bar", "");
-        button.parentElement.append(bar);
-        watchDownload(id, (download) => {
-          bar.value = download.progress;
-          show(describe(download));
-        });
-      }
-    } else {
-      show(failure(result));
-      button.disabled = false;
-    }
+    queued = await window.figway.api.post(button.dataset.download);
   } catch (err) {
-    show("Network error: " + err.message);
+    show(err.message); // the API's reason, or the network's
     button.disabled = false;
+    return;
+  }
+  const id = queued && queued.download_id;
+  show("Queued (download #" + id + ").");
+  if (Number.isInteger(id)) {
+    const bar = document.createElement("progress");
+    bar.max = 100;
+    bar.value = 0;
+    bar.setAttribute("data-download-bar", "");
+    button.parentElement.append(bar);
+    watchDownload(id, (download) => {
+      bar.value = download.progress;
+      show(describe(download));
+    });
   }
 }
 
@@ -144,13 +110,9 @@ function tell(download) {
 async function poll(id) {
   while (watchers.has(id)) {
     try {
-      const response = await fetch("/api/downloads/" + id, {
-        credentials: "same-origin",
-        headers: { Accept: "application/json" },
-      });
-      if (response.ok) tell(await response.json());
+      tell(await window.figway.api.get("/api/downloads/" + id));
     } catch (_) {
-      // Offline for a moment: ask again at the next tick.
+      // Offline for a moment, or refused: ask again at the next tick.
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }

@@ -1,14 +1,12 @@
 // The download queue: each queued or running row follows its download live (app.js's
 // watchDownload: Socket.IO, or polling without it); Cancel (POST /api/downloads/<id>/cancel)
 // and, for managers, Remove a finished one (DELETE /api/downloads/<id>).
-// Uses app.js (watchDownload, FINISHED, postJson, sendJson, failure).
+// Needs api.js (window.figway) and app.js (watchDownload, FINISHED).
 "use strict";
 
 (() => {
+  const { api, busy } = window.figway;
   let status = null;
-  const say = (text) => {
-    if (status) status.textContent = text;
-  };
 
   // A row as the download now is: the same markup the server renders.
   function show(row, download) {
@@ -26,36 +24,19 @@
   }
 
   async function cancel(button, row) {
-    button.disabled = true;
-    try {
-      const result = await postJson(button.dataset.cancel);
-      if (result.ok) {
-        show(row, result.body);
-        say("Download #" + result.body.id + " cancelled.");
-      } else {
-        say(failure(result));
-      }
-    } catch (err) {
-      say("Network error: " + err.message);
-    } finally {
-      button.disabled = false;
-    }
+    await busy(button, status, async () => {
+      const download = await api.post(button.dataset.cancel);
+      show(row, download);
+      return "Download #" + download.id + " cancelled.";
+    });
   }
 
   async function remove(button, row) {
-    button.disabled = true;
-    try {
-      const result = await sendJson("DELETE", button.dataset.removeDownload);
-      if (result.ok) {
-        say("Download #" + row.dataset.downloadRow + " removed.");
-        row.remove();
-        return;
-      }
-      say(failure(result));
-    } catch (err) {
-      say("Network error: " + err.message);
-    }
-    button.disabled = false;
+    await busy(button, status, async () => {
+      await api.del(button.dataset.removeDownload);
+      row.remove();
+      return "Download #" + row.dataset.downloadRow + " removed.";
+    });
   }
 
   document.addEventListener("DOMContentLoaded", () => {

@@ -1,27 +1,25 @@
 // The search page: the library's matches are rendered by the server (GET /search?q=); this
 // asks the metadata provider (GET /api/metadata/search) when the user says so, and lets a
 // manager import an artist it found (POST /api/artists/import-from-imvdb).
-// Uses app.js (getJson, sendJson, failure), which runs before DOMContentLoaded.
+// Needs api.js (window.figway).
 "use strict";
 
 (() => {
+  const { api, busy, el } = window.figway;
+
   function resultItem(result, canImport) {
-    const item = document.createElement("li");
-    const name = document.createElement("strong");
-    name.textContent = result.name;
-    const count = document.createElement("span");
-    count.className = "muted";
     const videos = result.video_count;
-    count.textContent = Number.isInteger(videos) ? " " + videos + " video" + (videos === 1 ? "" : "s") : "";
-    item.append(name, count);
+    const count = Number.isInteger(videos) ? " " + videos + " video" + (videos === 1 ? "" : "s") : "";
+    const item = el("li", {}, el("strong", { text: result.name }), el("span", { class: "muted", text: count }));
     if (canImport) {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "button subtle";
-      button.textContent = "Import";
-      button.dataset.importArtist = String(result.imvdb_id);
-      button.setAttribute("aria-label", "Import " + result.name);
-      item.append(" ", button);
+      const button = el("button", {
+        type: "button",
+        class: "button subtle",
+        text: "Import",
+        "data-import-artist": String(result.imvdb_id),
+        "aria-label": "Import " + result.name,
+      });
+      item.append(" ", button, " ", el("span", { class: "muted", role: "status", "data-import-status": true }));
     }
     return item;
   }
@@ -31,50 +29,24 @@
     const list = section.querySelector("[data-provider-results]");
     const q = new FormData(form).get("q").trim();
     if (!q) return;
-    const button = form.querySelector("button");
-    button.disabled = true;
-    status.textContent = "Asking the provider…";
     list.replaceChildren();
-    try {
-      const result = await getJson("/api/metadata/search?q=" + encodeURIComponent(q));
-      if (!result.ok) {
-        status.textContent = failure(result);
-        return;
-      }
-      const found = result.body.results;
-      status.textContent = found.length ? found.length + " found." : "The provider knows no such artist.";
+    await busy(form.querySelector("button"), status, async () => {
+      status.textContent = "Asking the provider…";
+      const { results } = await api.get("/api/metadata/search?q=" + encodeURIComponent(q));
       const canImport = section.dataset.canImport === "1";
-      list.replaceChildren(...found.map((r) => resultItem(r, canImport)));
-    } catch (err) {
-      status.textContent = "Network error: " + err.message;
-    } finally {
-      button.disabled = false;
-    }
+      list.replaceChildren(...results.map((r) => resultItem(r, canImport)));
+      return results.length ? results.length + " found." : "The provider knows no such artist.";
+    });
   }
 
   async function importArtist(button) {
-    button.disabled = true;
-    const done = document.createElement("span");
-    done.className = "muted";
-    done.setAttribute("role", "status");
-    try {
-      const result = await sendJson("POST", "/api/artists/import-from-imvdb", {
-        imvdb_id: Number(button.dataset.importArtist),
-      });
-      if (result.ok) {
-        const link = document.createElement("a");
-        link.href = "/artists/" + result.body.id;
-        link.textContent = "Imported: " + result.body.name;
-        done.append(link);
-        button.replaceWith(done);
-        return;
-      }
-      done.textContent = " " + failure(result);
-    } catch (err) {
-      done.textContent = " Network error: " + err.message;
-    }
-    button.disabled = false;
-    button.after(done);
+    const status = button.parentElement.querySelector("[data-import-status]");
+    const artist = await busy(button, status, () =>
+      api.post("/api/artists/import-from-imvdb", { imvdb_id: Number(button.dataset.importArtist) }),
+    );
+    if (artist === undefined) return; // the API's reason beside the button, there to try again
+    status.replaceChildren(el("a", { href: "/artists/" + artist.id, text: "Imported: " + artist.name }));
+    button.remove();
   }
 
   document.addEventListener("DOMContentLoaded", () => {
