@@ -32,7 +32,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.ratelimit import RateLimiter, parse_limit
 from gateway.rollback import Watchdog
 from gateway.shadow import Shadow, ShadowCollector
-from gateway.table import FASTAPI, FLASK, RouteTable, call_method
+from gateway.table import FASTAPI, FLASK, SHADOW, RouteTable, call_method
 from gateway.watcher import ManifestWatcher
 from gateway.window import RouteWindow
 from shared import tracing
@@ -597,6 +597,12 @@ def create_gateway(
             if before.get(key) != owner:
                 metrics.flips.labels(owner).inc()
         metrics.manifest_generation.set(new.generation)
+        modes = old.states()
+        gateway.shadow.started(
+            key
+            for key, state in new.states().items()
+            if state.mode == SHADOW and (key not in modes or modes[key].mode != SHADOW)
+        )
 
     watcher = ManifestWatcher(
         path,

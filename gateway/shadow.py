@@ -25,7 +25,8 @@ Each process keeps its figures in memory and writes its totals every FIGWAY_SHAD
 seconds to figway_shadow_routes and figway_shadow_fields (the async engine, off the request
 path); `figway shadow-report` and GET /_figway/shadow sum them over the fleet's processes.
 Turning shadowing on and off is the live state's (figway_routes.mode and sample):
-`set_shadow` is where `figway shadow` and POST /_figway/shadow reach it.
+`set_shadow` is where `figway shadow` and POST /_figway/shadow reach it. Turning a route's
+shadowing on again starts its figures afresh; turning it off keeps them for the report.
 """
 
 from __future__ import annotations
@@ -98,11 +99,15 @@ def set_shadow(
     within its poll, at once when `publish` tells them. `route` and `sample` are checked
     before (check_shadow_request), so a wrong one is told as such."""
 
+    started = False
+
     def edit(states: dict[str, RouteState]) -> dict[str, RouteState]:
+        nonlocal started
+        started = sample is not None and states[route].mode != SHADOW
         mode = SERVE if sample is None else SHADOW
         return {route: replace(states[route], mode=mode, sample=sample)}
 
-    return change_states(
+    done = change_states(
         path,
         edit,
         sessions=sessions,
@@ -112,6 +117,22 @@ def set_shadow(
         reason=reason,
         publish=publish,
     )
+    if started:
+        # A new period of shadowing (the twin was fixed, say): the route's figures start
+        # afresh, the rows of every process (dead ones too) gone; the live processes drop
+        # theirs as they follow the change (Shadow.started).
+        forget_figures(sessions, route)
+    return done
+
+
+def forget_figures(sessions: Callable[[], Session], route: str) -> None:
+    session = sessions()
+    try:
+        for table in (shadow_fields, shadow_routes):
+            session.execute(delete(table).where(table.c.route == route))
+        session.commit()
+    finally:
+        session.close()
 
 
 def check_shadow_request(route: str, sample: int | None, routes: Iterable[str] | None) -> str:
@@ -274,6 +295,7 @@ class Shadow:
         self._engine_factory = engine_factory
         self._engine: AsyncEngine | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None  # the workers', while they run
         self._changed = False  # figures not yet written
 
     # The request path.
@@ -311,6 +333,25 @@ class Shadow:
             return
         self.queued_bytes += capture.size
 
+    def started(self, routes: Iterable[str]) -> None:
+        """These routes were just put in shadow mode (they were not): a new period, whose
+        figures start afresh (set_shadow removed the rows; the next flush writes this
+        process's anew). Called from the thread that swapped the table: the figures are
+        the event loop's to change, while the workers run."""
+        routes = [route for route in routes if route in self.routes]
+        if not routes:
+            return
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._forget, routes)
+        else:
+            self._forget(routes)
+
+    def _forget(self, routes: list[str]) -> None:
+        for route in routes:
+            if self.routes.pop(route, None) is not None:
+                self._changed = True
+
     def _stats(self, route: str) -> RouteStats:
         stats = self.routes.get(route)
         if stats is None:
@@ -327,7 +368,7 @@ class Shadow:
     def ensure_running(self) -> None:
         if self._tasks:
             return
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         # Started by the first sampled request: in a context of their own, not its (its
         # trace span, its client's state), which every later replay would inherit.
         fresh = contextvars.Context()
@@ -343,6 +384,7 @@ class Shadow:
         """At shutdown: the workers cancelled (what is queued is dropped), the figures
         written a last time, the engine disposed."""
         tasks, self._tasks = self._tasks, []
+        self._loop = None
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

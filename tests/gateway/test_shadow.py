@@ -11,6 +11,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -559,6 +560,54 @@ def test_the_admin_api_checks_a_shadow_request_then_sets_it_live(shadowed):
     wrong = client.post("/_figway/shadow", json={"route": "GET /same", "sample": 0}, headers=AUTH)
     assert wrong.status_code == 400  # the app's validation error, in its shape
     assert client.get("/_figway/shadow").status_code == 401
+
+
+def test_shadowing_a_route_again_starts_its_figures_afresh(shadowed, state_url):
+    """Off keeps the figures for the report; on again (the twin fixed, say) starts anew,
+    the rows of other processes, dead ones too, gone."""
+    gateway, client = shadowed
+    route = {"route": "GET /differs"}
+
+    def report() -> dict[str, Any]:
+        answer = client.get("/_figway/shadow", params=route, headers=AUTH)
+        assert answer.status_code == 200, answer.text
+        found = answer.json()["routes"]
+        return found[0] if found else {"compared": 0, "differences": []}
+
+    for _ in range(3):
+        client.get("/differs")
+    compared(gateway, "GET /differs", 3)
+    engine = create_engine(state_url)
+    with engine.begin() as db:  # a process of the fleet that has since gone away
+        db.execute(
+            shadow_routes.insert().values(
+                process="gone:1:0", route="GET /differs", compared=4, matched=0, differing=4,
+                dropped=0, skipped=0, errors=0, updated_at=datetime.now(UTC).replace(tzinfo=None),
+            )
+        )  # fmt: skip
+    assert report()["compared"] == 3 + 4
+    off = client.post("/_figway/shadow", json={**route, "sample": None}, headers=AUTH)
+    assert off.status_code == 200, off.text
+    assert report()["compared"] == 7  # kept while off
+    resampled = client.post("/_figway/shadow", json={**route, "sample": 100}, headers=AUTH)
+    assert resampled.status_code == 200, resampled.text
+    wait_for(lambda: "GET /differs" not in gateway.shadow.routes)
+    after = report()
+    assert (after["compared"], after["differences"]) == (0, [])
+    for _ in range(2):
+        client.get("/differs")
+    compared(gateway, "GET /differs", 2)
+    assert report()["compared"] == 2
+    # A new sample while on is the same period: its figures stay.
+    more = client.post("/_figway/shadow", json={**route, "sample": 50}, headers=AUTH)
+    assert more.status_code == 200, more.text
+    assert report()["compared"] == 2
+    with engine.connect() as db:
+        processes = db.execute(
+            select(shadow_routes.c.process).where(shadow_routes.c.route == "GET /differs")
+        ).scalars()
+        assert list(processes) == [gateway.shadow.process]
+    engine.dispose()
 
 
 def test_a_field_is_reported_past_both_thresholds_over_its_noise():
