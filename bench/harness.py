@@ -7,7 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -301,18 +301,29 @@ def rotating_cpu_rounds(
     rounds: int,
     seconds: float,
     script: Path | None = None,
+    *,
+    enter: Callable[[str], None] | None = None,
+    leave: Callable[[str], None] | None = None,
 ) -> dict[str, list[tuple[Load, float]]]:
     """Load each server at `path` with wrk (running `script`, if given), `rounds` times;
     per round, its load and its processes' CPU ms per request. Each round starts with
-    another server, so drift in the machine's load hits them alike."""
+    another server, so drift in the machine's load hits them alike.
+
+    Sides may share one server, set up for each side's turn by `enter(name)` (and looked
+    at after it by `leave(name)`): no difference between two servers' processes then
+    (their memory layout, their cores) is taken for the sides'."""
     measured: dict[str, list[tuple[Load, float]]] = {name: [] for name in servers}
     names = list(servers)
     for round_ in range(rounds):
         for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
             url, pid = servers[name]
+            if enter is not None:
+                enter(name)
             before = tree_cpu_s(pid)
             load = wrk(url + path, connections=connections, seconds=seconds, script=script)
             cpu_ms = (tree_cpu_s(pid) - before) * 1000 / max(1, load.requests)
+            if leave is not None:
+                leave(name)
             if load.non_2xx:
                 raise RuntimeError(f"{name}: {load.non_2xx} answers were not 2xx")
             measured[name].append((load, cpu_ms))
