@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Scope
 
 from gateway import compare
@@ -121,16 +122,20 @@ def set_shadow(
         # A new period of shadowing (the twin was fixed, say): the route's figures start
         # afresh, the rows of every process (dead ones too) gone; the live processes drop
         # theirs as they follow the change (Shadow.started).
-        forget_figures(sessions, route)
+        _forget_figures(sessions, route)
     return done
 
 
-def forget_figures(sessions: Callable[[], Session], route: str) -> None:
+def _forget_figures(sessions: Callable[[], Session], route: str) -> None:
     session = sessions()
     try:
         for table in (shadow_fields, shadow_routes):
             session.execute(delete(table).where(table.c.route == route))
         session.commit()
+    except SQLAlchemyError as exc:
+        # The mode is set (and recorded): the report mixes in the last period's figures
+        # from processes gone, until they are removed.
+        log.warning("shadow traffic: %s's earlier figures not removed: %s", route, exc)
     finally:
         session.close()
 
@@ -624,7 +629,8 @@ RESULTS = ("matched", "differing", "dropped", "skipped", "errors")
 class ShadowCollector(Collector):
     """figway_shadow_requests_total{route, result}: this process's shadow figures (the ones
     it flushes to figway_shadow_routes) as Prometheus counters, read when scraped, so the
-    request path counts nothing more. Counters: a process's figures only ever grow."""
+    request path counts nothing more. A route shadowed anew starts from 0, which rate()
+    takes as a counter reset, as it takes a restart."""
 
     def __init__(self, shadow: Shadow) -> None:
         self._shadow = shadow
