@@ -134,6 +134,10 @@ def never_made(url: str) -> bool:
     return not os.path.exists(parsed.database)
 
 
+# Reads of the version around the rows before taking them as they are (load_live).
+_CONSISTENT_TRIES = 3
+
+
 def read_version(conn: Executor) -> int | None:
     """The live state's version; None when it was never created (no row, or no table)."""
     try:
@@ -157,13 +161,22 @@ def _rows(conn: Executor) -> dict[str, RouteState]:
 def load_live(conn: Executor) -> tuple[int, dict[str, RouteState]] | None:
     """(version, route -> state) of the live state; None when it was never created.
 
-    The version is read before the rows: with autocommit (the async engine) each read is
-    its own snapshot, and rows newer than their version only cost one more reload later,
-    where rows older than it would be missed until the next change."""
+    With autocommit (the async engine) each read is its own snapshot, so the version is
+    read before the rows and again after them: every write raises it, so the same version
+    on both sides means the rows are that version's (what a process serves and the version
+    it reports agree). Still moving after a few tries (writers back to back): the rows are
+    newer than their version, which costs one more reload at the next poll, where rows
+    older than it would be missed until the next change."""
     version = read_version(conn)
-    if version is None:
-        return None
-    return version, _rows(conn)
+    tries = _CONSISTENT_TRIES
+    while version is not None:
+        rows = _rows(conn)
+        again = read_version(conn)
+        tries -= 1
+        if again == version or not tries:
+            return version, rows  # the rows are this version's, or newer
+        version = again
+    return None
 
 
 def load_states(conn: Executor) -> dict[str, RouteState] | None:

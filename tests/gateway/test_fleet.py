@@ -267,6 +267,49 @@ def test_a_canary_change_seeds_the_live_state_from_the_file_and_is_audited(setti
     assert set_weight(manifest, url, "GET /api/health", 10).version == 1
 
 
+class Overtaken:
+    """A follower's connection (each read its own snapshot) whose first read of the version
+    a write overtakes: the rows it reads next are the newer version's."""
+
+    def __init__(self, conn: Any, write: Callable[[], object]) -> None:
+        self.conn, self.write, self.versions_read = conn, write, 0
+
+    def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        result = self.conn.execute(statement, *args, **kwargs)
+        if live_version.name in str(statement):
+            self.versions_read += 1
+            if self.versions_read == 1:
+                value = result.all()  # read, then the write lands
+                self.write()
+                return _Rows(value)
+        return result
+
+
+class _Rows(list[Any]):
+    def scalar_one_or_none(self) -> Any:
+        return self[0][0] if self else None
+
+
+def test_a_loaded_version_is_the_one_of_its_rows_when_a_write_overtakes_the_read(tmp_path):
+    manifest = legacy_manifest(tmp_path / "migration_status.yaml")
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    upgrade(url)
+    set_weight(manifest, url, "GET /api/health", 10)  # the live state, version 1
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.connect() as conn:
+            reader = Overtaken(conn, lambda: flip(manifest, url, VERSION, "fastapi"))
+            loaded = live.load_live(reader)  # type: ignore[arg-type]
+    finally:
+        engine.dispose()
+    assert loaded is not None
+    version, states = loaded
+    # The rows are the flip's: so is the version reported with them (the follower would
+    # otherwise say 1 while serving 2, until its next poll).
+    assert (version, states[VERSION].owner) == (2, "fastapi")
+    assert reader.versions_read >= 3  # read again around the rows of the newer version
+
+
 @pytest.mark.mariadb
 def test_concurrent_writers_of_two_engines_lose_no_update(mariadb_database, tmp_path):
     manifest = legacy_manifest(tmp_path / "migration_status.yaml")
